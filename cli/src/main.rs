@@ -1,0 +1,338 @@
+//! `formscan`: print personalised application forms and read their scans.
+//!
+//! Exit codes: 0 = done, every page read or blank; 1 = done, but some pages were rejected
+//! or some roster rows were not printed (see the outputs); 2 = could not run (bad arguments,
+//! missing input, unwritable output).
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use formscan::{batch, print, roster, synth, Engine, EngineOptions, Template};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(name = "formscan", version, about = "Print personalised application forms and read their scans.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print one PDF per school from a roster CSV, plus manifest.csv.
+    Print {
+        /// Roster CSV (UTF-8 or GBK; Chinese or English headers).
+        #[arg(long)]
+        roster: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Template file (default: the built-in sbk-student form).
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// Print-run id (default: derived from the roster).
+        #[arg(long)]
+        run: Option<String>,
+    },
+    /// Simulate scans of filled-in forms for a roster, with ground truth JSON.
+    Synth {
+        /// Roster CSV.
+        #[arg(long)]
+        roster: PathBuf,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Scan resolution.
+        #[arg(long, default_value_t = 300.0)]
+        dpi: f64,
+        /// Scanner effects: none, mild or harsh.
+        #[arg(long, default_value = "mild")]
+        degrade: String,
+        /// Template file.
+        #[arg(long)]
+        template: Option<PathBuf>,
+        /// Print-run id (default: derived from the roster, as `print` does).
+        #[arg(long)]
+        run: Option<String>,
+    },
+    /// Read scans (files or folders of JPEG, PNG, TIFF, PDF) into records.
+    Process {
+        /// Scan files or folders.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Extra template files (the built-in template stays loaded).
+        #[arg(long)]
+        template: Vec<PathBuf>,
+        /// Do not save snippet images.
+        #[arg(long)]
+        no_snippets: bool,
+    },
+    /// Measure pages/s on a folder of scans, against decode-only time on the same files.
+    Bench {
+        /// Folder of scans.
+        dir: PathBuf,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+    },
+    /// Score a processed synth folder against its ground truth.
+    Eval {
+        /// The output folder of `process` (holding records.jsonl).
+        out: PathBuf,
+    },
+    /// Print, simulate and read a small sample batch, then show the summary and accuracy.
+    Demo {
+        /// Working folder.
+        #[arg(long, default_value = "demo-out")]
+        out: PathBuf,
+        /// Number of students.
+        #[arg(long, default_value_t = 24)]
+        students: usize,
+        /// Scanner effects.
+        #[arg(long, default_value = "harsh")]
+        degrade: String,
+    },
+}
+
+fn load_template(p: &Option<PathBuf>) -> Result<Template> {
+    Ok(match p {
+        Some(p) => Template::from_file(p)?,
+        None => Template::sbk_student(),
+    })
+}
+
+fn set_jobs(jobs: Option<usize>) {
+    if let Some(j) = jobs {
+        let _ = rayon::ThreadPoolBuilder::new().num_threads(j.max(1)).build_global();
+    }
+}
+
+fn load_roster(path: &Path) -> Result<roster::Roster> {
+    let r = roster::read_roster(path)?;
+    for p in &r.problems {
+        eprintln!("roster line {}: {}", p.line, p.reason);
+    }
+    Ok(r)
+}
+
+fn cmd_print(roster_path: &Path, out: &Path, template: &Option<PathBuf>, run: Option<&str>) -> Result<bool> {
+    let t = load_template(template)?;
+    let r = load_roster(roster_path)?;
+    let base = roster_path.parent().unwrap_or(Path::new("."));
+    let pr = print::print_run(&t, &r.persons, run, base, out)?;
+    for p in &pr.problems {
+        eprintln!("roster line {}: {}", p.line.map(|l| l.to_string()).unwrap_or("-".into()), p.reason);
+    }
+    eprintln!(
+        "print run {}: {} pages in {} PDF files, manifest.csv in {}",
+        pr.run,
+        pr.pages.len(),
+        pr.pdfs.len(),
+        out.display()
+    );
+    Ok(r.problems.is_empty() && pr.problems.is_empty())
+}
+
+fn cmd_synth(
+    roster_path: &Path,
+    out: &Path,
+    seed: u64,
+    dpi: f64,
+    degrade: &str,
+    template: &Option<PathBuf>,
+    run: Option<&str>,
+) -> Result<()> {
+    let t = load_template(template)?;
+    let degrade: synth::Degrade = degrade.parse().map_err(anyhow::Error::msg)?;
+    let r = load_roster(roster_path)?;
+    let base = roster_path.parent().unwrap_or(Path::new("."));
+    let plan = print::plan_run(&t, &r.persons, run, base);
+    let persons: Vec<_> = plan.pages.iter().map(|p| p.person.clone()).collect();
+    let serials: Vec<_> = plan.pages.iter().map(|p| p.serial.clone()).collect();
+    let photos: Vec<_> = plan.pages.iter().map(|p| p.photo.clone()).collect();
+    let opts = synth::SynthOptions { dpi, degrade, seed, ..Default::default() };
+    let s = synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, out)?;
+    eprintln!("simulated {} form pages and {} blank backs in {}", s.forms, s.blanks, out.display());
+    Ok(())
+}
+
+fn progress_bar(total_hint: usize) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let pb = indicatif::ProgressBar::new(total_hint as u64);
+    pb.set_style(indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} files {per_sec} eta {eta}").unwrap());
+    Some(pb)
+}
+
+fn cmd_process(inputs: &[PathBuf], out: &Path, templates: &[PathBuf], no_snippets: bool) -> Result<batch::Summary> {
+    let mut ts = vec![Template::sbk_student()];
+    for p in templates {
+        ts.push(Template::from_file(p)?);
+    }
+    let engine = Engine::with_templates(ts, EngineOptions::default());
+    let pb = progress_bar(0);
+    let progress = |done: usize, total: usize| {
+        if let Some(pb) = &pb {
+            pb.set_length(total as u64);
+            pb.set_position(done as u64);
+        }
+    };
+    let s = batch::run(
+        &engine,
+        inputs,
+        &batch::BatchOptions { out_dir: out.to_path_buf(), snippets: !no_snippets },
+        &progress,
+    )?;
+    if let Some(pb) = pb {
+        pb.finish_and_clear();
+    }
+    Ok(s)
+}
+
+fn print_summary(s: &batch::Summary) {
+    println!(
+        "{} files, {} pages: {} read, {} blank, {} rejected {:?}; {} with findings; {:.1} s, {:.1} pages/s on {} threads",
+        s.files, s.pages_in, s.read, s.blank, s.rejected, s.rejected_by_reason, s.with_findings, s.elapsed_s, s.pages_per_s, s.threads
+    );
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn cmd_bench(dir: &Path) -> Result<()> {
+    use rayon::prelude::*;
+    let files = formscan::decode::list_inputs(&[dir.to_path_buf()])?;
+    if files.is_empty() {
+        bail!("no scans in {}", dir.display());
+    }
+    let engine = Engine::default();
+    // Decode only, same files, same threads: the yardstick.
+    let t = std::time::Instant::now();
+    let pages: usize = files
+        .par_iter()
+        .map(|f| {
+            engine
+                .open(f)
+                .map(|ps| {
+                    ps.iter().filter(|p| formscan::decode::decode_page(p, &engine.options().decode).is_ok()).count()
+                })
+                .unwrap_or(0)
+        })
+        .sum();
+    let decode_s = t.elapsed().as_secs_f64();
+    let out = std::env::temp_dir().join(format!("formscan-bench-{}", std::process::id()));
+    let s = batch::run(&engine, &files, &batch::BatchOptions { out_dir: out.clone(), snippets: true }, &|_, _| {})?;
+    let _ = std::fs::remove_dir_all(&out);
+    let m = &s.stage_ms_mean;
+    println!("pages            {}", s.pages_in);
+    println!("threads          {}", s.threads);
+    println!("formscan         {:.1} pages/s ({:.2} s)", s.pages_per_s, s.elapsed_s);
+    println!("decode only      {:.1} pages/s ({:.2} s, {} pages)", pages as f64 / decode_s, decode_s, pages);
+    println!("ratio            {:.2} (our time / decode-only time)", s.elapsed_s / decode_s);
+    println!(
+        "per page, ms     decode {:.1}  register {:.1}  identify {:.1}  fields {:.1}  total {:.1}",
+        m.decode, m.register, m.identify, m.fields, m.total
+    );
+    println!("peak memory      {:.0} MiB", peak_rss_mib());
+    Ok(())
+}
+
+fn cmd_eval(out: &Path) -> Result<synth::eval::Evaluation> {
+    let recs = synth::eval::read_records(&out.join("records.jsonl"))?;
+    let e = synth::eval::evaluate(&Template::sbk_student(), &recs);
+    let pct = |s: synth::eval::Score| format!("{}/{} ({:.2} %)", s.right, s.total, s.rate() * 100.0);
+    println!("identified       {}", pct(e.identified));
+    println!("blank backs      {}", pct(e.blanks));
+    println!(
+        "registration     median {:.3} mm, max {:.3} mm ({} upside-down pages)",
+        e.registration_median_mm, e.registration_max_mm, e.upside_down
+    );
+    println!("checkboxes       {}", pct(e.checkboxes));
+    println!("ink (comb, text, signature) {}", pct(e.ink()));
+    println!("  comb cells     {}", pct(e.comb_cells));
+    println!("  text boxes     {}", pct(e.text_boxes));
+    println!("  signatures     {}", pct(e.signatures));
+    println!("photo presence   {}", pct(e.photos));
+    println!("paste presence   {}", pct(e.paste));
+    for line in e.errors.iter().take(20) {
+        println!("  ! {line}");
+    }
+    Ok(e)
+}
+
+fn cmd_demo(out: &Path, students: usize, degrade: &str) -> Result<bool> {
+    formscan::batch::create_private_dir(out)?;
+    let mut persons = synth::roster(students, 2026);
+    for (i, p) in persons.iter_mut().enumerate() {
+        if i % 4 == 1 {
+            p.photo = Some(format!("face:{}", i % synth::FACE_COUNT));
+        }
+    }
+    let roster_path = out.join("roster.csv");
+    print::write_roster(&persons, &roster_path)?;
+    println!("== print: roster of {students} synthetic students → {}", out.join("print").display());
+    cmd_print(&roster_path, &out.join("print"), &None, None)?;
+    println!("== synth: simulated scans ({degrade}) → {}", out.join("scans").display());
+    cmd_synth(&roster_path, &out.join("scans"), 7, 300.0, degrade, &None, None)?;
+    println!("== process → {}", out.join("read").display());
+    let s = cmd_process(&[out.join("scans")], &out.join("read"), &[], false)?;
+    print_summary(&s);
+    println!("== accuracy against the simulator's ground truth");
+    let e = cmd_eval(&out.join("read"))?;
+    Ok(s.rejected == 0 && e.errors.is_empty())
+}
+
+fn run() -> Result<i32> {
+    let cli = Cli::parse();
+    let ok = match cli.command {
+        Command::Print { roster, out, template, run } => cmd_print(&roster, &out, &template, run.as_deref())?,
+        Command::Synth { roster, out, seed, dpi, degrade, template, run } => {
+            if !(50.0..=1200.0).contains(&dpi) {
+                bail!("--dpi must be between 50 and 1200");
+            }
+            cmd_synth(&roster, &out, seed, dpi, &degrade, &template, run.as_deref())?;
+            true
+        }
+        Command::Process { inputs, out, jobs, template, no_snippets } => {
+            set_jobs(jobs);
+            let s = cmd_process(&inputs, &out, &template, no_snippets).context("processing failed")?;
+            print_summary(&s);
+            s.rejected == 0
+        }
+        Command::Bench { dir, jobs } => {
+            set_jobs(jobs);
+            cmd_bench(&dir)?;
+            true
+        }
+        Command::Eval { out } => cmd_eval(&out)?.errors.is_empty(),
+        Command::Demo { out, students, degrade } => cmd_demo(&out, students, &degrade)?,
+    };
+    Ok(if ok { 0 } else { 1 })
+}
+
+fn main() {
+    match run() {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("formscan: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}

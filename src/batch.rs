@@ -1,0 +1,319 @@
+//! Batch processing of scan folders: every page of every input gets exactly one record.
+//!
+//! Files are processed in parallel with rayon (pages of a multi-page file too), each thread
+//! with its own [`Worker`] and its buffers. Records are appended to `records.jsonl` and
+//! flushed as each page finishes, so a crash loses at most the pages in flight; `records.csv`
+//! gets one row per read form, `snippets/` the images of written fields, and `summary.json`
+//! the totals at the end. Output files are created readable by their owner only (the data
+//! is about children).
+
+use crate::engine::{Engine, Worker};
+use crate::error::{Error, Result};
+use crate::fields::Snippet;
+use crate::record::{Outcome, PageRecord, RejectReason, SourceRef, StageTimes};
+use crate::template::FieldKind;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Batch settings.
+#[derive(Debug, Clone)]
+pub struct BatchOptions {
+    /// Output folder.
+    pub out_dir: PathBuf,
+    /// Save snippet images. Default true.
+    pub snippets: bool,
+}
+
+/// Totals of a batch, written to `summary.json`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Input files.
+    pub files: usize,
+    /// Pages seen (a file that cannot be opened counts as one page).
+    pub pages_in: usize,
+    /// Pages identified and read.
+    pub read: usize,
+    /// Blank pages.
+    pub blank: usize,
+    /// Rejected pages.
+    pub rejected: usize,
+    /// Rejections by reason.
+    pub rejected_by_reason: BTreeMap<String, usize>,
+    /// Read pages with audit findings (to review).
+    pub with_findings: usize,
+    /// Wall time, seconds.
+    pub elapsed_s: f64,
+    /// Pages per second of wall time.
+    pub pages_per_s: f64,
+    /// Mean per-page stage times, milliseconds (summed over threads, so they exceed wall time
+    /// per page when several threads run).
+    pub stage_ms_mean: StageTimes,
+    /// Threads used.
+    pub threads: usize,
+}
+
+/// Creates a folder (and parents) that only its owner can enter.
+pub fn create_private_dir(p: &Path) -> Result<()> {
+    std::fs::create_dir_all(p).map_err(|e| Error::io_at(p, e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).map_err(|e| Error::io_at(p, e))?;
+    }
+    Ok(())
+}
+
+/// Creates (truncating) a file that only its owner can read.
+pub fn create_private_file(p: &Path) -> Result<File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o.open(p).map_err(|e| Error::io_at(p, e))
+}
+
+struct Sink {
+    jsonl: BufWriter<File>,
+    csv: csv::Writer<BufWriter<File>>,
+    columns: Vec<(String, bool)>,
+    summary: Summary,
+    times: StageTimes,
+}
+
+impl Sink {
+    fn write(&mut self, rec: &PageRecord) -> Result<()> {
+        let line = serde_json::to_string(rec).map_err(|e| Error::input(e.to_string()))?;
+        self.jsonl.write_all(line.as_bytes())?;
+        self.jsonl.write_all(b"\n")?;
+        self.jsonl.flush()?;
+        let s = &mut self.summary;
+        s.pages_in += 1;
+        match rec.outcome {
+            Outcome::Read => s.read += 1,
+            Outcome::Blank => s.blank += 1,
+            Outcome::Rejected => {
+                s.rejected += 1;
+                let r = rec.reject.as_ref().map(|r| r.reason.as_str()).unwrap_or("unknown");
+                *s.rejected_by_reason.entry(r.to_string()).or_default() += 1;
+            }
+        }
+        if !rec.findings.is_empty() {
+            s.with_findings += 1;
+        }
+        let t = &mut self.times;
+        t.decode += rec.timing_ms.decode;
+        t.register += rec.timing_ms.register;
+        t.identify += rec.timing_ms.identify;
+        t.fields += rec.timing_ms.fields;
+        t.total += rec.timing_ms.total;
+        if rec.outcome == Outcome::Read {
+            let form = rec.form.as_ref();
+            let mut row = vec![
+                rec.source.file.clone(),
+                rec.source.page.to_string(),
+                form.map(|f| f.template.clone()).unwrap_or_default(),
+                form.map(|f| f.run.clone()).unwrap_or_default(),
+                form.map(|f| f.serial.clone()).unwrap_or_default(),
+                form.map(|f| f.page.to_string()).unwrap_or_default(),
+                if rec.findings.is_empty() { "pass".into() } else { "review".into() },
+                rec.findings.iter().map(|f| format!("{}:{}", f.code, f.subject)).collect::<Vec<_>>().join(" "),
+            ];
+            for (name, is_group) in &self.columns {
+                let v = if *is_group {
+                    rec.groups
+                        .get(name)
+                        .map(|g| {
+                            g.value.clone().unwrap_or_else(|| {
+                                if g.state == "none" {
+                                    String::new()
+                                } else {
+                                    g.state.clone()
+                                }
+                            })
+                        })
+                        .unwrap_or_default()
+                } else {
+                    rec.fields
+                        .get(name)
+                        .map(|f| {
+                            serde_json::to_value(f.state)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_string))
+                                .unwrap_or_default()
+                        })
+                        .unwrap_or_default()
+                };
+                row.push(v);
+            }
+            self.csv.write_record(&row).map_err(|e| Error::Io { path: None, source: std::io::Error::other(e) })?;
+        }
+        Ok(())
+    }
+}
+
+fn save_snippets(out: &Path, rec: &mut PageRecord, snippets: Vec<Snippet>) -> Result<()> {
+    let Some(form) = &rec.form else { return Ok(()) };
+    if snippets.is_empty() {
+        return Ok(());
+    }
+    let rel = format!("snippets/{}-{}-p{}", form.run, form.serial, form.page);
+    let dir = out.join(&rel);
+    create_private_dir(&dir)?;
+    for s in snippets {
+        let name = format!("{rel}/{}.png", s.field);
+        let path = out.join(&name);
+        let f = create_private_file(&path)?;
+        let enc = image::codecs::png::PngEncoder::new_with_quality(
+            BufWriter::new(f),
+            image::codecs::png::CompressionType::Fast,
+            image::codecs::png::FilterType::Sub,
+        );
+        let color = if s.channels == 3 { image::ExtendedColorType::Rgb8 } else { image::ExtendedColorType::L8 };
+        image::ImageEncoder::write_image(enc, &s.pixels, s.width, s.height, color)
+            .map_err(|e| Error::io_at(&path, std::io::Error::other(e)))?;
+        if let Some(fr) = rec.fields.get_mut(&s.field) {
+            fr.snippet = Some(name);
+        }
+    }
+    Ok(())
+}
+
+fn one_page(
+    worker: &mut Worker,
+    engine: &Engine,
+    page: &crate::decode::PageSource,
+    file: &str,
+    opts: &BatchOptions,
+) -> PageRecord {
+    let src = SourceRef { file: file.to_string(), page: page.index() };
+    let t = Instant::now();
+    let image = match crate::decode::decode_page(page, &engine.options().decode) {
+        Ok(i) => i,
+        Err(e) => {
+            let reason =
+                if matches!(e, Error::Limits { .. }) { RejectReason::Limits } else { RejectReason::UnreadableFile };
+            let mut r = PageRecord::rejected(src, reason, e.to_string());
+            r.timing_ms.decode = t.elapsed().as_secs_f64() * 1000.0;
+            r.timing_ms.total = r.timing_ms.decode;
+            return r;
+        }
+    };
+    let decode_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let (mut rec, snippets) = worker.process(image, src);
+    rec.timing_ms.decode = decode_ms;
+    rec.timing_ms.total += decode_ms;
+    if opts.snippets {
+        if let Err(e) = save_snippets(&opts.out_dir, &mut rec, snippets) {
+            // The page was read; a snippet that cannot be saved is noted, not fatal.
+            rec.findings.push(crate::audit::Finding {
+                code: "snippet_not_saved".into(),
+                subject: String::new(),
+                message: e.to_string(),
+                message_zh: "字段图像未能保存".into(),
+            });
+        }
+    }
+    rec
+}
+
+/// Processes every page of `inputs` (files or folders) into `opts.out_dir`. `progress` is
+/// called with (files done, files total) as files finish. Fails only when outputs cannot be
+/// written or an input path does not exist; bad pages are recorded, never fatal.
+pub fn run(
+    engine: &Engine,
+    inputs: &[PathBuf],
+    opts: &BatchOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Summary> {
+    let start = Instant::now();
+    let files = crate::decode::list_inputs(inputs)?;
+    create_private_dir(&opts.out_dir)?;
+    let jsonl = BufWriter::new(create_private_file(&opts.out_dir.join("records.jsonl"))?);
+    let csv_path = opts.out_dir.join("records.csv");
+    let mut csv_file = BufWriter::new(create_private_file(&csv_path)?);
+    // A byte-order mark, so that Excel opens the UTF-8 file as UTF-8.
+    csv_file.write_all("\u{feff}".as_bytes()).map_err(|e| Error::io_at(&csv_path, e))?;
+    let mut csv = csv::Writer::from_writer(csv_file);
+    let t = &engine.templates()[0];
+    let mut columns: Vec<(String, bool)> = t
+        .fields
+        .iter()
+        .filter(|f| !matches!(f.kind, FieldKind::Barcode | FieldKind::Printed { .. } | FieldKind::Checkbox { .. }))
+        .map(|f| (f.name.clone(), false))
+        .collect();
+    columns.extend(t.groups.iter().map(|g| (g.name.clone(), true)));
+    let mut header: Vec<String> = ["file", "page_index", "template", "run", "serial", "page", "status", "findings"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    header.extend(columns.iter().map(|c| c.0.clone()));
+    csv.write_record(&header)
+        .map_err(|e| Error::Io { path: Some(csv_path.clone()), source: std::io::Error::other(e) })?;
+    let sink = Mutex::new(Sink {
+        jsonl,
+        csv,
+        columns,
+        summary: Summary { files: files.len(), threads: rayon::current_num_threads(), ..Default::default() },
+        times: StageTimes::default(),
+    });
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let write_err: Mutex<Option<Error>> = Mutex::new(None);
+    let emit = |rec: PageRecord| {
+        let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
+        if let Err(e) = s.write(&rec) {
+            write_err.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+        }
+    };
+    files.par_iter().for_each_init(
+        || engine.worker(),
+        |worker, path| {
+            let name = path.display().to_string();
+            match engine.open(path) {
+                Err(e) => {
+                    let reason = if matches!(e, Error::Limits { .. }) {
+                        RejectReason::Limits
+                    } else {
+                        RejectReason::UnreadableFile
+                    };
+                    emit(PageRecord::rejected(SourceRef { file: name.clone(), page: 0 }, reason, e.to_string()));
+                }
+                Ok(pages) if pages.len() == 1 => emit(one_page(worker, engine, &pages[0], &name, opts)),
+                Ok(pages) => {
+                    pages.par_iter().for_each_init(|| engine.worker(), |w, p| emit(one_page(w, engine, p, &name, opts)))
+                }
+            }
+            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, files.len());
+        },
+    );
+    if let Some(e) = write_err.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        return Err(e);
+    }
+    let mut sink = sink.into_inner().unwrap_or_else(|e| e.into_inner());
+    sink.csv.flush().map_err(|e| Error::io_at(&csv_path, e))?;
+    let mut summary = sink.summary;
+    let n = summary.pages_in.max(1) as f64;
+    let t = &sink.times;
+    summary.stage_ms_mean = StageTimes {
+        decode: t.decode / n,
+        register: t.register / n,
+        identify: t.identify / n,
+        fields: t.fields / n,
+        total: t.total / n,
+    };
+    summary.elapsed_s = start.elapsed().as_secs_f64();
+    summary.pages_per_s = summary.pages_in as f64 / summary.elapsed_s.max(1e-9);
+    let sp = opts.out_dir.join("summary.json");
+    let mut f = create_private_file(&sp)?;
+    f.write_all(serde_json::to_string_pretty(&summary).map_err(|e| Error::input(e.to_string()))?.as_bytes())
+        .map_err(|e| Error::io_at(&sp, e))?;
+    Ok(summary)
+}

@@ -1,0 +1,261 @@
+//! The [`Engine`] facade: one method per pipeline stage, plus [`Engine::process_image`] for the
+//! whole path, and [`Worker`] for batch use with reusable buffers.
+
+use crate::audit::{self, Finding};
+use crate::decode::{self, DecodeLimits, PageSource};
+use crate::error::Result;
+use crate::fields::{self, FieldOptions, FieldReadings, FieldScratch};
+use crate::identify::{self, Identified, Unidentified};
+use crate::record::{Outcome, PageRecord, RegistrationSummary, RejectReason, SourceRef, StageTimes};
+use crate::register::{self, RegisterFailure, RegisterOptions, RegisterScratch, Registration};
+use crate::scan::Scan;
+use crate::template::Template;
+use image::DynamicImage;
+use std::path::Path;
+use std::time::Instant;
+
+/// Engine settings; every part has a documented default.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Registration.
+    pub register: RegisterOptions,
+    /// Field reading.
+    pub fields: FieldOptions,
+    /// Limits on untrusted scan files.
+    pub decode: DecodeLimits,
+    /// A page whose ink covers less than this fraction of its area is blank. Default 0.0015:
+    /// a form's marks and codes alone cover ~1 %, a back side with bleed-through ~0.
+    pub blank_max_ink: f64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            register: RegisterOptions::default(),
+            fields: FieldOptions::default(),
+            decode: DecodeLimits::default(),
+            blank_max_ink: 0.0015,
+        }
+    }
+}
+
+/// The form-reading engine. Cheap to share across threads (`&Engine` is `Sync`).
+#[derive(Debug, Clone)]
+pub struct Engine {
+    templates: Vec<Template>,
+    options: EngineOptions,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(EngineOptions::default())
+    }
+}
+
+impl Engine {
+    /// An engine with the built-in templates.
+    pub fn new(options: EngineOptions) -> Engine {
+        Engine { templates: vec![Template::sbk_student()], options }
+    }
+
+    /// An engine with exactly these templates (the first is tried first for registration).
+    pub fn with_templates(templates: Vec<Template>, options: EngineOptions) -> Engine {
+        Engine { templates, options }
+    }
+
+    /// The templates.
+    pub fn templates(&self) -> &[Template] {
+        &self.templates
+    }
+
+    /// The options.
+    pub fn options(&self) -> &EngineOptions {
+        &self.options
+    }
+
+    /// Stage 1a: splits a scan file into pages (no pixels decoded yet).
+    pub fn open(&self, path: &Path) -> Result<Vec<PageSource>> {
+        decode::open_file(path, &self.options.decode)
+    }
+
+    /// Stage 1b: decodes one page and prepares it for reading.
+    pub fn decode(&self, page: &PageSource) -> Result<Scan> {
+        Ok(Scan::new(decode::decode_page(page, &self.options.decode)?))
+    }
+
+    /// Stage 2: registers a page against the templates; returns the template index.
+    pub fn register(&self, scan: &Scan) -> std::result::Result<(usize, Registration), RegisterFailure> {
+        self.worker().register(scan)
+    }
+
+    /// Stage 3: reads the page codes.
+    pub fn identify(
+        &self,
+        scan: &Scan,
+        reg: &Registration,
+        template: &Template,
+    ) -> std::result::Result<Identified, Unidentified> {
+        identify::identify(scan, reg, template, &mut Vec::new())
+    }
+
+    /// Stage 4: reads the fields.
+    pub fn read_fields(&self, scan: &Scan, reg: &Registration, template: &Template) -> FieldReadings {
+        fields::read_fields(scan, reg, template, &self.options.fields, &mut FieldScratch::default())
+    }
+
+    /// Stage 5: audits a read page.
+    pub fn audit(&self, template: &Template, readings: &FieldReadings) -> Vec<Finding> {
+        audit::audit(template, &readings.fields, &readings.groups)
+    }
+
+    /// All stages on one decoded image. The record's source is `<memory>`, page 0.
+    pub fn process_image(&self, image: &DynamicImage) -> PageRecord {
+        let src = SourceRef { file: "<memory>".into(), page: 0 };
+        self.worker().process(image.clone(), src).0
+    }
+
+    /// A worker with its own scratch buffers; make one per thread.
+    pub fn worker(&self) -> Worker<'_> {
+        Worker { engine: self, reg: RegisterScratch::default(), fields: FieldScratch::default(), buf: Vec::new() }
+    }
+}
+
+/// Runs the pipeline on pages, reusing buffers between them.
+pub struct Worker<'e> {
+    engine: &'e Engine,
+    reg: RegisterScratch,
+    fields: FieldScratch,
+    buf: Vec<u8>,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+impl<'e> Worker<'e> {
+    fn register(&mut self, scan: &Scan) -> std::result::Result<(usize, Registration), RegisterFailure> {
+        let mut worst = RegisterFailure::NotAForm { marks: 0 };
+        for (i, t) in self.engine.templates.iter().enumerate() {
+            match register::register(scan, t, &self.engine.options.register, &mut self.reg) {
+                Ok(r) => return Ok((i, r)),
+                Err(e @ RegisterFailure::MarksNotFound { .. }) => worst = e,
+                Err(_) => {}
+            }
+        }
+        Err(worst)
+    }
+
+    /// Runs every stage after decoding on `image`. Returns the record and the snippets to save
+    /// (the record's snippet paths are filled in by whoever saves them).
+    pub fn process(&mut self, image: DynamicImage, source: SourceRef) -> (PageRecord, Vec<fields::Snippet>) {
+        let t0 = Instant::now();
+        let scan = Scan::new(image);
+        let mut rec = PageRecord::rejected(source, RejectReason::NotAForm, "");
+        let mut times = StageTimes::default();
+        let done = |mut rec: PageRecord, mut times: StageTimes, snippets| {
+            times.total = ms(t0);
+            rec.timing_ms = times;
+            (rec, snippets)
+        };
+        if scan.ink_coverage() < self.engine.options.blank_max_ink {
+            rec.outcome = Outcome::Blank;
+            rec.reject = None;
+            times.register = ms(t0);
+            return done(rec, times, Vec::new());
+        }
+        let (ti, reg) = match self.register(&scan) {
+            Ok(x) => x,
+            Err(RegisterFailure::NotAForm { marks }) => {
+                rec.reject = Some(crate::record::Rejection {
+                    reason: RejectReason::NotAForm,
+                    detail: format!("no registration-mark pattern ({marks} marks matched)"),
+                });
+                times.register = ms(t0);
+                return done(rec, times, Vec::new());
+            }
+            Err(RegisterFailure::MarksNotFound { marks }) => {
+                rec.reject = Some(crate::record::Rejection {
+                    reason: RejectReason::MarksNotFound,
+                    detail: format!("only {marks} registration marks found"),
+                });
+                times.register = ms(t0);
+                return done(rec, times, Vec::new());
+            }
+        };
+        times.register = ms(t0);
+        let t1 = Instant::now();
+        let templates = &self.engine.templates;
+        let mut id = identify::identify(&scan, &reg, &templates[ti], &mut self.buf);
+        let mut reg = reg;
+        if id.is_err() {
+            if let Some(alt) = reg.alternate.take() {
+                if let Ok(found) = identify::identify(&scan, &alt, &templates[ti], &mut self.buf) {
+                    id = Ok(found);
+                    reg = *alt;
+                }
+            }
+        }
+        times.identify = ms(t1);
+        rec.registration = Some(RegistrationSummary {
+            orientation: reg.orientation,
+            skew_deg: reg.skew_deg,
+            px_per_mm: reg.px_per_mm,
+            marks_used: reg.marks_used,
+            marks_total: reg.marks_total,
+            residual_median_mm: reg.residual_median_mm,
+            residual_max_mm: reg.residual_max_mm,
+            homography: reg.to_scan.m,
+        });
+        let ident = match id {
+            Ok(i) => i,
+            Err(u) => {
+                rec.barcodes = u.barcodes;
+                let foreign = rec.barcodes.iter().any(|b| b.status == crate::record::BarcodeStatus::Foreign);
+                rec.reject = Some(crate::record::Rejection {
+                    reason: RejectReason::BarcodeUnreadable,
+                    detail: if foreign {
+                        "page code is not a valid formscan code".into()
+                    } else {
+                        "neither page code could be read".into()
+                    },
+                });
+                return done(rec, times, Vec::new());
+            }
+        };
+        rec.barcodes = ident.barcodes;
+        let p = &ident.payload;
+        let Some(tj) = templates.iter().position(|t| t.id == p.template && t.version == p.version) else {
+            rec.reject = Some(crate::record::Rejection {
+                reason: RejectReason::UnknownTemplate,
+                detail: format!("page code names template {} version {}, which is not loaded", p.template, p.version),
+            });
+            rec.form = Some(ident.payload);
+            return done(rec, times, Vec::new());
+        };
+        // A page identified as another template than the one its marks fitted is registered
+        // again against its own marks.
+        if tj != ti {
+            match register::register(&scan, &templates[tj], &self.engine.options.register, &mut self.reg) {
+                Ok(r) => reg = r,
+                Err(_) => {
+                    rec.reject = Some(crate::record::Rejection {
+                        reason: RejectReason::MarksNotFound,
+                        detail: format!("marks of template {} not found", p.template),
+                    });
+                    rec.form = Some(ident.payload);
+                    return done(rec, times, Vec::new());
+                }
+            }
+        }
+        let t2 = Instant::now();
+        let readings = fields::read_fields(&scan, &reg, &templates[tj], &self.engine.options.fields, &mut self.fields);
+        rec.findings = audit::audit(&templates[tj], &readings.fields, &readings.groups);
+        times.fields = ms(t2);
+        rec.outcome = Outcome::Read;
+        rec.reject = None;
+        rec.form = Some(ident.payload);
+        rec.fields = readings.fields;
+        rec.groups = readings.groups;
+        done(rec, times, readings.snippets)
+    }
+}

@@ -1,0 +1,230 @@
+//! Print runs: one PDF per school, pages in class order, and a manifest of every page.
+
+use crate::error::{Error, Result};
+use crate::layout::{self, FormPage};
+use crate::payload::PagePayload;
+use crate::render::{fonts, pdf, JpegImage};
+use crate::roster::Person;
+use crate::template::{FieldKind, Template};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A roster row that was not printed, or printed with a caveat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrintProblem {
+    /// The roster line (1-based), when known.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// One printed page, as listed in `manifest.csv`.
+#[derive(Debug, Clone)]
+pub struct PrintedPage {
+    /// Form serial.
+    pub serial: String,
+    /// Page number within the form.
+    pub page: u32,
+    /// The person.
+    pub person: Person,
+    /// PDF file name (inside the output folder).
+    pub pdf: String,
+    /// 1-based page index in that PDF.
+    pub pdf_page: usize,
+    /// The photo printed on it.
+    pub photo: Option<JpegImage>,
+}
+
+/// What a print run produced.
+#[derive(Debug, Clone, Default)]
+pub struct PrintRun {
+    /// Print-run id.
+    pub run: String,
+    /// Pages printed, in print order.
+    pub pages: Vec<PrintedPage>,
+    /// Rows skipped or printed with caveats.
+    pub problems: Vec<PrintProblem>,
+    /// The PDF files written.
+    pub pdfs: Vec<PathBuf>,
+}
+
+/// A print-run id derived from the roster: the same pending list gives the same id, so
+/// reprinting is reproducible, and another list a different one.
+pub fn run_id(persons: &[Person]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325; // FNV-1a
+    for p in persons {
+        for b in p.id_number.bytes().chain(std::iter::once(b'\n')) {
+            h ^= b as u64;
+            h = h.wrapping_mul(0x0000_0100_0000_01B3);
+        }
+    }
+    format!("R{:06X}", h & 0xFF_FFFF)
+}
+
+fn file_name(school: &str) -> String {
+    let s: String = school.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    if s.is_empty() {
+        "school".into()
+    } else {
+        s
+    }
+}
+
+/// Resolves a roster photo value: a path relative to `base`, or `face:N` for the bundled
+/// demo portraits.
+fn photo_for(value: &str, base: &Path, box_mm: crate::geometry::Rect) -> Result<JpegImage> {
+    if let Some(n) = value.strip_prefix("face:") {
+        let i: usize = n.parse().map_err(|_| Error::input(format!("bad photo reference `{value}`")))?;
+        return Ok(crate::synth::face_photo(i, box_mm));
+    }
+    layout::load_photo(&base.join(value), box_mm)
+}
+
+/// Plans a print run for `persons` (with their roster line numbers): assigns form serials in
+/// print order (school, then grade, class and roster order) and loads the photos, without
+/// writing anything. `photo_base` resolves relative photo paths. Rows whose text the print
+/// font cannot show are reported and skipped.
+pub fn plan_run(t: &Template, persons: &[(usize, Person)], run: Option<&str>, photo_base: &Path) -> PrintRun {
+    let all: Vec<Person> = persons.iter().map(|p| p.1.clone()).collect();
+    let mut pr = PrintRun { run: run.map(str::to_string).unwrap_or_else(|| run_id(&all)), ..Default::default() };
+    let photo_box = t.fields.iter().find(|f| f.kind == FieldKind::Photo).map(|f| f.rect);
+    let mut by_school: BTreeMap<&str, Vec<&(usize, Person)>> = BTreeMap::new();
+    for p in persons {
+        let text = [&p.1.name, &p.1.ethnicity, &p.1.school, &p.1.grade, &p.1.class];
+        if let Some(bad) = text.iter().find(|s| !fonts::printable(s)) {
+            pr.problems.push(PrintProblem {
+                line: Some(p.0),
+                reason: format!("`{bad}` has characters outside the print font (GB 2312); not printed"),
+            });
+            continue;
+        }
+        by_school.entry(p.1.school.as_str()).or_default().push(p);
+    }
+    let mut serial = 0usize;
+    for (school, mut list) in by_school {
+        list.sort_by(|a, b| (&a.1.grade, &a.1.class, a.0).cmp(&(&b.1.grade, &b.1.class, b.0)));
+        let pdf_name = format!("{}.pdf", file_name(school));
+        for (i, (line, person)) in list.into_iter().enumerate() {
+            serial += 1;
+            let photo = match (&person.photo, photo_box) {
+                (Some(v), Some(bx)) if !v.is_empty() => match photo_for(v, photo_base, bx) {
+                    Ok(j) => Some(j),
+                    Err(e) => {
+                        pr.problems.push(PrintProblem { line: Some(*line), reason: format!("photo not printed: {e}") });
+                        None
+                    }
+                },
+                _ => None,
+            };
+            pr.pages.push(PrintedPage {
+                serial: format!("{serial:06}"),
+                page: 1,
+                person: person.clone(),
+                pdf: pdf_name.clone(),
+                pdf_page: i + 1,
+                photo,
+            });
+        }
+    }
+    pr
+}
+
+impl PrintedPage {
+    /// The page code printed on this page.
+    pub fn payload(&self, t: &Template, run: &str) -> PagePayload {
+        PagePayload {
+            template: t.id.clone(),
+            version: t.version,
+            run: run.to_string(),
+            serial: self.serial.clone(),
+            page: self.page,
+            photo_printed: self.photo.is_some(),
+        }
+    }
+}
+
+/// Writes a planned run: one PDF per school into `out`, plus `manifest.csv`.
+pub fn write_run(t: &Template, pr: &mut PrintRun, out: &Path) -> Result<()> {
+    crate::batch::create_private_dir(out)?;
+    let mut start = 0;
+    while start < pr.pages.len() {
+        let pdf_name = pr.pages[start].pdf.clone();
+        let end = pr.pages[start..].iter().position(|p| p.pdf != pdf_name).map_or(pr.pages.len(), |k| start + k);
+        let drawings: Vec<_> = pr.pages[start..end]
+            .iter()
+            .map(|p| {
+                layout::form_page(
+                    t,
+                    &FormPage { person: &p.person, payload: p.payload(t, &pr.run), photo: p.photo.clone() },
+                )
+            })
+            .collect();
+        let path = out.join(&pdf_name);
+        let f = crate::batch::create_private_file(&path)?;
+        let school = &pr.pages[start].person.school;
+        pdf::write_pdf(&drawings, &format!("{} {}", t.title, school), std::io::BufWriter::new(f))?;
+        pr.pdfs.push(path);
+        start = end;
+    }
+    write_manifest(pr, &out.join("manifest.csv"))
+}
+
+/// Plans and writes a print run (see [`plan_run`] and [`write_run`]).
+pub fn print_run(
+    t: &Template,
+    persons: &[(usize, Person)],
+    run: Option<&str>,
+    photo_base: &Path,
+    out: &Path,
+) -> Result<PrintRun> {
+    let mut pr = plan_run(t, persons, run, photo_base);
+    write_run(t, &mut pr, out)?;
+    Ok(pr)
+}
+
+fn write_manifest(pr: &PrintRun, path: &Path) -> Result<()> {
+    let f = crate::batch::create_private_file(path)?;
+    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(f));
+    let io = |e: csv::Error| Error::io_at(path, std::io::Error::other(e));
+    w.write_record([
+        "run",
+        "serial",
+        "page",
+        "id_number",
+        "name",
+        "school",
+        "grade",
+        "class",
+        "photo_printed",
+        "pdf",
+        "pdf_page",
+    ])
+    .map_err(io)?;
+    for p in &pr.pages {
+        w.write_record([
+            pr.run.as_str(),
+            &p.serial,
+            &p.page.to_string(),
+            &p.person.id_number,
+            &p.person.name,
+            &p.person.school,
+            &p.person.grade,
+            &p.person.class,
+            if p.photo.is_some() { "1" } else { "0" },
+            &p.pdf,
+            &p.pdf_page.to_string(),
+        ])
+        .map_err(io)?;
+    }
+    w.flush().map_err(|e| Error::io_at(path, e))?;
+    Ok(())
+}
+
+/// Writes a synthetic roster CSV (English headers) for demos and tests.
+pub fn write_roster(persons: &[Person], path: &Path) -> Result<()> {
+    let f = crate::batch::create_private_file(path)?;
+    let mut w = std::io::BufWriter::new(f);
+    crate::roster::write_roster_csv(persons, &mut w)?;
+    w.flush().map_err(|e| Error::io_at(path, e))
+}

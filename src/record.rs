@@ -1,0 +1,278 @@
+//! The output record: one JSON object per input page in `records.jsonl`.
+//!
+//! # Wire format
+//!
+//! Each line of `records.jsonl` is a [`PageRecord`]:
+//!
+//! ```json
+//! {
+//!   "source": {"file": "scans/batch1/0001.jpg", "page": 0},
+//!   "outcome": "read",
+//!   "reject": null,
+//!   "form": {"template": "sbk-student", "version": 1, "run": "R3F9A01", "serial": "000042",
+//!            "page": 1, "photo_printed": false},
+//!   "registration": {"orientation": 180, "skew_deg": -1.2, "px_per_mm": 11.83,
+//!                    "marks_used": 10, "marks_total": 10,
+//!                    "residual_median_mm": 0.05, "residual_max_mm": 0.12},
+//!   "barcodes": [{"field": "page_code_top", "status": "decoded"},
+//!                {"field": "page_code_bottom", "status": "not_tried"}],
+//!   "fields": {
+//!     "relation_mother": {"kind": "checkbox", "state": "checked", "fill": 0.21, "confidence": 0.99},
+//!     "agent_phone": {"kind": "comb", "state": "ink", "fill": 0.09, "confidence": 0.99,
+//!                     "cells": [{"state": "ink", "fill": 0.14}, ...],
+//!                     "snippet": "snippets/R3F9A01-000042/agent_phone.png"}
+//!   },
+//!   "groups": {"agent_relation": {"state": "one", "value": "mother"}},
+//!   "findings": [],
+//!   "timing_ms": {"decode": 31.0, "register": 6.1, "identify": 3.2, "fields": 9.8, "total": 50.1}
+//! }
+//! ```
+//!
+//! * `outcome` is `read` (identified and read), `blank` (a blank page, e.g. a back side) or
+//!   `rejected`; a rejected page has `reject = {"reason": R, "detail": "..."}` where `R` is one
+//!   of `unreadable_file`, `not_a_form`, `marks_not_found`, `barcode_unreadable`,
+//!   `unknown_template`, `limits`. Every input page gets exactly one record.
+//! * `fields` maps each readable field of the template to a [`FieldReading`]; printed and
+//!   barcode fields are not listed. `state` is `checked` / `unchecked` for checkboxes and
+//!   `ink` / `empty` for every other kind, or `ambiguous` for either when the evidence sits
+//!   between the thresholds; `fill` is the fraction of the field's inner area that is ink (for
+//!   photo and paste: that differs from paper); `confidence` is in 0.5–1.
+//! * `groups` reports each checkbox group: `none`, `one` (with `value`) or `multiple` (with
+//!   `values`; a single-choice group with two ticks is ambiguous and raises a finding).
+//! * `findings` are audit results, each with a stable `code` and messages in English and
+//!   Chinese; a form with findings goes to review.
+//! * Positions are not repeated per field: the template plus `registration` reproduce them.
+//!   Snippet paths are relative to the output folder.
+
+use crate::audit::Finding;
+use crate::payload::PagePayload;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Where a page came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceRef {
+    /// The input file, as given or found.
+    pub file: String,
+    /// 0-based page index within the file.
+    pub page: usize,
+}
+
+/// The single outcome of one input page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Identified and read.
+    Read,
+    /// A blank page (e.g. the back of a sheet).
+    Blank,
+    /// Not read; see the reason.
+    Rejected,
+}
+
+/// Why a page was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    /// The file or page could not be decoded.
+    UnreadableFile,
+    /// The page exceeds a configured limit.
+    Limits,
+    /// No registration-mark pattern: some other document.
+    NotAForm,
+    /// Too few marks for a trustworthy fit.
+    MarksNotFound,
+    /// Neither page code could be read or trusted.
+    BarcodeUnreadable,
+    /// The page code names a template this engine does not have.
+    UnknownTemplate,
+}
+
+impl RejectReason {
+    /// The reason's wire name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            RejectReason::UnreadableFile => "unreadable_file",
+            RejectReason::Limits => "limits",
+            RejectReason::NotAForm => "not_a_form",
+            RejectReason::MarksNotFound => "marks_not_found",
+            RejectReason::BarcodeUnreadable => "barcode_unreadable",
+            RejectReason::UnknownTemplate => "unknown_template",
+        }
+    }
+}
+
+/// A rejection with its detail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// The reason.
+    pub reason: RejectReason,
+    /// Details for people.
+    pub detail: String,
+}
+
+/// Registration figures kept in the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistrationSummary {
+    /// 0, 90, 180 or 270.
+    pub orientation: u32,
+    /// Skew after orientation, degrees.
+    pub skew_deg: f64,
+    /// Pixels per millimetre.
+    pub px_per_mm: f64,
+    /// Marks in the fit.
+    pub marks_used: usize,
+    /// Marks in the template.
+    pub marks_total: usize,
+    /// Median fit residual, mm.
+    pub residual_median_mm: f64,
+    /// Largest fit residual, mm.
+    pub residual_max_mm: f64,
+    /// Template mm → scan px, row-major 3 × 3.
+    pub homography: [f64; 9],
+}
+
+/// What reading one page code gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BarcodeStatus {
+    /// Decoded, and the payload checks out.
+    Decoded,
+    /// No symbol found.
+    NotFound,
+    /// A symbol that could not be decoded.
+    Damaged,
+    /// Decoded, but not a formscan payload or its checksum failed.
+    Foreign,
+    /// Not read: the other code already identified the page.
+    NotTried,
+}
+
+/// One page code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BarcodeRead {
+    /// Template field name.
+    pub field: String,
+    /// What happened.
+    pub status: BarcodeStatus,
+}
+
+/// State of a field or cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldState {
+    /// Checkbox ticked.
+    Checked,
+    /// Checkbox clear.
+    Unchecked,
+    /// Something written or pasted.
+    Ink,
+    /// Nothing there.
+    Empty,
+    /// Between the thresholds: a person should look.
+    Ambiguous,
+}
+
+/// One comb cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellReading {
+    /// Ink, empty or ambiguous.
+    pub state: FieldState,
+    /// Ink fraction of the cell's inner area.
+    pub fill: f64,
+}
+
+/// One field's reading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldReading {
+    /// Field kind name.
+    pub kind: String,
+    /// The state.
+    pub state: FieldState,
+    /// Ink (or content) fraction of the inner area.
+    pub fill: f64,
+    /// Confidence in `state`, 0.5–1.
+    pub confidence: f64,
+    /// Per-cell readings (comb fields).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cells: Option<Vec<CellReading>>,
+    /// Snippet image path, relative to the output folder.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub snippet: Option<String>,
+}
+
+/// A checkbox group's reading.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupReading {
+    /// `none`, `one`, `multiple` or `ambiguous` (a box in the group is ambiguous).
+    pub state: String,
+    /// The chosen value when exactly one box is ticked.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub value: Option<String>,
+    /// All ticked values when several are.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub values: Vec<String>,
+}
+
+/// Per-stage wall time for one page, milliseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StageTimes {
+    /// Decoding the file's page.
+    pub decode: f64,
+    /// Preparing the low-resolution image and registering.
+    pub register: f64,
+    /// Reading the page codes.
+    pub identify: f64,
+    /// Reading the fields and cutting snippets.
+    pub fields: f64,
+    /// Everything, including writing outputs.
+    pub total: f64,
+}
+
+/// The record of one input page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageRecord {
+    /// Where the page came from.
+    pub source: SourceRef,
+    /// Read, blank or rejected.
+    pub outcome: Outcome,
+    /// Why, when rejected.
+    pub reject: Option<Rejection>,
+    /// The form and page, when identified.
+    pub form: Option<PagePayload>,
+    /// Registration figures, when registered.
+    pub registration: Option<RegistrationSummary>,
+    /// The page codes tried.
+    #[serde(default)]
+    pub barcodes: Vec<BarcodeRead>,
+    /// Field readings by field name.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldReading>,
+    /// Checkbox groups by group name.
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupReading>,
+    /// Audit findings.
+    #[serde(default)]
+    pub findings: Vec<Finding>,
+    /// Stage timings.
+    #[serde(default)]
+    pub timing_ms: StageTimes,
+}
+
+impl PageRecord {
+    /// A record for a page that was rejected before any reading.
+    pub fn rejected(source: SourceRef, reason: RejectReason, detail: impl Into<String>) -> PageRecord {
+        PageRecord {
+            source,
+            outcome: Outcome::Rejected,
+            reject: Some(Rejection { reason, detail: detail.into() }),
+            form: None,
+            registration: None,
+            barcodes: Vec::new(),
+            fields: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            findings: Vec::new(),
+            timing_ms: StageTimes::default(),
+        }
+    }
+}

@@ -1,0 +1,594 @@
+//! The scan simulator: synthetic rosters, filled-in forms and realistic scanner output with
+//! ground truth, for tests, benchmarks and demos. The reader never uses this module.
+//!
+//! Everything is deterministic for a seed: page `i` draws from its own ChaCha8 stream seeded
+//! from `(seed, i)`, so pages can be generated in parallel and any one regenerated alone.
+
+pub mod eval;
+mod hand;
+pub mod names;
+mod scanner;
+
+pub use scanner::Degrade;
+
+use crate::domain::{make_id, Date, Sex};
+use crate::error::{Error, Result};
+use crate::geometry::{Homography, Point, Rect};
+use crate::layout::{self, FormPage};
+use crate::payload::PagePayload;
+use crate::render::raster::{self, Canvas};
+use crate::render::{JpegImage, Rgb};
+use crate::roster::Person;
+use crate::template::{Charset, FieldKind, Template};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The reference date for ages in synthetic data (start of the 2026 school year).
+pub const REFERENCE_DATE: Date = Date { year: 2026, month: 9, day: 1 };
+
+/// Simulator settings.
+#[derive(Debug, Clone)]
+pub struct SynthOptions {
+    /// Scan resolution. Default 300 dpi, the archive standard for small text (DA/T 31-2017).
+    pub dpi: f64,
+    /// Scanner harshness.
+    pub degrade: Degrade,
+    /// Seed.
+    pub seed: u64,
+    /// Share of forms followed by a scanned blank back side. Default 0.1: duplex scanning of
+    /// single-sided forms, which vendors do to avoid missing a written back.
+    pub blank_backs: f64,
+}
+
+impl Default for SynthOptions {
+    fn default() -> Self {
+        SynthOptions { dpi: 300.0, degrade: Degrade::Mild, seed: 1, blank_backs: 0.1 }
+    }
+}
+
+/// Ground truth of one field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldTruth {
+    /// `checked` / `unchecked` for checkboxes, `ink` / `empty` otherwise.
+    pub state: String,
+    /// Comb fields: the character written in each cell ("" for empty cells).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cells: Option<Vec<String>>,
+    /// Text written in a text box.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub text: Option<String>,
+    /// Photo box: `printed`, `pasted` or `none`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub photo: Option<String>,
+    /// Photo box: the pasted print's corners in template mm.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub quad: Option<[Point; 4]>,
+}
+
+/// Ground truth of one simulated page, written beside it as JSON.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Truth {
+    /// `form` or `blank`.
+    pub kind: String,
+    /// Template id.
+    pub template: String,
+    /// Print run.
+    pub run: Option<String>,
+    /// Form serial.
+    pub serial: Option<String>,
+    /// The person's ID number (synthetic).
+    pub id_number: Option<String>,
+    /// Template mm → scan px.
+    pub to_scan: Option<Homography>,
+    /// Fed upside down.
+    pub upside_down: bool,
+    /// Field truths by field name.
+    pub fields: BTreeMap<String, FieldTruth>,
+}
+
+/// One simulated page.
+pub struct SynthPage {
+    /// The scan.
+    pub image: image::DynamicImage,
+    /// JPEG quality to save it with.
+    pub quality: u8,
+    /// Its truth.
+    pub truth: Truth,
+}
+
+fn rng_for(seed: u64, i: u64) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i.wrapping_mul(0xD1B5_4A32_D192_ED03))
+}
+
+fn pick<'a, R: Rng>(rng: &mut R, xs: &'a [&'a str]) -> &'a str {
+    xs[rng.gen_range(0..xs.len())]
+}
+
+fn name<R: Rng>(rng: &mut R) -> String {
+    let mut n = pick(rng, names::SURNAMES).to_string();
+    for _ in 0..rng.gen_range(1..=2) {
+        n.push_str(pick(rng, names::GIVEN));
+    }
+    n
+}
+
+/// Guilin district codes (秀峰, 叠彩, 象山, 七星, 雁山, 临桂): invented people, real regions.
+const REGIONS: &[&str] = &["450302", "450303", "450304", "450305", "450311", "450312"];
+
+fn id_for<R: Rng>(rng: &mut R, birth: Date, sex: Sex) -> String {
+    let mut seq = rng.gen_range(1..500u16) * 2;
+    if sex == Sex::Male {
+        seq -= 1;
+    }
+    make_id(pick(rng, REGIONS), birth, seq)
+}
+
+fn mobile<R: Rng>(rng: &mut R) -> String {
+    let p =
+        pick(rng, &["138", "139", "150", "151", "152", "158", "159", "177", "181", "186", "188", "199", "135", "136"]);
+    let mut s = p.to_string();
+    for _ in 0..8 {
+        s.push(char::from(b'0' + rng.gen_range(0..10u8)));
+    }
+    s
+}
+
+/// A synthetic person (for examples and tests).
+pub fn sample_person(seed: u64) -> Person {
+    roster(1, seed).pop().expect("one person")
+}
+
+/// A synthetic roster of `n` students in classes of ~40, ordered by school and class.
+pub fn roster(n: usize, seed: u64) -> Vec<Person> {
+    let mut rng = rng_for(seed, u64::MAX);
+    let mut out = Vec::with_capacity(n);
+    let per_class = 40;
+    for i in 0..n {
+        let class_no = i / per_class;
+        let school = names::SCHOOLS[(class_no / 6) % names::SCHOOLS.len()];
+        let grade_i = (class_no / 2) % names::GRADES.len();
+        let grade = names::GRADES[grade_i];
+        // Age from grade: 小班 is 3–4, 一年级 6–7, 高三 17–18.
+        let age = 3 + grade_i as u16 + if grade_i >= 3 { 0 } else { 0 };
+        let birth =
+            Date { year: REFERENCE_DATE.year - age - 1, month: rng.gen_range(1..=12), day: rng.gen_range(1..=28) };
+        let sex = if rng.gen_bool(0.5) { Sex::Male } else { Sex::Female };
+        let total: u32 = names::ETHNICITIES.iter().map(|e| e.1).sum();
+        let mut k = rng.gen_range(0..total);
+        let mut eth = names::ETHNICITIES[0].0;
+        for (e, w) in names::ETHNICITIES {
+            if k < *w {
+                eth = e;
+                break;
+            }
+            k -= w;
+        }
+        out.push(Person {
+            name: name(&mut rng),
+            sex: Some(sex),
+            ethnicity: eth.to_string(),
+            birth_date: Some(birth),
+            id_number: id_for(&mut rng, birth, sex),
+            school: school.to_string(),
+            grade: grade.to_string(),
+            class: format!("{}班", class_no % 2 + 1),
+            photo: None,
+        });
+    }
+    out
+}
+
+/// The bundled portraits: `(name, background)` pairs and their JPEG bytes.
+pub fn face(index: usize, background: &str) -> &'static [u8] {
+    macro_rules! faces {
+        ($($n:literal),*) => {
+            &[$(
+                [include_bytes!(concat!("../../assets/faces/", $n, "_white.jpg")).as_slice(),
+                 include_bytes!(concat!("../../assets/faces/", $n, "_blue.jpg")).as_slice(),
+                 include_bytes!(concat!("../../assets/faces/", $n, "_grey.jpg")).as_slice()],
+            )*]
+        };
+    }
+    const FACES: &[[&[u8]; 3]] = faces!("obama", "obama2", "obama3", "astronaut");
+    let bg = match background {
+        "blue" => 1,
+        "grey" => 2,
+        _ => 0,
+    };
+    FACES[index % FACES.len()][bg]
+}
+
+/// Number of bundled portraits.
+pub const FACE_COUNT: usize = 4;
+
+fn age(p: &Person) -> i32 {
+    p.birth_date
+        .map(|b| {
+            let mut a = REFERENCE_DATE.year as i32 - b.year as i32;
+            if (REFERENCE_DATE.month, REFERENCE_DATE.day) < (b.month, b.day) {
+                a -= 1;
+            }
+            a
+        })
+        .unwrap_or(10)
+}
+
+fn paste_photo<R: Rng>(c: &mut Canvas, rng: &mut R, bx: Rect, face_jpeg: &[u8]) -> [Point; 4] {
+    let img = image::load_from_memory(face_jpeg).expect("bundled face decodes").to_rgb8();
+    let scale = rng.gen_range(0.93..1.08);
+    let (w, h) = (bx.w * scale, bx.w * scale * img.height() as f64 / img.width() as f64);
+    let centre = Point::new(bx.center().x + rng.gen_range(-2.0..2.0), bx.center().y + rng.gen_range(-2.0..2.0));
+    let a = rng.gen_range(-4.0f64..4.0).to_radians();
+    let place = Homography::scale_translate(1.0, centre.x, centre.y)
+        .compose(&Homography::rotation(a))
+        .compose(&Homography::scale_translate(1.0, -w / 2.0, -h / 2.0));
+    let quad = [Point::new(0.0, 0.0), Point::new(w, 0.0), Point::new(w, h), Point::new(0.0, h)].map(|p| place.apply(p));
+    let inv = place.inverse().expect("rigid transform inverts");
+    let s = c.px_per_mm;
+    let (minx, maxx) = quad.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.x), b.max(p.x)));
+    let (miny, maxy) = quad.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.y), b.max(p.y)));
+    let (iw, ih) = (img.width() as f64, img.height() as f64);
+    for py in (miny * s) as i64..=(maxy * s) as i64 {
+        for px in (minx * s) as i64..=(maxx * s) as i64 {
+            let q = inv.apply(Point::new((px as f64 + 0.5) / s, (py as f64 + 0.5) / s));
+            if q.x < 0.0 || q.y < 0.0 || q.x >= w || q.y >= h {
+                continue;
+            }
+            let (u, v) = ((q.x / w * iw) as u32, (q.y / h * ih) as u32);
+            let p = img.get_pixel(u.min(img.width() - 1), v.min(img.height() - 1));
+            c.blend(px, py, Rgb(p.0[0], p.0[1], p.0[2]), 1.0);
+        }
+    }
+    quad
+}
+
+fn paste_id_copy<R: Rng>(c: &mut Canvas, rng: &mut R, area: Rect) {
+    // A photocopy of an ID card: grey card, darker text lines, a photo block.
+    let (w, h) = (85.6, 54.0);
+    let x = area.x + rng.gen_range(3.0..(area.w - w - 3.0));
+    let y = area.y + rng.gen_range(3.0..(area.h - h - 3.0).max(3.5));
+    let card = Rect::new(x, y, w, h);
+    c.fill_rect(card, Rgb(214, 214, 214));
+    c.fill_rect(Rect::new(x + 58.0, y + 8.0, 22.0, 28.0), Rgb(120, 120, 120));
+    for k in 0..5 {
+        let lw = rng.gen_range(20.0..48.0);
+        c.line(
+            Point::new(x + 6.0, y + 9.0 + 8.0 * k as f64),
+            Point::new(x + 6.0 + lw, y + 9.0 + 8.0 * k as f64),
+            Rgb(60, 60, 60),
+            1.2,
+        );
+    }
+}
+
+/// Fills in one form for `person` with random but plausible content, returning the clean
+/// (unscanned) page at `dpi` and the field truths.
+fn fill_form<R: Rng>(
+    t: &Template,
+    person: &Person,
+    payload: &PagePayload,
+    photo: Option<JpegImage>,
+    dpi: f64,
+    rng: &mut R,
+) -> (Canvas, BTreeMap<String, FieldTruth>) {
+    let printed_photo = photo.is_some();
+    let drawing = layout::form_page(t, &FormPage { person, payload: payload.clone(), photo });
+    let mut c = raster::render(&drawing, t.width, t.height, dpi);
+    let mut truth = BTreeMap::new();
+    let plain = |s: &str| FieldTruth { state: s.into(), cells: None, text: None, photo: None, quad: None };
+    let minor = age(person) < 16;
+    let agent = if minor { rng.gen_bool(0.9) } else { rng.gen_bool(0.2) };
+    let fix_name = rng.gen_bool(0.08);
+    let fix_id = rng.gen_bool(0.08);
+    let photo_answer: Option<bool> = if printed_photo {
+        match rng.gen_range(0..20) {
+            0 => None,
+            1..=3 => Some(false),
+            _ => Some(true),
+        }
+    } else {
+        None
+    };
+    let relation = rng.gen_range(0..5usize);
+    let double_tick = rng.gen_bool(0.02);
+    for f in &t.fields {
+        let ft = match &f.kind {
+            FieldKind::Barcode | FieldKind::Printed { .. } => continue,
+            FieldKind::Checkbox { group, value } => {
+                let on = match group.as_str() {
+                    "photo_is_applicant" => photo_answer.map(|a| a == (value == "yes")).unwrap_or(false),
+                    "agent_relation" => {
+                        let idx = ["father", "mother", "paternal_grandparent", "maternal_grandparent", "other"]
+                            .iter()
+                            .position(|v| v == value)
+                            .unwrap_or(9);
+                        agent && (idx == relation || (double_tick && idx == (relation + 1) % 5))
+                    }
+                    _ => rng.gen_bool(0.3),
+                };
+                if on {
+                    hand::draw_tick(&mut c, rng, f.rect);
+                }
+                plain(if on { "checked" } else { "unchecked" })
+            }
+            FieldKind::Comb { cells, charset } => {
+                let value: Option<String> = match f.name.as_str() {
+                    "applicant_phone" => rng.gen_bool(0.85).then(|| mobile(rng)),
+                    "agent_phone" => (agent && rng.gen_bool(0.95)).then(|| mobile(rng)),
+                    "agent_id" => (agent && rng.gen_bool(0.93)).then(|| {
+                        let b = Date {
+                            year: rng.gen_range(1970..1995),
+                            month: rng.gen_range(1..=12),
+                            day: rng.gen_range(1..=28),
+                        };
+                        let sex = if rng.gen_bool(0.5) { Sex::Male } else { Sex::Female };
+                        id_for(rng, b, sex)
+                    }),
+                    "applicant_id_fix" => fix_id.then(|| {
+                        let b = person.birth_date.unwrap_or(Date { year: 2015, month: 1, day: 1 });
+                        id_for(rng, b, person.sex.unwrap_or(Sex::Female))
+                    }),
+                    _ => rng
+                        .gen_bool(0.5)
+                        .then(|| (0..*cells).map(|_| char::from(b'0' + rng.gen_range(0..10u8))).collect()),
+                };
+                // A few writers stop early: the comb is partly filled.
+                let value = value.map(|v| {
+                    if rng.gen_bool(0.03) {
+                        v.chars().take(rng.gen_range(3..*cells as usize)).collect()
+                    } else {
+                        v
+                    }
+                });
+                let mut cell_truth = vec![String::new(); *cells as usize];
+                if let Some(v) = &value {
+                    for (i, ch) in v.chars().enumerate().take(*cells as usize) {
+                        let cell = f.cell(i as u32);
+                        if ch == 'X' && *charset == Charset::IdNumber {
+                            hand::draw_x(&mut c, rng, cell);
+                        } else if let Some(d) = ch.to_digit(10) {
+                            let g = hand::pick_digit(rng, d as u8);
+                            hand::draw_digit(&mut c, rng, cell, g);
+                        }
+                        cell_truth[i] = ch.to_string();
+                    }
+                }
+                FieldTruth {
+                    state: if value.is_some() { "ink" } else { "empty" }.into(),
+                    cells: Some(cell_truth),
+                    text: None,
+                    photo: None,
+                    quad: None,
+                }
+            }
+            FieldKind::Text => {
+                let text = match f.name.as_str() {
+                    "agent_name" => (agent && rng.gen_bool(0.97)).then(|| name(rng)),
+                    "applicant_name_fix" => fix_name.then(|| name(rng)),
+                    _ => rng.gen_bool(0.5).then(|| name(rng)),
+                };
+                if let Some(s) = &text {
+                    hand::draw_text(&mut c, rng, f.rect, s);
+                }
+                FieldTruth {
+                    state: if text.is_some() { "ink" } else { "empty" }.into(),
+                    cells: None,
+                    text,
+                    photo: None,
+                    quad: None,
+                }
+            }
+            FieldKind::Signature => {
+                let on = match f.name.as_str() {
+                    "agent_signature" => agent && rng.gen_bool(0.92),
+                    _ => rng.gen_bool(if minor { 0.5 } else { 0.9 }),
+                };
+                if on {
+                    hand::draw_signature(&mut c, rng, f.rect);
+                }
+                plain(if on { "ink" } else { "empty" })
+            }
+            FieldKind::Photo => {
+                let need = !printed_photo || photo_answer == Some(false);
+                if printed_photo && !need {
+                    FieldTruth {
+                        state: "ink".into(),
+                        cells: None,
+                        text: None,
+                        photo: Some("printed".into()),
+                        quad: None,
+                    }
+                } else if rng.gen_bool(if need { 0.8 } else { 0.05 }) {
+                    let bg = match rng.gen_range(0..10) {
+                        0 => "blue",
+                        1 => "grey",
+                        _ => "white",
+                    };
+                    let who = rng.gen_range(0..FACE_COUNT);
+                    let quad = paste_photo(&mut c, rng, f.rect, face(who, bg));
+                    FieldTruth {
+                        state: "ink".into(),
+                        cells: None,
+                        text: None,
+                        photo: Some("pasted".into()),
+                        quad: Some(quad),
+                    }
+                } else if printed_photo {
+                    FieldTruth {
+                        state: "ink".into(),
+                        cells: None,
+                        text: None,
+                        photo: Some("printed".into()),
+                        quad: None,
+                    }
+                } else {
+                    FieldTruth {
+                        state: "empty".into(),
+                        cells: None,
+                        text: None,
+                        photo: Some("none".into()),
+                        quad: None,
+                    }
+                }
+            }
+            FieldKind::Paste => {
+                let on = if fix_name || fix_id { rng.gen_bool(0.9) } else { rng.gen_bool(0.03) };
+                if on {
+                    paste_id_copy(&mut c, rng, f.rect);
+                }
+                plain(if on { "ink" } else { "empty" })
+            }
+        };
+        truth.insert(f.name.clone(), ft);
+    }
+    (c, truth)
+}
+
+/// Simulates the scan of one filled-in form for `person` (serial from the seed) with mild
+/// scanner effects. For examples and tests; batches use [`run`].
+pub fn simulate_one(t: &Template, person: &Person, seed: u64, dpi: f64) -> SynthPage {
+    let payload = PagePayload {
+        template: t.id.clone(),
+        version: t.version,
+        run: "RDEMO".into(),
+        serial: format!("{:06}", seed % 1_000_000),
+        page: 1,
+        photo_printed: false,
+    };
+    let opts = SynthOptions { dpi, degrade: Degrade::Mild, seed, blank_backs: 0.0 };
+    simulate_form(t, person, &payload, None, &opts, &mut rng_for(seed, 0))
+}
+
+/// Simulates one form page with the given print data.
+pub fn simulate_form<R: Rng>(
+    t: &Template,
+    person: &Person,
+    payload: &PagePayload,
+    photo: Option<JpegImage>,
+    opts: &SynthOptions,
+    rng: &mut R,
+) -> SynthPage {
+    let (clean, fields) = fill_form(t, person, payload, photo, opts.dpi, rng);
+    let (w, h) = clean.image.dimensions();
+    let fx = scanner::effects(rng, opts.degrade, w as f64, h as f64, clean.px_per_mm);
+    let scanned = if opts.degrade == Degrade::None { clean.image } else { scanner::scan(&clean.image, &fx, rng) };
+    let to_scan = fx.feed.compose(&Homography::scale_translate(clean.px_per_mm, 0.0, 0.0));
+    SynthPage {
+        image: image::DynamicImage::ImageRgb8(scanned),
+        quality: fx.quality,
+        truth: Truth {
+            kind: "form".into(),
+            template: t.id.clone(),
+            run: Some(payload.run.clone()),
+            serial: Some(payload.serial.clone()),
+            id_number: Some(person.id_number.clone()),
+            to_scan: Some(to_scan),
+            upside_down: fx.upside_down,
+            fields,
+        },
+    }
+}
+
+/// Simulates the blank back of a sheet: paper, noise, faint specks.
+pub fn simulate_blank<R: Rng>(t: &Template, opts: &SynthOptions, rng: &mut R) -> SynthPage {
+    let mut c = Canvas::new(t.width, t.height, opts.dpi);
+    for _ in 0..rng.gen_range(0..6) {
+        let p = Point::new(rng.gen_range(10.0..200.0), rng.gen_range(10.0..287.0));
+        c.line(p, Point::new(p.x + rng.gen_range(-0.5..0.5), p.y + rng.gen_range(-0.5..0.5)), Rgb(170, 170, 170), 0.2);
+    }
+    let (w, h) = c.image.dimensions();
+    let fx = scanner::effects(rng, opts.degrade, w as f64, h as f64, c.px_per_mm);
+    let scanned = if opts.degrade == Degrade::None { c.image } else { scanner::scan(&c.image, &fx, rng) };
+    SynthPage {
+        image: image::DynamicImage::ImageRgb8(scanned),
+        quality: fx.quality,
+        truth: Truth {
+            kind: "blank".into(),
+            template: t.id.clone(),
+            run: None,
+            serial: None,
+            id_number: None,
+            to_scan: None,
+            upside_down: false,
+            fields: BTreeMap::new(),
+        },
+    }
+}
+
+/// What [`run`] wrote.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SynthSummary {
+    /// Form pages.
+    pub forms: usize,
+    /// Blank back sides.
+    pub blanks: usize,
+}
+
+/// Simulates scans of every person's form into `out` as `page-NNNNN.jpg` plus
+/// `page-NNNNN.json` ground truth. `serials[i]` is person i's form serial in print run `run`;
+/// `photos[i]` the photo printed on their form, if any.
+pub fn run(
+    t: &Template,
+    persons: &[Person],
+    serials: &[String],
+    photos: &[Option<JpegImage>],
+    run: &str,
+    opts: &SynthOptions,
+    out: &Path,
+) -> Result<SynthSummary> {
+    use rayon::prelude::*;
+    std::fs::create_dir_all(out).map_err(|e| Error::io_at(out, e))?;
+    let results: Vec<Result<(usize, usize)>> = persons
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut rng = rng_for(opts.seed, i as u64);
+            let payload = PagePayload {
+                template: t.id.clone(),
+                version: t.version,
+                run: run.to_string(),
+                serial: serials[i].clone(),
+                page: 1,
+                photo_printed: photos[i].is_some(),
+            };
+            let page = simulate_form(t, p, &payload, photos[i].clone(), opts, &mut rng);
+            write_page(out, &format!("page-{:05}a", i), &page)?;
+            if opts.blank_backs > 0.0 && rng.gen_bool(opts.blank_backs.min(1.0)) {
+                let b = simulate_blank(t, opts, &mut rng);
+                write_page(out, &format!("page-{:05}b", i), &b)?;
+                return Ok((1, 1));
+            }
+            Ok((1, 0))
+        })
+        .collect();
+    let mut s = SynthSummary::default();
+    for r in results {
+        let (f, b) = r?;
+        s.forms += f;
+        s.blanks += b;
+    }
+    Ok(s)
+}
+
+fn write_page(dir: &Path, stem: &str, page: &SynthPage) -> Result<()> {
+    let jpg = dir.join(format!("{stem}.jpg"));
+    let data = scanner::encode_jpeg(&page.image.to_rgb8(), page.quality);
+    std::fs::write(&jpg, data).map_err(|e| Error::io_at(&jpg, e))?;
+    let js = dir.join(format!("{stem}.json"));
+    let text = serde_json::to_string_pretty(&page.truth).map_err(|e| Error::input(e.to_string()))?;
+    std::fs::write(&js, text).map_err(|e| Error::io_at(&js, e))?;
+    Ok(())
+}
+
+/// Builds a JPEG for a roster photo from a bundled face (used by demos: `photo` column values
+/// of the form `face:N`).
+pub fn face_photo(index: usize, box_mm: Rect) -> JpegImage {
+    let img = image::load_from_memory(face(index, "white")).expect("bundled face decodes");
+    let px = |mm: f64| (mm / 25.4 * 300.0).round() as u32;
+    let img = img.resize_to_fill(px(box_mm.w), px(box_mm.h), image::imageops::FilterType::Triangle).to_rgb8();
+    JpegImage { data: Arc::new(scanner::encode_jpeg(&img, 85)), width: img.width(), height: img.height() }
+}
