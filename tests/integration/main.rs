@@ -1,1 +1,36 @@
+//! The one integration-test binary: accuracy ratchet over simulated scans, bad inputs, the
+//! golden record, and the printed PDF read back through poppler.
 
+mod accuracy;
+mod bad_inputs;
+mod golden;
+mod print_pdf;
+
+use std::path::PathBuf;
+
+/// A fresh scratch folder for one test.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("formscan-it-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Simulates `n` students' scans at `degrade` into `dir` and returns the print plan's run.
+pub fn simulate(dir: &std::path::Path, n: usize, seed: u64, degrade: formscan::synth::Degrade, dpi: f64, blank_backs: f64) {
+    use formscan::{print, synth, Template};
+    let t = Template::sbk_student();
+    let mut persons = synth::roster(n, seed);
+    for (i, p) in persons.iter_mut().enumerate() {
+        if i % 3 == 0 {
+            p.photo = Some(format!("face:{i}"));
+        }
+    }
+    let lines: Vec<(usize, _)> = persons.into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
+    let plan = print::plan_run(&t, &lines, Some("RTEST"), dir);
+    let persons: Vec<_> = plan.pages.iter().map(|p| p.person.clone()).collect();
+    let serials: Vec<_> = plan.pages.iter().map(|p| p.serial.clone()).collect();
+    let photos: Vec<_> = plan.pages.iter().map(|p| p.photo.clone()).collect();
+    let opts = synth::SynthOptions { dpi, degrade, seed, blank_backs };
+    synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, dir).unwrap();
+}
