@@ -1,1 +1,49 @@
-fn main() {}
+//! Criterion benches: one per pipeline stage on a simulated 300 dpi colour page, plus the
+//! whole page path and JPEG decoding alone (the yardstick: our time / decode time).
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use formscan::register::{register, RegisterOptions, RegisterScratch};
+use formscan::{fields, identify, synth, Engine, Scan, Template};
+
+fn page_jpeg() -> (Vec<u8>, image::DynamicImage) {
+    let t = Template::sbk_student();
+    let page = synth::simulate_one(&t, &synth::sample_person(3), 3, 300.0);
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 80).encode_image(&page.image.to_rgb8()).unwrap();
+    let img = image::load_from_memory(&jpeg).unwrap();
+    (jpeg, img)
+}
+
+fn stages(c: &mut Criterion) {
+    let (jpeg, img) = page_jpeg();
+    let t = Template::sbk_student();
+    let engine = Engine::default();
+    let mut g = c.benchmark_group("page_300dpi");
+    g.sample_size(20);
+    g.bench_function("decode_jpeg", |b| b.iter(|| image::load_from_memory(&jpeg).unwrap()));
+    g.bench_function("prepare_scan", |b| b.iter(|| Scan::new(img.clone())));
+    let scan = Scan::new(img.clone());
+    let mut scratch = RegisterScratch::default();
+    g.bench_function("register", |b| {
+        b.iter(|| register(&scan, &t, &RegisterOptions::default(), &mut scratch).unwrap())
+    });
+    let reg = register(&scan, &t, &RegisterOptions::default(), &mut scratch).unwrap();
+    let mut buf = Vec::new();
+    g.bench_function("identify", |b| b.iter(|| identify::identify(&scan, &reg, &t, &mut buf).unwrap()));
+    let mut fs = fields::FieldScratch::default();
+    let opts = fields::FieldOptions::default();
+    g.bench_function("read_fields", |b| b.iter(|| fields::read_fields(&scan, &reg, &t, &opts, &mut fs)));
+    let no_snip = fields::FieldOptions { snippets: false, ..Default::default() };
+    g.bench_function("read_fields_no_snippets", |b| b.iter(|| fields::read_fields(&scan, &reg, &t, &no_snip, &mut fs)));
+    g.bench_function("process_from_jpeg", |b| {
+        let mut w = engine.worker();
+        b.iter(|| {
+            let img = image::load_from_memory(&jpeg).unwrap();
+            w.process(img, formscan::record::SourceRef { file: String::new(), page: 0 })
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);

@@ -3,7 +3,7 @@
 //!
 //! QR codes (ISO/IEC 18004) are used with error-correction level M (15 % of codewords
 //! recoverable), which survives JPEG at quality 60 and a pen stroke across a corner while
-//! keeping the symbol at version 2–3 for our ~40-character payloads.
+//! keeping the symbol at version 4 (33 modules) for our ~45-character payloads.
 
 use crate::render::ModuleGrid;
 use rxing::qrcode::common::ErrorCorrectionLevel;
@@ -44,10 +44,9 @@ pub fn read_qr(luma: &[u8], width: u32, height: u32) -> QrRead {
     if width == 0 || height == 0 || luma.len() < (width as usize) * (height as usize) {
         return QrRead::NotFound;
     }
-    let mut hints = DecodeHints::default();
     // TryHarder makes rxing scan every row for finder patterns instead of every few; the crop is
     // small, so the cost is a few milliseconds and it rescues blurred, low-contrast symbols.
-    hints.TryHarder = Some(true);
+    let mut hints = DecodeHints { TryHarder: Some(true), ..Default::default() };
     match rxing::helpers::detect_in_luma_slice_with_hints(luma, width, height, Some(BarcodeFormat::QR_CODE), &mut hints)
     {
         Ok(r) => QrRead::Text(r.getText().to_string()),

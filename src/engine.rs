@@ -139,7 +139,11 @@ impl<'e> Worker<'e> {
             match register::register(scan, t, &self.engine.options.register, &mut self.reg) {
                 Ok(r) => return Ok((i, r)),
                 Err(e @ RegisterFailure::MarksNotFound { .. }) => worst = e,
-                Err(_) => {}
+                Err(RegisterFailure::NotAForm { marks }) => {
+                    if let RegisterFailure::NotAForm { marks: m } = &mut worst {
+                        *m = (*m).max(marks);
+                    }
+                }
             }
         }
         Err(worst)

@@ -20,7 +20,7 @@
 //!     "relation_mother": {"kind": "checkbox", "state": "checked", "fill": 0.21, "confidence": 0.99},
 //!     "agent_phone": {"kind": "comb", "state": "ink", "fill": 0.09, "confidence": 0.99,
 //!                     "cells": [{"state": "ink", "fill": 0.14}, ...],
-//!                     "snippet": "snippets/R3F9A01-000042/agent_phone.png"}
+//!                     "snippet": "snippets/R3F9A01-000042-p1/agent_phone.png"}
 //!   },
 //!   "groups": {"agent_relation": {"state": "one", "value": "mother"}},
 //!   "findings": [],
@@ -38,7 +38,8 @@
 //!   between the thresholds; `fill` is the fraction of the field's inner area that is ink (for
 //!   photo and paste: that differs from paper); `confidence` is in 0.5–1.
 //! * `groups` reports each checkbox group: `none`, `one` (with `value`) or `multiple` (with
-//!   `values`; a single-choice group with two ticks is ambiguous and raises a finding).
+//!   `values`; in a single-choice group that raises the `choice_conflict` finding), or
+//!   `ambiguous` when one of its boxes is.
 //! * `findings` are audit results, each with a stable `code` and messages in English and
 //!   Chinese; a form with findings goes to review.
 //! * Positions are not repeated per field: the template plus `registration` reproduce them.

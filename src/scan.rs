@@ -32,6 +32,8 @@ pub struct Scan {
     pub(crate) low_h: usize,
     /// Full-resolution pixels per low-resolution pixel.
     pub(crate) factor: usize,
+    /// Low-resolution ink mask (darker than [`INK_FRACTION`] of the local paper).
+    pub(crate) low_ink: Vec<bool>,
     bg: Vec<u8>,
     bg_w: usize,
     bg_h: usize,
@@ -54,9 +56,28 @@ impl Scan {
         let (low_w, low_h) = ((width as usize / factor).max(1), (height as usize / factor).max(1));
         let mut low = vec![255u8; low_w * low_h];
         downsample(&image, factor, low_w, low_h, &mut low);
-        let mut s =
-            Scan { image, width, height, low, low_w, low_h, factor, bg: Vec::new(), bg_w: 0, bg_h: 0, bg_block: 1 };
+        let mut s = Scan {
+            image,
+            width,
+            height,
+            low,
+            low_w,
+            low_h,
+            factor,
+            low_ink: Vec::new(),
+            bg: Vec::new(),
+            bg_w: 0,
+            bg_h: 0,
+            bg_block: 1,
+        };
         s.estimate_paper();
+        let mut mask = vec![false; low_w * low_h];
+        for y in 0..low_h {
+            for x in 0..low_w {
+                mask[y * low_w + x] = (s.low[y * low_w + x] as f32) < s.paper_low(x, y) as f32 * INK_FRACTION;
+            }
+        }
+        s.low_ink = mask;
         s
     }
 
@@ -76,7 +97,7 @@ impl Scan {
     }
 
     fn estimate_paper(&mut self) {
-        let block = (8 * 3).max(8); // ~8 mm at ~3 px/mm
+        let block = 24; // ~8 mm at ~3 px/mm
         let (bw, bh) = (self.low_w.div_ceil(block), self.low_h.div_ceil(block));
         let mut raw = vec![0u8; bw * bh];
         let mut hist = [0u32; 256];
@@ -142,88 +163,63 @@ impl Scan {
 
     /// Fraction of low-resolution pixels that are ink: a blank back side scores ~0.
     pub fn ink_coverage(&self) -> f64 {
-        let mut n = 0usize;
-        for y in 0..self.low_h {
-            for x in 0..self.low_w {
-                if (self.low[y * self.low_w + x] as f32) < self.paper_low(x, y) as f32 * INK_FRACTION {
-                    n += 1;
-                }
-            }
+        self.low_ink.iter().filter(|&&b| b).count() as f64 / (self.low_w * self.low_h) as f64
+    }
+
+    /// The raw pixel buffer and its channel count (1 or 3).
+    #[inline]
+    fn raw(&self) -> (&[u8], usize) {
+        match &self.image {
+            DynamicImage::ImageRgb8(im) => (im.as_raw(), 3),
+            DynamicImage::ImageLuma8(im) => (im.as_raw(), 1),
+            _ => (&[], 1),
         }
-        n as f64 / (self.low_w * self.low_h) as f64
     }
 
     /// Ink-channel value at full-resolution `(x, y)`, bilinear; outside the page reads as paper.
     #[inline]
     pub fn ink_at(&self, x: f64, y: f64) -> f32 {
-        let (x, y) = (x - 0.5, y - 0.5);
-        let (x0, y0) = (x.floor(), y.floor());
-        let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
-        let (x0, y0) = (x0 as i64, y0 as i64);
-        let p = |xx: i64, yy: i64| -> f32 {
-            if xx < 0 || yy < 0 || xx >= self.width as i64 || yy >= self.height as i64 {
-                return 255.0;
-            }
-            match &self.image {
-                DynamicImage::ImageRgb8(im) => {
-                    im.as_raw()[(yy as usize * self.width as usize + xx as usize) * 3] as f32
-                }
-                DynamicImage::ImageLuma8(im) => im.as_raw()[yy as usize * self.width as usize + xx as usize] as f32,
-                _ => 255.0,
-            }
-        };
-        let top = p(x0, y0) * (1.0 - fx) + p(x0 + 1, y0) * fx;
-        let bot = p(x0, y0 + 1) * (1.0 - fx) + p(x0 + 1, y0 + 1) * fx;
-        top * (1.0 - fy) + bot * fy
+        let (raw, ch) = self.raw();
+        ink_bilinear(raw, ch, self.width as usize, self.height as usize, x, y)
     }
 
     /// RGB at full-resolution `(x, y)`, nearest pixel; outside reads as white.
     #[inline]
     pub fn rgb_at(&self, x: f64, y: f64) -> [u8; 3] {
-        let (xx, yy) = (x as i64, y as i64);
-        if x < 0.0 || y < 0.0 || xx >= self.width as i64 || yy >= self.height as i64 {
-            return [255, 255, 255];
-        }
-        let i = yy as usize * self.width as usize + xx as usize;
-        match &self.image {
-            DynamicImage::ImageRgb8(im) => {
-                let r = &im.as_raw()[i * 3..i * 3 + 3];
-                [r[0], r[1], r[2]]
-            }
-            DynamicImage::ImageLuma8(im) => {
-                let v = im.as_raw()[i];
-                [v, v, v]
-            }
-            _ => [255, 255, 255],
-        }
+        let (raw, ch) = self.raw();
+        rgb_nearest(raw, ch, self.width as usize, self.height as usize, x, y)
     }
 
     /// Resamples template rectangle `rect` (mm) at `px_per_mm` through `h` (template → scan)
     /// into `out` (ink channel, row-major); returns the patch size.
     pub fn sample_ink(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
         let (w, hh) = ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
+        let (raw, ch) = self.raw();
+        let (iw, ih) = (self.width as usize, self.height as usize);
         out.clear();
         out.reserve(w * hh);
         for v in 0..hh {
             let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
             for u in 0..w {
                 let q = h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty));
-                out.push(self.ink_at(q.x, q.y).round() as u8);
+                out.push(ink_bilinear(raw, ch, iw, ih, q.x, q.y) as u8);
             }
         }
         (w, hh)
     }
 
-    /// Like [`Scan::sample_ink`] but in colour (3 bytes per pixel).
+    /// Like [`Scan::sample_ink`] but in colour (3 bytes per pixel, nearest neighbour).
     pub fn sample_rgb(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
         let (w, hh) = ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
+        let (raw, ch) = self.raw();
+        let (iw, ih) = (self.width as usize, self.height as usize);
         out.clear();
         out.reserve(w * hh * 3);
         for v in 0..hh {
             let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
             for u in 0..w {
                 let q = h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty));
-                out.extend_from_slice(&self.rgb_at(q.x, q.y));
+                out.extend_from_slice(&rgb_nearest(raw, ch, iw, ih, q.x, q.y));
             }
         }
         (w, hh)
@@ -251,6 +247,35 @@ impl Scan {
             }
         }
         (x1 - x0, y1 - y0)
+    }
+}
+
+/// Bilinear ink-channel sample (the first channel); pixels outside the image read as paper.
+#[inline(always)]
+fn ink_bilinear(raw: &[u8], ch: usize, w: usize, h: usize, x: f64, y: f64) -> f32 {
+    let (x, y) = (x - 0.5, y - 0.5);
+    if x < 0.0 || y < 0.0 || x >= (w - 1) as f64 || y >= (h - 1) as f64 {
+        return 255.0;
+    }
+    let (x0, y0) = (x as usize, y as usize);
+    let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
+    let i = (y0 * w + x0) * ch;
+    let j = i + w * ch;
+    let top = raw[i] as f32 * (1.0 - fx) + raw[i + ch] as f32 * fx;
+    let bot = raw[j] as f32 * (1.0 - fx) + raw[j + ch] as f32 * fx;
+    top * (1.0 - fy) + bot * fy + 0.5
+}
+
+#[inline(always)]
+fn rgb_nearest(raw: &[u8], ch: usize, w: usize, h: usize, x: f64, y: f64) -> [u8; 3] {
+    if x < 0.0 || y < 0.0 || x >= w as f64 || y >= h as f64 {
+        return [255, 255, 255];
+    }
+    let i = (y as usize * w + x as usize) * ch;
+    if ch == 3 {
+        [raw[i], raw[i + 1], raw[i + 2]]
+    } else {
+        [raw[i]; 3]
     }
 }
 

@@ -7,7 +7,7 @@
 //! rotation, and the two principal moments are equal. Hair in a photo, handwriting, QR finder
 //! patterns (3.8 mm, hollow) and text fail at least one of these.
 
-use crate::scan::{Scan, INK_FRACTION};
+use crate::scan::Scan;
 
 /// A blob that looks like a registration mark.
 #[derive(Debug, Clone, Copy)]
@@ -36,7 +36,7 @@ pub fn find_candidates(
     let (w, h) = (scan.low_w, scan.low_h);
     visited.clear();
     visited.resize(w * h, 0);
-    let ink = |i: usize| (scan.low[i] as f32) < scan.paper_low(i % w, i / w) as f32 * INK_FRACTION;
+    let ink = |i: usize| scan.low_ink[i];
     let mut out = Vec::new();
     let mut label = 0u32;
     let max_area = (max_side * max_side * 1.6) as usize;

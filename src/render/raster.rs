@@ -52,9 +52,8 @@ impl Canvas {
         }
         let a = alpha.min(1.0);
         let p = self.image.get_pixel_mut(x as u32, y as u32);
-        let c = [color.0, color.1, color.2];
-        for i in 0..3 {
-            p.0[i] = (p.0[i] as f32 * (1.0 - a) + c[i] as f32 * a).round() as u8;
+        for (v, c) in p.0.iter_mut().zip([color.0, color.1, color.2]) {
+            *v = (*v as f32 * (1.0 - a) + c as f32 * a).round() as u8;
         }
     }
 
@@ -66,10 +65,9 @@ impl Canvas {
         }
         let a = alpha.min(1.0);
         let p = self.image.get_pixel_mut(x as u32, y as u32);
-        let c = [color.0, color.1, color.2];
-        for i in 0..3 {
-            let dark = p.0[i] as f32 * c[i] as f32 / 255.0;
-            p.0[i] = (p.0[i] as f32 * (1.0 - a) + dark * a).round() as u8;
+        for (v, c) in p.0.iter_mut().zip([color.0, color.1, color.2]) {
+            let dark = *v as f32 * c as f32 / 255.0;
+            *v = (*v as f32 * (1.0 - a) + dark * a).round() as u8;
         }
     }
 
@@ -116,6 +114,7 @@ impl Canvas {
         text.chars().map(|c| scaled.h_advance(f.glyph_id(c)) as f64).sum()
     }
 
+    #[allow(clippy::too_many_arguments)] // one call site per use; a builder would add nothing
     /// Draws `text` with its baseline anchored at `at` (mm). With `ink` the glyphs darken the
     /// page multiplicatively, as pen ink does; otherwise they are painted over it.
     pub fn text(&mut self, at: Point, size: f64, text: &str, color: Rgb, align: Align, kind: FontKind, ink: bool) {

@@ -123,12 +123,13 @@ pub fn draw_signature<R: Rng>(c: &mut Canvas, rng: &mut R, b: Rect) {
         let mut pts = Vec::new();
         let (freq, amp) = (rng.gen_range(1.5..4.0), inner.h * rng.gen_range(0.2..0.45));
         let base = inner.center().y + rng.gen_range(-0.15..0.15) * inner.h;
-        let phase = rng.gen_range(0.0..6.28);
+        let phase = rng.gen_range(0.0..std::f64::consts::TAU);
         for k in 0..=40 {
             let t = k as f64 / 40.0;
-            let loopy = (t * 6.28 * freq + phase).cos() * span * 0.12;
+            let loopy = (t * std::f64::consts::TAU * freq + phase).cos() * span * 0.12;
             let px = (x + t * span + loopy).clamp(inner.x, inner.right());
-            let py = (base + (t * 6.28 * freq * 0.5 + phase).sin() * amp).clamp(inner.y, inner.bottom());
+            let py =
+                (base + (t * std::f64::consts::TAU * freq * 0.5 + phase).sin() * amp).clamp(inner.y, inner.bottom());
             pts.push(Point::new(px, py));
         }
         polyline(c, &pts, w);

@@ -153,7 +153,7 @@ pub fn roster(n: usize, seed: u64) -> Vec<Person> {
         let grade_i = (class_no / 2) % names::GRADES.len();
         let grade = names::GRADES[grade_i];
         // Age from grade: 小班 is 3–4, 一年级 6–7, 高三 17–18.
-        let age = 3 + grade_i as u16 + if grade_i >= 3 { 0 } else { 0 };
+        let age = 3 + grade_i as u16;
         let birth =
             Date { year: REFERENCE_DATE.year - age - 1, month: rng.gen_range(1..=12), day: rng.gen_range(1..=28) };
         let sex = if rng.gen_bool(0.5) { Sex::Male } else { Sex::Female };

@@ -47,23 +47,58 @@ pub struct ScanEffects {
     pub quality: u8,
 }
 
+struct Levels {
+    rot: f64,
+    scale: f64,
+    off: f64,
+    persp: f64,
+    upside: f64,
+    blur: (f32, f32),
+    noise: f32,
+    light: f32,
+    q: (u8, u8),
+}
+
 /// Draws the effects for a page of `w × h` px.
 pub fn effects<R: Rng>(rng: &mut R, level: Degrade, w: f64, h: f64, px_per_mm: f64) -> ScanEffects {
-    let (rot, scale, off, persp, upside, blur, noise, light, q): (
-        f64,
-        f64,
-        f64,
-        f64,
-        f64,
-        (f32, f32),
-        f32,
-        f32,
-        (u8, u8),
-    ) = match level {
-        Degrade::None => (0.0, 0.0, 0.0, 0.0, 0.0, (0.0, 0.0), 0.0, 1.0, (92, 92)),
-        Degrade::Mild => (1.0, 0.005, 2.0, 0.0, 0.1, (0.3, 0.6), 3.0, 0.92, (75, 90)),
-        Degrade::Harsh => (3.0, 0.015, 4.0, 1.0, 0.2, (0.5, 1.1), 7.0, 0.78, (60, 80)),
+    // Ranges per level: skew °, scale ±, offset mm, keystone mm, upside-down share, blur σ px,
+    // noise amplitude, darkest light factor, JPEG quality.
+    let l = match level {
+        Degrade::None => Levels {
+            rot: 0.0,
+            scale: 0.0,
+            off: 0.0,
+            persp: 0.0,
+            upside: 0.0,
+            blur: (0.0, 0.0),
+            noise: 0.0,
+            light: 1.0,
+            q: (92, 92),
+        },
+        Degrade::Mild => Levels {
+            rot: 1.0,
+            scale: 0.005,
+            off: 2.0,
+            persp: 0.0,
+            upside: 0.1,
+            blur: (0.3, 0.6),
+            noise: 3.0,
+            light: 0.92,
+            q: (75, 90),
+        },
+        Degrade::Harsh => Levels {
+            rot: 3.0,
+            scale: 0.015,
+            off: 4.0,
+            persp: 1.0,
+            upside: 0.2,
+            blur: (0.5, 1.1),
+            noise: 7.0,
+            light: 0.78,
+            q: (60, 80),
+        },
     };
+    let Levels { rot, scale, off, persp, upside, blur, noise, light, q } = l;
     let upside_down = upside > 0.0 && rng.gen_bool(upside);
     let mut a = if rot > 0.0 { rng.gen_range(-rot..rot) } else { 0.0 }.to_radians();
     if upside_down {

@@ -189,7 +189,7 @@ pub struct Field {
     /// What it is.
     #[serde(flatten)]
     pub kind: FieldKind,
-    /// Printed label, if any (drawn by the layout next to the field).
+    /// A label for people (review lists, docs); the printed labels are the `[[labels]]`.
     pub label: Option<String>,
     /// Where, in mm.
     pub rect: Rect,

@@ -101,7 +101,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Template> {
         || !raw.id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         || raw.id.len() > 32
     {
-        return Err(err(None, "id must be 1–32 characters of a-z, 0-9, '-' or '_'".into()));
+        return Err(err(None, "id must be 1–32 ASCII letters, digits, '-' or '_'".into()));
     }
     if !(50.0..=1000.0).contains(&raw.width) || !(50.0..=1000.0).contains(&raw.height) {
         return Err(err(None, format!("page size {} × {} mm is not a paper size", raw.width, raw.height)));
@@ -117,10 +117,10 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Template> {
         }
         marks.push(Mark { name: m.name, rect });
     }
-    if marks.len() < 4 {
+    if marks.len() < 6 {
         return Err(err(
             None,
-            format!("{} registration marks; at least 4 are needed for a projective fit", marks.len()),
+            format!("{} registration marks; at least 6 are needed (4 fix a homography, 2 more check it)", marks.len()),
         ));
     }
 
@@ -142,7 +142,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Template> {
         let fname = f.name.clone();
         let ferr = |reason: String| err(Some(&fname), reason);
         if f.name.is_empty() || !f.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(ferr("field names are a-z, 0-9 and '_'".into()));
+            return Err(ferr("field names are ASCII letters, digits and '_'".into()));
         }
         if fields.iter().any(|x| x.name == f.name) {
             return Err(ferr("duplicate field name".into()));
@@ -159,6 +159,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Template> {
         }
         let need = |v: Option<String>, key: &str| v.ok_or_else(|| ferr(format!("a {} field needs `{key}`", f.kind)));
         let kind = match f.kind.as_str() {
+            "barcode" if (f.w - f.h).abs() > 1e-9 => return Err(ferr("a barcode field must be square (w = h)".into())),
             "barcode" => FieldKind::Barcode,
             "checkbox" => {
                 let group = need(f.group.clone(), "group")?;
@@ -252,6 +253,7 @@ mod tests {
     const HEAD: &str = "id = \"t\"\nversion = 1\ntitle = \"T\"\nwidth = 210.0\nheight = 297.0\n\
         [[marks]]\nname=\"a\"\nx=5.0\ny=5.0\nsize=6.0\n[[marks]]\nname=\"b\"\nx=199.0\ny=5.0\nsize=6.0\n\
         [[marks]]\nname=\"c\"\nx=5.0\ny=286.0\nsize=6.0\n[[marks]]\nname=\"d\"\nx=199.0\ny=286.0\nsize=6.0\n\
+        [[marks]]\nname=\"e\"\nx=5.0\ny=145.0\nsize=6.0\n[[marks]]\nname=\"f\"\nx=199.0\ny=145.0\nsize=6.0\n\
         [[fields]]\nname=\"qr\"\nkind=\"barcode\"\nx=100.0\ny=20.0\nw=15.0\nh=15.0\n";
 
     fn field_error(extra: &str) -> (Option<String>, String) {
@@ -295,6 +297,13 @@ mod tests {
         );
         assert_eq!(f.as_deref(), Some("cb"));
         assert!(r.contains("not declared"), "{r}");
+    }
+
+    #[test]
+    fn barcode_must_be_square() {
+        let (f, r) = field_error("[[fields]]\nname=\"qr2\"\nkind=\"barcode\"\nx=20.0\ny=100.0\nw=15.0\nh=10.0\n");
+        assert_eq!(f.as_deref(), Some("qr2"));
+        assert!(r.contains("square"), "{r}");
     }
 
     #[test]

@@ -16,9 +16,24 @@ struct Pinned {
 }
 
 const RATCHET: &[Pinned] = &[
-    Pinned { degrade: Degrade::None, students: 4, seed: 101, counts: [(4, 4), (1, 1), (28, 28), (232, 232), (8, 8), (8, 8), (4, 4), (4, 4)] },
-    Pinned { degrade: Degrade::Mild, students: 6, seed: 102, counts: [(6, 6), (0, 0), (42, 42), (348, 348), (12, 12), (12, 12), (6, 6), (6, 6)] },
-    Pinned { degrade: Degrade::Harsh, students: 10, seed: 103, counts: [(10, 10), (1, 1), (70, 70), (580, 580), (20, 20), (20, 20), (10, 10), (10, 10)] },
+    Pinned {
+        degrade: Degrade::None,
+        students: 4,
+        seed: 101,
+        counts: [(4, 4), (1, 1), (28, 28), (232, 232), (8, 8), (8, 8), (4, 4), (4, 4)],
+    },
+    Pinned {
+        degrade: Degrade::Mild,
+        students: 6,
+        seed: 102,
+        counts: [(6, 6), (0, 0), (42, 42), (348, 348), (12, 12), (12, 12), (6, 6), (6, 6)],
+    },
+    Pinned {
+        degrade: Degrade::Harsh,
+        students: 10,
+        seed: 103,
+        counts: [(10, 10), (1, 1), (70, 70), (580, 580), (20, 20), (20, 20), (10, 10), (10, 10)],
+    },
 ];
 
 #[test]
@@ -34,13 +49,23 @@ fn accuracy_ratchet() {
         assert_eq!(summary.rejected, 0, "{:?}: {:?}", p.degrade, summary.rejected_by_reason);
         let recs = eval::read_records(&dir.join("out/records.jsonl")).unwrap();
         let e = eval::evaluate(&t, &recs);
-        let got = [e.identified, e.blanks, e.checkboxes, e.comb_cells, e.text_boxes, e.signatures, e.photos, e.paste].map(|s| (s.right, s.total));
+        let got = [e.identified, e.blanks, e.checkboxes, e.comb_cells, e.text_boxes, e.signatures, e.photos, e.paste]
+            .map(|s| (s.right, s.total));
         if got != p.counts {
             failures.push(format!("{:?}: pinned {:?}, got {:?}; errors: {:?}", p.degrade, p.counts, got, e.errors));
         }
-        assert!(e.registration_median_mm <= 0.3, "{:?}: median registration error {} mm", p.degrade, e.registration_median_mm);
+        assert!(
+            e.registration_median_mm <= 0.3,
+            "{:?}: median registration error {} mm",
+            p.degrade,
+            e.registration_median_mm
+        );
         assert!(e.registration_max_mm <= 1.0, "{:?}: max registration error {} mm", p.degrade, e.registration_max_mm);
         let _ = std::fs::remove_dir_all(&dir);
     }
-    assert!(failures.is_empty(), "accuracy changed; update RATCHET if this is an improvement:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "accuracy changed; update RATCHET if this is an improvement:\n{}",
+        failures.join("\n")
+    );
 }

@@ -13,7 +13,15 @@ fn other_document(path: &Path) {
     // A letter: lines of text, a table, no registration marks.
     let mut c = Canvas::new(210.0, 297.0, 100.0);
     for i in 0..30 {
-        c.text(formscan::geometry::Point::new(20.0, 30.0 + 8.0 * i as f64), 4.0, "关于印发桂林市在校学生社会保障卡批量制发工作方案的通知", Rgb::BLACK, Align::Left, FontKind::Print, false);
+        c.text(
+            formscan::geometry::Point::new(20.0, 30.0 + 8.0 * i as f64),
+            4.0,
+            "关于印发桂林市在校学生社会保障卡批量制发工作方案的通知",
+            Rgb::BLACK,
+            Align::Left,
+            FontKind::Print,
+            false,
+        );
     }
     c.fill_rect(formscan::geometry::Rect::new(20.0, 280.0, 60.0, 2.0), Rgb::BLACK);
     c.image.save(path).unwrap();
@@ -37,7 +45,13 @@ fn bad_inputs_are_rejected_with_reasons_and_the_batch_goes_on() {
     simulate(&inputs.join("good"), 1, 5, Degrade::Mild, 200.0, 0.0);
 
     let out = dir.join("out");
-    let s = batch::run(&Engine::default(), &[inputs.clone()], &BatchOptions { out_dir: out.clone(), snippets: true }, &|_, _| {}).unwrap();
+    let s = batch::run(
+        &Engine::default(),
+        std::slice::from_ref(&inputs),
+        &BatchOptions { out_dir: out.clone(), snippets: true },
+        &|_, _| {},
+    )
+    .unwrap();
     let recs = eval::read_records(&out.join("records.jsonl")).unwrap();
     assert_eq!(s.pages_in, recs.len());
     let reason = |name: &str| -> Option<RejectReason> {

@@ -27,6 +27,7 @@ fn golden_record() {
     if std::env::var_os("REGENERATE").is_some() {
         std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap() + "\n").unwrap();
     }
-    let want: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file; run with REGENERATE=1")).unwrap();
+    let want: Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("golden file; run with REGENERATE=1")).unwrap();
     assert_eq!(v, want, "record differs from {}; REGENERATE=1 rewrites it", path.display());
 }

@@ -17,7 +17,14 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 /// Simulates `n` students' scans at `degrade` into `dir` and returns the print plan's run.
-pub fn simulate(dir: &std::path::Path, n: usize, seed: u64, degrade: formscan::synth::Degrade, dpi: f64, blank_backs: f64) {
+pub fn simulate(
+    dir: &std::path::Path,
+    n: usize,
+    seed: u64,
+    degrade: formscan::synth::Degrade,
+    dpi: f64,
+    blank_backs: f64,
+) {
     use formscan::{print, synth, Template};
     let t = Template::sbk_student();
     let mut persons = synth::roster(n, seed);
