@@ -6,12 +6,14 @@ use crate::decode::{self, DecodeLimits, PageSource};
 use crate::error::Result;
 use crate::fields::{self, FieldOptions, FieldReadings, FieldScratch};
 use crate::identify::{self, Identified, Unidentified};
+use crate::model::{CnnDigits, DigitClassifier};
 use crate::record::{Outcome, PageRecord, RegistrationSummary, RejectReason, SourceRef, StageTimes};
 use crate::register::{self, RegisterFailure, RegisterOptions, RegisterScratch, Registration};
 use crate::scan::Scan;
 use crate::template::Template;
 use image::DynamicImage;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Engine settings; every part has a documented default.
@@ -39,11 +41,30 @@ impl Default for EngineOptions {
     }
 }
 
+/// The bundled CNN, shared (its weights are parsed once per process).
+struct BundledDigits;
+
+impl DigitClassifier for BundledDigits {
+    fn classify(&self, cell: &[f32; 784]) -> [f32; 11] {
+        CnnDigits::bundled().classify(cell)
+    }
+}
+
 /// The form-reading engine. Cheap to share across threads (`&Engine` is `Sync`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Engine {
     templates: Vec<Template>,
     options: EngineOptions,
+    classifier: Arc<dyn DigitClassifier>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("templates", &self.templates)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for Engine {
@@ -55,12 +76,18 @@ impl Default for Engine {
 impl Engine {
     /// An engine with the built-in templates.
     pub fn new(options: EngineOptions) -> Engine {
-        Engine { templates: vec![Template::sbk_student()], options }
+        Engine::with_templates(vec![Template::sbk_student()], options)
     }
 
     /// An engine with exactly these templates (the first is tried first for registration).
     pub fn with_templates(templates: Vec<Template>, options: EngineOptions) -> Engine {
-        Engine { templates, options }
+        Engine { templates, options, classifier: Arc::new(BundledDigits) }
+    }
+
+    /// Replaces the digit classifier (the bundled CNN by default): the seam for another model.
+    pub fn with_classifier(mut self, classifier: Arc<dyn DigitClassifier>) -> Engine {
+        self.classifier = classifier;
+        self
     }
 
     /// The templates.
@@ -100,7 +127,14 @@ impl Engine {
 
     /// Stage 4: reads the fields.
     pub fn read_fields(&self, scan: &Scan, reg: &Registration, template: &Template) -> FieldReadings {
-        fields::read_fields(scan, reg, template, &self.options.fields, &mut FieldScratch::default())
+        fields::read_fields(
+            scan,
+            reg,
+            template,
+            &self.options.fields,
+            self.classifier.as_ref(),
+            &mut FieldScratch::default(),
+        )
     }
 
     /// Stage 5: audits a read page.
@@ -169,19 +203,16 @@ impl<'e> Worker<'e> {
         }
         let (ti, reg) = match self.register(&scan) {
             Ok(x) => x,
-            Err(RegisterFailure::NotAForm { marks }) => {
-                rec.reject = Some(crate::record::Rejection {
-                    reason: RejectReason::NotAForm,
-                    detail: format!("no registration-mark pattern ({marks} marks matched)"),
-                });
-                times.register = ms(t0);
-                return done(rec, times, Vec::new());
-            }
-            Err(RegisterFailure::MarksNotFound { marks }) => {
-                rec.reject = Some(crate::record::Rejection {
-                    reason: RejectReason::MarksNotFound,
-                    detail: format!("only {marks} registration marks found"),
-                });
+            Err(failure) => {
+                let (reason, detail) = match failure {
+                    RegisterFailure::NotAForm { marks } => {
+                        (RejectReason::NotAForm, format!("no registration-mark pattern ({marks} marks matched)"))
+                    }
+                    RegisterFailure::MarksNotFound { marks } => {
+                        (RejectReason::MarksNotFound, format!("only {marks} registration marks found"))
+                    }
+                };
+                rec.reject = Some(crate::record::Rejection { reason, detail });
                 times.register = ms(t0);
                 return done(rec, times, Vec::new());
             }
@@ -252,7 +283,14 @@ impl<'e> Worker<'e> {
             }
         }
         let t2 = Instant::now();
-        let readings = fields::read_fields(&scan, &reg, &templates[tj], &self.engine.options.fields, &mut self.fields);
+        let readings = fields::read_fields(
+            &scan,
+            &reg,
+            &templates[tj],
+            &self.engine.options.fields,
+            self.engine.classifier.as_ref(),
+            &mut self.fields,
+        );
         rec.findings = audit::audit(&templates[tj], &readings.fields, &readings.groups);
         times.fields = ms(t2);
         rec.outcome = Outcome::Read;

@@ -10,7 +10,7 @@
 //! | decode | [`Engine::open`], [`Engine::decode`] | [`decode::PageSource`] → [`Scan`] |
 //! | register | [`Engine::register`] | [`register::Registration`] (template mm → scan px) |
 //! | identify | [`Engine::identify`] | [`identify::Identified`] (form serial, page) |
-//! | read fields | [`Engine::read_fields`] | [`fields::FieldReadings`] (OMR, ink, snippets) |
+//! | read fields | [`Engine::read_fields`] | [`fields::FieldReadings`] (OMR, ink, digits, snippets) |
 //! | audit | [`Engine::audit`] | [`audit::Finding`]s |
 //! | record | [`Engine::process_image`] | [`record::PageRecord`] (the output schema) |
 //! | batch | [`batch::run`] | `records.jsonl`, `records.csv`, `snippets/`, `summary.json` |
@@ -51,6 +51,7 @@ pub mod fields;
 pub mod geometry;
 pub mod identify;
 pub mod layout;
+pub mod model;
 pub mod payload;
 pub mod print;
 pub mod record;

@@ -19,7 +19,9 @@
 //!   "fields": {
 //!     "relation_mother": {"kind": "checkbox", "state": "checked", "fill": 0.21, "confidence": 0.99},
 //!     "agent_phone": {"kind": "comb", "state": "ink", "fill": 0.09, "confidence": 0.99,
-//!                     "cells": [{"state": "ink", "fill": 0.14}, ...],
+//!                     "value": "13812345678", "status": "accepted",
+//!                     "cells": [{"state": "ink", "fill": 0.14,
+//!                                "alternatives": [{"ch": "1", "p": 0.998}]}, ...],
 //!                     "snippet": "snippets/R3F9A01-000042-p1/agent_phone.png"}
 //!   },
 //!   "groups": {"agent_relation": {"state": "one", "value": "mother"}},
@@ -37,6 +39,10 @@
 //!   `ink` / `empty` for every other kind, or `ambiguous` for either when the evidence sits
 //!   between the thresholds; `fill` is the fraction of the field's inner area that is ink (for
 //!   photo and paste: that differs from paper); `confidence` is in 0.5–1.
+//! * Comb fields also carry `value` (the characters read), `status` (`accepted`,
+//!   `needs_review`, `empty`, `invalid`), `reason` when not accepted, and for review the
+//!   `candidates` that pass the field's check (mobile pattern, GB 11643 check character and
+//!   birth date), most probable first; each written cell lists its best `alternatives`.
 //! * `groups` reports each checkbox group: `none`, `one` (with `value`) or `multiple` (with
 //!   `values`; in a single-choice group that raises the `choice_conflict` finding), or
 //!   `ambiguous` when one of its boxes is.
@@ -174,6 +180,38 @@ pub enum FieldState {
     Ambiguous,
 }
 
+/// A recognised class with its probability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alternative {
+    /// The character.
+    pub ch: char,
+    /// Its probability.
+    pub p: f32,
+}
+
+/// Whether a written value can be used as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueStatus {
+    /// Confident and valid: use it.
+    Accepted,
+    /// A person must confirm it (see `candidates` and the snippet).
+    NeedsReview,
+    /// Nothing written.
+    Empty,
+    /// Written, but cannot be valid (e.g. 10 of 11 cells).
+    Invalid,
+}
+
+/// A reading that passes the field's check, for review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValueCandidate {
+    /// The characters.
+    pub value: String,
+    /// Product of the cells' probabilities for it.
+    pub probability: f64,
+}
+
 /// One comb cell.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CellReading {
@@ -181,6 +219,9 @@ pub struct CellReading {
     pub state: FieldState,
     /// Ink fraction of the cell's inner area.
     pub fill: f64,
+    /// The best classes for a written cell, most probable first.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub alternatives: Vec<Alternative>,
 }
 
 /// One field's reading.
@@ -200,6 +241,18 @@ pub struct FieldReading {
     /// Snippet image path, relative to the output folder.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub snippet: Option<String>,
+    /// Comb fields: the characters read (top reading of the written cells).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub value: Option<String>,
+    /// Comb fields: whether `value` can be used as it is.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub status: Option<ValueStatus>,
+    /// Comb fields: why the value is not accepted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    /// Comb fields under review: the most probable readings that pass the field's check.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub candidates: Vec<ValueCandidate>,
 }
 
 /// A checkbox group's reading.

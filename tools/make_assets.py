@@ -5,8 +5,10 @@
 
 * assets/digits/mnist-synth.bin.gz: MNIST training images 55,000–59,999 with their labels
   (1 label byte + 784 pixel bytes per digit). The scan simulator writes these digits into comb
-  cells. The digit recogniser (tools/train_digits) trains on images 0–49,999 and validates on
-  50,000–54,999, so synthetic pages carry handwriting it has never seen.
+  cells of test pages. The digit recogniser (tools/train_digits.py) trains on images 0–44,999
+  and validates on 45,000–49,999, so synthetic pages carry handwriting it has never seen.
+* assets/digits/mnist-calib.bin.gz: images 50,000–54,999, for calibration pages (the accept
+  thresholds are tuned on those, never on the test pages).
 * assets/faces/<name>_<bg>.jpg: the public-domain portraits of ../shared/data/faces as JPEG
   (quality 90), pasted by the simulator onto photo boxes; masks as PNG for photo tests.
 """
@@ -24,12 +26,13 @@ def digits():
     with gzip.open(os.path.join(SHARED, "mnist", "train-labels.idx1-ubyte.gz")) as f:
         f.read(8)
         labels = f.read()
-    out = bytearray()
-    for i in range(55000, 60000):
-        out.append(labels[i])
-        out += images[i * 784:(i + 1) * 784]
-    with gzip.GzipFile(os.path.join(ROOT, "assets", "digits", "mnist-synth.bin.gz"), "wb", mtime=0) as g:
-        g.write(bytes(out))
+    for name, lo, hi in (("mnist-synth.bin.gz", 55000, 60000), ("mnist-calib.bin.gz", 50000, 55000)):
+        out = bytearray()
+        for i in range(lo, hi):
+            out.append(labels[i])
+            out += images[i * 784:(i + 1) * 784]
+        with gzip.GzipFile(os.path.join(ROOT, "assets", "digits", name), "wb", mtime=0) as g:
+            g.write(bytes(out))
 
 def faces():
     src = os.path.join(SHARED, "faces")

@@ -57,6 +57,9 @@ enum Command {
         /// Print-run id (default: derived from the roster, as `print` does).
         #[arg(long)]
         run: Option<String>,
+        /// Write digits from the calibration set (MNIST 50,000–54,999) instead of the test set.
+        #[arg(long)]
+        calibration_digits: bool,
     },
     /// Read scans (files or folders of JPEG, PNG, TIFF, PDF) into records.
     Process {
@@ -159,7 +162,8 @@ fn cmd_synth(
     let persons: Vec<_> = plan.pages.iter().map(|p| p.person.clone()).collect();
     let serials: Vec<_> = plan.pages.iter().map(|p| p.serial.clone()).collect();
     let photos: Vec<_> = plan.pages.iter().map(|p| p.photo.clone()).collect();
-    let opts = synth::SynthOptions { dpi, degrade, seed, ..Default::default() };
+    let digits = if calibration_digits { synth::DigitSet::Calibration } else { synth::DigitSet::Pages };
+    let opts = synth::SynthOptions { dpi, degrade, seed, digits, ..Default::default() };
     let s = synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, out)?;
     eprintln!("simulated {} form pages and {} blank backs in {}", s.forms, s.blanks, out.display());
     Ok(())
@@ -271,6 +275,23 @@ fn cmd_eval(out: &Path) -> Result<synth::eval::Evaluation> {
     println!("  signatures     {}", pct(e.signatures));
     println!("photo presence   {}", pct(e.photos));
     println!("paste presence   {}", pct(e.paste));
+    println!("digits (top class) {}", pct(e.digits));
+    let wrong = e.digit_fields_accepted_wrong;
+    println!(
+        "digit fields     {} written, {} accepted ({:.2} %), {} accepted wrong ({:.3} % of accepted); partly written reported invalid: {}",
+        e.digit_fields,
+        e.digit_fields_accepted,
+        100.0 * e.digit_fields_accepted as f64 / e.digit_fields.max(1) as f64,
+        wrong,
+        100.0 * wrong as f64 / e.digit_fields_accepted.max(1) as f64,
+        pct(e.partial_fields)
+    );
+    if let Some((thr, share)) = e.calibrate(0.001) {
+        println!(
+            "calibration      accept threshold for <= 0.1 % wrong: {thr:.3} (would accept {:.1} % of valid readings)",
+            share * 100.0
+        );
+    }
     for line in e.errors.iter().take(20) {
         println!("  ! {line}");
     }
@@ -290,7 +311,7 @@ fn cmd_demo(out: &Path, students: usize, degrade: &str) -> Result<bool> {
     println!("== print: roster of {students} synthetic students → {}", out.join("print").display());
     cmd_print(&roster_path, &out.join("print"), &None, None)?;
     println!("== synth: simulated scans ({degrade}) → {}", out.join("scans").display());
-    cmd_synth(&roster_path, &out.join("scans"), 7, 300.0, degrade, &None, None)?;
+    cmd_synth(&roster_path, &out.join("scans"), 7, 300.0, degrade, &None, None, false)?;
     println!("== process → {}", out.join("read").display());
     let s = cmd_process(&[out.join("scans")], &out.join("read"), &[], false)?;
     print_summary(&s);
@@ -303,11 +324,11 @@ fn run() -> Result<i32> {
     let cli = Cli::parse();
     let ok = match cli.command {
         Command::Print { roster, out, template, run } => cmd_print(&roster, &out, &template, run.as_deref())?,
-        Command::Synth { roster, out, seed, dpi, degrade, template, run } => {
+        Command::Synth { roster, out, seed, dpi, degrade, template, run, calibration_digits } => {
             if !(50.0..=1200.0).contains(&dpi) {
                 bail!("--dpi must be between 50 and 1200");
             }
-            cmd_synth(&roster, &out, seed, dpi, &degrade, &template, run.as_deref())?;
+            cmd_synth(&roster, &out, seed, dpi, &degrade, &template, run.as_deref(), calibration_digits)?;
             true
         }
         Command::Process { inputs, out, jobs, template, no_snippets } => {

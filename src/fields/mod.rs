@@ -8,6 +8,11 @@
 //! box is shrunk by a margin so that a registration error of up to
 //! [`FieldOptions::margin_mm`] cannot pull the printed label or a neighbour's ink into it.
 
+pub mod digits;
+
+use crate::model::DigitClassifier;
+use digits::DigitOptions;
+
 use crate::record::{CellReading, FieldReading, FieldState, GroupReading};
 use crate::register::Registration;
 use crate::scan::{Scan, INK_FRACTION};
@@ -48,6 +53,8 @@ pub struct FieldOptions {
     pub paste_empty_below: f64,
     /// Cut snippet images of written fields. Default true: keying operators need them.
     pub snippets: bool,
+    /// Handwritten characters in comb fields.
+    pub digits: DigitOptions,
 }
 
 impl Default for FieldOptions {
@@ -66,6 +73,7 @@ impl Default for FieldOptions {
             paste_above: 0.02,
             paste_empty_below: 0.004,
             snippets: true,
+            digits: DigitOptions::default(),
         }
     }
 }
@@ -153,7 +161,18 @@ fn reading(kind: &str, (s, conf): (u8, f64), fill: f64, checkbox: bool) -> Field
         (0, false) => FieldState::Empty,
         _ => FieldState::Ambiguous,
     };
-    FieldReading { kind: kind.to_string(), state, fill, confidence: conf, cells: None, snippet: None }
+    FieldReading {
+        kind: kind.to_string(),
+        state,
+        fill,
+        confidence: conf,
+        cells: None,
+        snippet: None,
+        value: None,
+        status: None,
+        reason: None,
+        candidates: Vec::new(),
+    }
 }
 
 fn snippet(scan: &Scan, reg: &Registration, f: &Field, ppm: f64, colour: bool) -> Snippet {
@@ -179,6 +198,7 @@ pub fn read_fields(
     reg: &Registration,
     template: &Template,
     opts: &FieldOptions,
+    classifier: &dyn DigitClassifier,
     scratch: &mut FieldScratch,
 ) -> FieldReadings {
     let mut out = FieldReadings::default();
@@ -211,7 +231,7 @@ pub fn read_fields(
                     any_amb |= s == 1;
                     total += fill;
                     let state = [FieldState::Empty, FieldState::Ambiguous, FieldState::Ink][s as usize];
-                    cr.push(CellReading { state, fill });
+                    cr.push(CellReading { state, fill, alternatives: Vec::new() });
                 }
                 let state = if any_amb {
                     FieldState::Ambiguous
@@ -220,6 +240,12 @@ pub fn read_fields(
                 } else {
                     FieldState::Empty
                 };
+                let states: Vec<FieldState> = cr.iter().map(|c| c.state).collect();
+                let v = digits::read_comb(scan, reg, f, &states, classifier, &opts.digits, &mut scratch.patch);
+                let mut alts = v.cells.into_iter();
+                for c in cr.iter_mut().filter(|c| c.state != FieldState::Empty) {
+                    c.alternatives = alts.next().unwrap_or_default();
+                }
                 FieldReading {
                     kind: "comb".into(),
                     state,
@@ -227,6 +253,10 @@ pub fn read_fields(
                     confidence: worst,
                     cells: Some(cr),
                     snippet: None,
+                    value: v.value,
+                    status: Some(v.status),
+                    reason: v.reason,
+                    candidates: v.candidates,
                 }
             }
             FieldKind::Text | FieldKind::Signature => {

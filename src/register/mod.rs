@@ -316,6 +316,16 @@ mod tests {
     }
 
     #[test]
+    fn registers_a_quarter_turn() {
+        let t = Template::sbk_student();
+        let scan = Scan::new(marks_page(&t, 100.0, false).rotate90());
+        let r = register(&scan, &t, &RegisterOptions::default(), &mut RegisterScratch::default()).unwrap();
+        assert_eq!(r.orientation, 90);
+        assert_eq!(r.marks_used, 10);
+        assert!(r.skew_deg.abs() < 0.1);
+    }
+
+    #[test]
     fn blank_page_is_not_a_form() {
         let scan =
             Scan::new(image::DynamicImage::ImageLuma8(image::GrayImage::from_pixel(620, 877, image::Luma([250]))));

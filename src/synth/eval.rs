@@ -58,11 +58,43 @@ pub struct Evaluation {
     pub registration_max_mm: f64,
     /// Upside-down pages among the identified ones.
     pub upside_down: usize,
+    /// Written comb cells whose top class is the written character.
+    pub digits: Score,
+    /// Fully written phone and ID fields.
+    pub digit_fields: usize,
+    /// Of those, accepted without review.
+    pub digit_fields_accepted: usize,
+    /// Accepted fields whose value is wrong.
+    pub digit_fields_accepted_wrong: usize,
+    /// Partly written phone and ID fields, and how many of them were reported `invalid`.
+    pub partial_fields: Score,
+    /// Per fully written field whose top reading passes its check: (lowest cell top
+    /// probability, reading correct) — the data the accept threshold is calibrated on.
+    #[serde(skip)]
+    pub calibration: Vec<(f32, bool)>,
     /// What went wrong, one line each (for test failure messages).
     pub errors: Vec<String>,
 }
 
 impl Evaluation {
+    /// The lowest accept threshold at which at most `max_error` of the accepted fields (of
+    /// those in [`Evaluation::calibration`]) are wrong, with the accepted share it gives.
+    pub fn calibrate(&self, max_error: f64) -> Option<(f32, f64)> {
+        let mut pts = self.calibration.clone();
+        pts.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut best = None;
+        let (mut n, mut wrong) = (0usize, 0usize);
+        for (i, &(p, ok)) in pts.iter().enumerate() {
+            n += 1;
+            wrong += (!ok) as usize;
+            let tie = pts.get(i + 1).is_some_and(|q| q.0 == p);
+            if !tie && wrong as f64 <= max_error * n as f64 {
+                best = Some((p, n as f64 / pts.len() as f64));
+            }
+        }
+        best
+    }
+
     /// Ink / no-ink accuracy over comb cells, text and signature boxes together.
     pub fn ink(&self) -> Score {
         let parts = [self.comb_cells, self.text_boxes, self.signatures];
@@ -119,6 +151,7 @@ pub fn evaluate(t: &Template, records: &[PageRecord]) -> Evaluation {
             page_medians.push(errs[errs.len() / 2]);
             e.registration_max_mm = e.registration_max_mm.max(*errs.last().unwrap_or(&0.0));
         }
+        let mut extra = Vec::new();
         for f in &t.fields {
             let (Some(ft), Some(fr)) = (truth.fields.get(&f.name), r.fields.get(&f.name)) else { continue };
             let mut check = |score: &mut Score, want: &str, got: FieldState, what: String| {
@@ -135,6 +168,48 @@ pub fn evaluate(t: &Template, records: &[PageRecord]) -> Evaluation {
                         for (i, (tcell, rcell)) in tc.iter().zip(rc).enumerate() {
                             let want = if tcell.is_empty() { "empty" } else { "ink" };
                             check(&mut e.comb_cells, want, rcell.state, format!("{}[{i}]", f.name));
+                            if let (Some(c), Some(a)) = (tcell.chars().next(), rcell.alternatives.first()) {
+                                let ok = a.ch == c;
+                                e.digits.add(ok);
+                                if !ok {
+                                    extra.push(format!(
+                                        "{} {}[{i}]: wrote {c}, read {} ({:.2})",
+                                        r.source.file, f.name, a.ch, a.p
+                                    ));
+                                }
+                            }
+                        }
+                        let truth: String = tc.concat();
+                        let written = tc.iter().filter(|c| !c.is_empty()).count();
+                        let status = fr
+                            .status
+                            .map(|s| {
+                                serde_json::to_value(s)
+                                    .ok()
+                                    .and_then(|v| v.as_str().map(String::from))
+                                    .unwrap_or_default()
+                            })
+                            .unwrap_or_default();
+                        if written == tc.len() {
+                            e.digit_fields += 1;
+                            let correct = fr.value.as_deref() == Some(truth.as_str());
+                            if status == "accepted" {
+                                e.digit_fields_accepted += 1;
+                                if !correct {
+                                    e.digit_fields_accepted_wrong += 1;
+                                    extra.push(format!(
+                                        "{} {}: accepted {:?}, wrote {truth}",
+                                        r.source.file, f.name, fr.value
+                                    ));
+                                }
+                            }
+                            let min_top =
+                                rc.iter().filter_map(|c| c.alternatives.first().map(|a| a.p)).fold(1.0f32, f32::min);
+                            if fr.reason.as_deref().is_none_or(|why| why.starts_with("a cell is uncertain")) {
+                                e.calibration.push((min_top, correct));
+                            }
+                        } else if written > 0 {
+                            e.partial_fields.add(status == "invalid");
                         }
                     }
                 }
@@ -145,6 +220,7 @@ pub fn evaluate(t: &Template, records: &[PageRecord]) -> Evaluation {
                 _ => {}
             }
         }
+        e.errors.extend(extra);
     }
     page_medians.sort_by(f64::total_cmp);
     e.registration_median_mm = page_medians.get(page_medians.len() / 2).copied().unwrap_or(0.0);

@@ -11,12 +11,26 @@ use std::sync::OnceLock;
 /// Blue-black gel-pen ink.
 pub const INK: Rgb = Rgb(22, 26, 58);
 
-/// The committed MNIST digits (training images 55,000–59,999; see `tools/make_assets.py`):
-/// `(label, 28 × 28 grey)`, ink bright on black as in MNIST.
-pub fn digits() -> &'static [(u8, [u8; 784])] {
-    static DIGITS: OnceLock<Vec<(u8, [u8; 784])>> = OnceLock::new();
-    DIGITS.get_or_init(|| {
-        let gz: &[u8] = include_bytes!("../../assets/digits/mnist-synth.bin.gz");
+/// Which committed MNIST digits a page is written with (see `tools/make_assets.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DigitSet {
+    /// Training images 55,000–59,999: test and benchmark pages.
+    #[default]
+    Pages,
+    /// Training images 50,000–54,999: calibration pages for the accept thresholds.
+    Calibration,
+}
+
+/// The committed MNIST digits of `set`: `(label, 28 × 28 grey)`, ink bright on black as in
+/// MNIST. The recogniser never trained on either set.
+pub fn digits(set: DigitSet) -> &'static [(u8, [u8; 784])] {
+    static PAGES: OnceLock<Vec<(u8, [u8; 784])>> = OnceLock::new();
+    static CALIB: OnceLock<Vec<(u8, [u8; 784])>> = OnceLock::new();
+    let (cell, gz): (_, &[u8]) = match set {
+        DigitSet::Pages => (&PAGES, include_bytes!("../../assets/digits/mnist-synth.bin.gz")),
+        DigitSet::Calibration => (&CALIB, include_bytes!("../../assets/digits/mnist-calib.bin.gz")),
+    };
+    cell.get_or_init(|| {
         let mut raw = Vec::new();
         flate2::read::GzDecoder::new(gz).read_to_end(&mut raw).expect("bundled digits decompress");
         raw.chunks_exact(785)
@@ -29,9 +43,9 @@ pub fn digits() -> &'static [(u8, [u8; 784])] {
     })
 }
 
-/// A random MNIST sample of digit `d`.
-pub fn pick_digit<R: Rng>(rng: &mut R, d: u8) -> &'static [u8; 784] {
-    let all = digits();
+/// A random MNIST sample of digit `d` from `set`.
+pub fn pick_digit<R: Rng>(rng: &mut R, set: DigitSet, d: u8) -> &'static [u8; 784] {
+    let all = digits(set);
     loop {
         let (l, px) = &all[rng.gen_range(0..all.len())];
         if *l == d {

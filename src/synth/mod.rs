@@ -9,6 +9,7 @@ mod hand;
 pub mod names;
 mod scanner;
 
+pub use hand::DigitSet;
 pub use scanner::Degrade;
 
 use crate::domain::{make_id, Date, Sex};
@@ -42,11 +43,13 @@ pub struct SynthOptions {
     /// Share of forms followed by a scanned blank back side. Default 0.1: duplex scanning of
     /// single-sided forms, which vendors do to avoid missing a written back.
     pub blank_backs: f64,
+    /// Which MNIST digits to write. Default [`DigitSet::Pages`].
+    pub digits: DigitSet,
 }
 
 impl Default for SynthOptions {
     fn default() -> Self {
-        SynthOptions { dpi: 300.0, degrade: Degrade::Mild, seed: 1, blank_backs: 0.1 }
+        SynthOptions { dpi: 300.0, degrade: Degrade::Mild, seed: 1, blank_backs: 0.1, digits: DigitSet::Pages }
     }
 }
 
@@ -272,12 +275,12 @@ fn fill_form<R: Rng>(
     person: &Person,
     payload: &PagePayload,
     photo: Option<JpegImage>,
-    dpi: f64,
+    opts: &SynthOptions,
     rng: &mut R,
 ) -> (Canvas, BTreeMap<String, FieldTruth>) {
     let printed_photo = photo.is_some();
     let drawing = layout::form_page(t, &FormPage { person, payload: payload.clone(), photo });
-    let mut c = raster::render(&drawing, t.width, t.height, dpi);
+    let mut c = raster::render(&drawing, t.width, t.height, opts.dpi);
     let mut truth = BTreeMap::new();
     let plain = |s: &str| FieldTruth { state: s.into(), cells: None, text: None, photo: None, quad: None };
     let minor = age(person) < 16;
@@ -351,7 +354,7 @@ fn fill_form<R: Rng>(
                         if ch == 'X' && *charset == Charset::IdNumber {
                             hand::draw_x(&mut c, rng, cell);
                         } else if let Some(d) = ch.to_digit(10) {
-                            let g = hand::pick_digit(rng, d as u8);
+                            let g = hand::pick_digit(rng, opts.digits, d as u8);
                             hand::draw_digit(&mut c, rng, cell, g);
                         }
                         cell_truth[i] = ch.to_string();
@@ -459,7 +462,7 @@ pub fn simulate_one(t: &Template, person: &Person, seed: u64, dpi: f64) -> Synth
         page: 1,
         photo_printed: false,
     };
-    let opts = SynthOptions { dpi, degrade: Degrade::Mild, seed, blank_backs: 0.0 };
+    let opts = SynthOptions { dpi, degrade: Degrade::Mild, seed, blank_backs: 0.0, ..Default::default() };
     simulate_form(t, person, &payload, None, &opts, &mut rng_for(seed, 0))
 }
 
@@ -472,7 +475,7 @@ pub fn simulate_form<R: Rng>(
     opts: &SynthOptions,
     rng: &mut R,
 ) -> SynthPage {
-    let (clean, fields) = fill_form(t, person, payload, photo, opts.dpi, rng);
+    let (clean, fields) = fill_form(t, person, payload, photo, opts, rng);
     let (w, h) = clean.image.dimensions();
     let fx = scanner::effects(rng, opts.degrade, w as f64, h as f64, clean.px_per_mm);
     let scanned = if opts.degrade == Degrade::None { clean.image } else { scanner::scan(&clean.image, &fx, rng) };

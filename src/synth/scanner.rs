@@ -172,7 +172,7 @@ pub fn scan<R: Rng>(clean: &RgbImage, fx: &ScanEffects, rng: &mut R) -> RgbImage
         }
     }
     if fx.blur > 0.05 {
-        out = imageproc::filter::gaussian_blur_f32(&out, fx.blur);
+        gaussian_blur(&mut out, fx.blur);
     }
     if fx.noise > 0.0 || fx.light_min < 1.0 {
         // Light falls off linearly from a random corner to the opposite one.
@@ -197,6 +197,48 @@ pub fn scan<R: Rng>(clean: &RgbImage, fx: &ScanEffects, rng: &mut R) -> RgbImage
         }
     }
     out
+}
+
+/// Separable Gaussian blur in place (optics and sensor smear of a scanner).
+fn gaussian_blur(img: &mut RgbImage, sigma: f32) {
+    let r = (sigma * 3.0).ceil() as i64;
+    let mut k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let sum: f32 = k.iter().sum();
+    k.iter_mut().for_each(|v| *v /= sum);
+    let (w, h) = (img.width() as i64, img.height() as i64);
+    let mut tmp = vec![0f32; (w * h * 3) as usize];
+    let raw: &mut [u8] = img;
+    // Horizontal pass into `tmp`, vertical pass back into the image; edges are clamped.
+    for y in 0..h {
+        for x in 0..w {
+            let mut acc = [0f32; 3];
+            for (j, kv) in k.iter().enumerate() {
+                let xx = (x + j as i64 - r).clamp(0, w - 1);
+                let i = ((y * w + xx) * 3) as usize;
+                for c in 0..3 {
+                    acc[c] += raw[i + c] as f32 * kv;
+                }
+            }
+            let o = ((y * w + x) * 3) as usize;
+            tmp[o..o + 3].copy_from_slice(&acc);
+        }
+    }
+    for y in 0..h {
+        for x in 0..w {
+            let mut acc = [0f32; 3];
+            for (j, kv) in k.iter().enumerate() {
+                let yy = (y + j as i64 - r).clamp(0, h - 1);
+                let i = ((yy * w + x) * 3) as usize;
+                for c in 0..3 {
+                    acc[c] += tmp[i + c] * kv;
+                }
+            }
+            let o = ((y * w + x) * 3) as usize;
+            for c in 0..3 {
+                raw[o + c] = acc[c].round().clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
 }
 
 /// JPEG-encodes a scan.

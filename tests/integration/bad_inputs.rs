@@ -70,6 +70,19 @@ fn bad_inputs_are_rejected_with_reasons_and_the_batch_goes_on() {
     assert_eq!(blank.outcome, Outcome::Blank);
     let good = recs.iter().find(|r| r.source.file.ends_with("page-00000a.jpg")).unwrap();
     assert_eq!(good.outcome, Outcome::Read, "{:?}", good.reject);
+    // Written fields come with snippets for keying, saved where the record says.
+    let snippets: Vec<_> = good.fields.values().filter_map(|f| f.snippet.as_ref()).collect();
+    assert!(!snippets.is_empty());
+    for s in snippets {
+        let img = image::open(out.join(s)).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert!(img.width() > 20 && img.height() > 20);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out.join("records.jsonl")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "records must not be readable by others");
+    }
     // Every rejection carries a detail a person can act on.
     assert!(recs.iter().filter_map(|r| r.reject.as_ref()).all(|r| !r.detail.is_empty()));
     let _ = std::fs::remove_dir_all(&dir);

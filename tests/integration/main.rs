@@ -38,6 +38,6 @@ pub fn simulate(
     let persons: Vec<_> = plan.pages.iter().map(|p| p.person.clone()).collect();
     let serials: Vec<_> = plan.pages.iter().map(|p| p.serial.clone()).collect();
     let photos: Vec<_> = plan.pages.iter().map(|p| p.photo.clone()).collect();
-    let opts = synth::SynthOptions { dpi, degrade, seed, blank_backs };
+    let opts = synth::SynthOptions { dpi, degrade, seed, blank_backs, ..Default::default() };
     synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, dir).unwrap();
 }

@@ -1,0 +1,357 @@
+//! Handwritten characters in comb fields: per-cell recognition, then field decoding with the
+//! domain's checks (mainland mobile numbers; GB 11643 ID numbers).
+//!
+//! Each written cell is resampled from the full-resolution scan through the drop-out channel
+//! (the printed box vanishes), normalised the way MNIST was prepared (LeCun et al., 1998:
+//! longer side 20 px, centre of mass at the centre of 28 × 28) and classified by a
+//! [`DigitClassifier`]. The classes a position cannot hold are removed (X outside the last ID
+//! cell, X anywhere in a phone number) and the rest renormalised.
+//!
+//! A field is `accepted` only when the top reading passes its check *and* every cell's top
+//! probability reaches [`DigitOptions::accept_min_prob`]; otherwise it goes to review with the
+//! most probable readings that do pass the check as candidates. Nothing is corrected silently:
+//! `value` is always the top reading, even when a candidate differs.
+
+use crate::domain::{check_mobile, parse_id, MobileCheck};
+use crate::model::{normalise_cell, DigitClassifier, CLASSES};
+use crate::record::{Alternative, FieldState, ValueCandidate, ValueStatus};
+use crate::register::Registration;
+use crate::scan::Scan;
+use crate::template::{Charset, Field, FieldKind};
+
+/// Digit-reading settings.
+#[derive(Debug, Clone)]
+pub struct DigitOptions {
+    /// Every cell's top class must reach this probability for a field to be accepted without
+    /// review. Default 0.90, calibrated on pages written with the calibration digits (MNIST
+    /// 50,000–54,999) at `--degrade harsh`: the lowest threshold at which accepted fields were
+    /// wrong at most 0.1 % of the time, rounded up (see `docs/digits.md`).
+    pub accept_min_prob: f32,
+    /// Candidates listed for review. Default 3.
+    pub max_candidates: usize,
+    /// Resampling resolution of a cell, px/mm. Default 10: a 5 × 8 mm cell becomes 50 × 80 px,
+    /// more than the 20 px the normalisation keeps.
+    pub px_per_mm: f64,
+    /// Margin removed from each cell, mm. Default 0.25: enough to drop the printed line's
+    /// anti-aliased edge when the drop-out fails, little enough to keep strokes that touch it.
+    pub margin_mm: f64,
+}
+
+impl Default for DigitOptions {
+    fn default() -> Self {
+        DigitOptions { accept_min_prob: 0.90, max_candidates: 3, px_per_mm: 10.0, margin_mm: 0.25 }
+    }
+}
+
+/// What the digits of one comb field say.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CombValue {
+    /// The top reading (written cells only).
+    pub value: Option<String>,
+    /// Accepted, to review, empty or invalid.
+    pub status: ValueStatus,
+    /// Why it is not accepted.
+    pub reason: Option<String>,
+    /// Product of the cells' top probabilities.
+    pub confidence: f64,
+    /// Valid readings by probability (review only).
+    pub candidates: Vec<ValueCandidate>,
+    /// Per written cell: the best classes with probabilities.
+    pub cells: Vec<Vec<Alternative>>,
+}
+
+/// Which domain check a comb field gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Mobile,
+    IdNumber,
+    None,
+}
+
+fn check_of(field: &Field) -> Check {
+    match field.kind {
+        FieldKind::Comb { charset: Charset::IdNumber, .. } => Check::IdNumber,
+        FieldKind::Comb { cells: 11, charset: Charset::Digits } => Check::Mobile,
+        _ => Check::None,
+    }
+}
+
+/// Why `value` fails its check, if it does.
+fn failure(check: Check, value: &str) -> Option<String> {
+    match check {
+        Check::Mobile => match check_mobile(value) {
+            MobileCheck::Valid => None,
+            MobileCheck::Unusual => Some("unusual mobile prefix".into()),
+            MobileCheck::Invalid => Some("not a mainland mobile number".into()),
+        },
+        Check::IdNumber => parse_id(value).err().map(|e| e.to_string()),
+        Check::None => None,
+    }
+}
+
+/// Reads the characters of a comb field whose cells have already been classified as ink or
+/// empty (`states`, one per cell).
+pub fn read_comb(
+    scan: &Scan,
+    reg: &Registration,
+    field: &Field,
+    states: &[FieldState],
+    classifier: &dyn DigitClassifier,
+    opts: &DigitOptions,
+    buf: &mut Vec<u8>,
+) -> CombValue {
+    let FieldKind::Comb { cells, charset } = field.kind else {
+        return decode(field, &[], &[], opts);
+    };
+    let written: Vec<usize> =
+        (0..cells as usize).filter(|&i| states.get(i).is_some_and(|s| *s != FieldState::Empty)).collect();
+    let last = cells as usize - 1;
+    let mut probs: Vec<[f32; 11]> = Vec::with_capacity(written.len());
+    for &i in &written {
+        let rect = field.cell(i as u32).inflate(-opts.margin_mm);
+        let (w, h) = scan.sample_ink(&reg.to_scan, rect, opts.px_per_mm, buf);
+        let paper = scan.paper_at(reg.to_scan.apply(rect.center()));
+        let mut p = match normalise_cell(buf, w, h, paper) {
+            Some(img) => classifier.classify(&img),
+            None => [1.0 / 11.0; 11],
+        };
+        // X is only possible as the last character of an ID number.
+        if !(charset == Charset::IdNumber && i == last) {
+            p[10] = 0.0;
+        }
+        let s: f32 = p.iter().sum();
+        if s > 0.0 {
+            p.iter_mut().for_each(|v| *v /= s);
+        }
+        probs.push(p);
+    }
+    decode(field, &written, &probs, opts)
+}
+
+/// Decodes a comb field from the class probabilities of its written cells (`written[k]` is
+/// the cell index of `probs[k]`): the top reading, its check, the status and the candidates.
+pub fn decode(field: &Field, written: &[usize], probs: &[[f32; 11]], opts: &DigitOptions) -> CombValue {
+    let FieldKind::Comb { cells, .. } = field.kind else {
+        return CombValue {
+            value: None,
+            status: ValueStatus::Empty,
+            reason: None,
+            confidence: 0.0,
+            candidates: vec![],
+            cells: vec![],
+        };
+    };
+    if written.is_empty() {
+        return CombValue {
+            value: None,
+            status: ValueStatus::Empty,
+            reason: None,
+            confidence: 1.0,
+            candidates: vec![],
+            cells: vec![],
+        };
+    }
+    let ranked: Vec<Vec<(usize, f32)>> = probs
+        .iter()
+        .map(|p| {
+            let mut r: Vec<(usize, f32)> = p.iter().copied().enumerate().collect();
+            r.sort_by(|a, b| b.1.total_cmp(&a.1));
+            r
+        })
+        .collect();
+    let alternatives = ranked
+        .iter()
+        .map(|r| r.iter().take(3).filter(|a| a.1 > 0.001).map(|&(c, p)| Alternative { ch: CLASSES[c], p }).collect())
+        .collect();
+    let top: String = ranked.iter().map(|r| CLASSES[r[0].0]).collect();
+    let confidence: f64 = ranked.iter().map(|r| r[0].1 as f64).product();
+    let min_top = ranked.iter().map(|r| r[0].1).fold(1.0f32, f32::min);
+    let check = check_of(field);
+    let contiguous = written.iter().enumerate().all(|(k, &i)| k == i);
+    let mut out = CombValue {
+        value: Some(top.clone()),
+        status: ValueStatus::NeedsReview,
+        reason: None,
+        confidence,
+        candidates: vec![],
+        cells: alternatives,
+    };
+    if check != Check::None && (written.len() != cells as usize || !contiguous) {
+        out.status = ValueStatus::Invalid;
+        out.reason = Some(format!("{} of {} cells written", written.len(), cells));
+        return out;
+    }
+    match failure(check, &top) {
+        None if min_top >= opts.accept_min_prob => out.status = ValueStatus::Accepted,
+        None => out.reason = Some(format!("a cell is uncertain (top probability {min_top:.2})")),
+        Some(why) => out.reason = Some(why),
+    }
+    if out.status != ValueStatus::Accepted {
+        out.candidates = candidates(&ranked, check, opts.max_candidates);
+    }
+    out
+}
+
+/// The most probable readings that pass `check`: the top reading with one or two cells
+/// replaced by their next classes. An ID's check character makes almost every single-cell
+/// misreading detectable, and one substitution is what review usually needs.
+fn candidates(ranked: &[Vec<(usize, f32)>], check: Check, max: usize) -> Vec<ValueCandidate> {
+    let top: Vec<usize> = ranked.iter().map(|r| r[0].0).collect();
+    let score = |chars: &[usize]| -> f64 {
+        chars.iter().zip(ranked).map(|(&c, r)| r.iter().find(|a| a.0 == c).map_or(0.0, |a| a.1 as f64)).product()
+    };
+    let mut found: Vec<ValueCandidate> = Vec::new();
+    let mut consider = |chars: &[usize]| {
+        let value: String = chars.iter().map(|&c| CLASSES[c]).collect();
+        if failure(check, &value).is_none() && !found.iter().any(|f| f.value == value) {
+            let p = score(chars);
+            if p > 0.0 {
+                found.push(ValueCandidate { value, probability: p });
+            }
+        }
+    };
+    consider(&top);
+    // The four least certain cells, for double substitutions.
+    let mut weak: Vec<usize> = (0..ranked.len()).collect();
+    weak.sort_by(|&a, &b| ranked[a][0].1.total_cmp(&ranked[b][0].1));
+    weak.truncate(4);
+    let mut cur = top.clone();
+    for i in 0..ranked.len() {
+        for alt in ranked[i].iter().skip(1).take(9) {
+            cur[i] = alt.0;
+            consider(&cur);
+        }
+        cur[i] = top[i];
+    }
+    for (a, &i) in weak.iter().enumerate() {
+        for &j in &weak[a + 1..] {
+            for ai in ranked[i].iter().skip(1).take(3) {
+                for aj in ranked[j].iter().skip(1).take(3) {
+                    cur[i] = ai.0;
+                    cur[j] = aj.0;
+                    consider(&cur);
+                }
+            }
+            cur[i] = top[i];
+            cur[j] = top[j];
+        }
+    }
+    found.sort_by(|a, b| b.probability.total_cmp(&a.probability));
+    found.truncate(max);
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ranked_for(value: &str, weak: Option<(usize, char, f32)>) -> Vec<Vec<(usize, f32)>> {
+        value
+            .chars()
+            .enumerate()
+            .map(|(i, ch)| {
+                let c = CLASSES.iter().position(|&k| k == ch).unwrap();
+                let mut r: Vec<(usize, f32)> = (0..11).filter(|&k| k != c).map(|k| (k, 0.001)).collect();
+                match weak {
+                    Some((wi, alt, p)) if wi == i => {
+                        let a = CLASSES.iter().position(|&k| k == alt).unwrap();
+                        r.retain(|x| x.0 != a);
+                        r.insert(0, (a, 1.0 - p - 0.009));
+                        r.insert(0, (c, p));
+                    }
+                    _ => r.insert(0, (c, 0.99)),
+                }
+                r.sort_by(|a, b| b.1.total_cmp(&a.1));
+                r
+            })
+            .collect()
+    }
+
+    #[test]
+    fn checksum_failure_finds_the_valid_neighbour() {
+        // 11010519491231002X is valid; read the 16th character (index 15) as 7 instead of 0,
+        // with 0 as the runner-up: the candidate search must propose the valid number first.
+        let misread = "11010519491231072X";
+        assert!(failure(Check::IdNumber, misread).is_some());
+        let ranked = ranked_for(misread, Some((15, '0', 0.55)));
+        let c = candidates(&ranked, Check::IdNumber, 3);
+        assert_eq!(c[0].value, "11010519491231002X");
+    }
+
+    #[test]
+    fn valid_top_reading_is_its_own_first_candidate() {
+        let ranked = ranked_for("13812345678", Some((4, '7', 0.6)));
+        let c = candidates(&ranked, Check::Mobile, 3);
+        assert_eq!(c[0].value, "13812345678");
+        assert!(c.len() > 1 && c[1].probability < c[0].probability);
+    }
+
+    fn probs_for(value: &str) -> Vec<[f32; 11]> {
+        value
+            .chars()
+            .map(|ch| {
+                let mut p = [0.001f32; 11];
+                p[CLASSES.iter().position(|&k| k == ch).unwrap()] = 0.99;
+                p
+            })
+            .collect()
+    }
+
+    fn phone_field() -> Field {
+        crate::template::Template::sbk_student().field("applicant_phone").unwrap().clone()
+    }
+
+    #[test]
+    fn confident_valid_phone_is_accepted() {
+        let v =
+            decode(&phone_field(), &(0..11).collect::<Vec<_>>(), &probs_for("13812345678"), &DigitOptions::default());
+        assert_eq!(v.status, ValueStatus::Accepted);
+        assert_eq!(v.value.as_deref(), Some("13812345678"));
+        assert!(v.candidates.is_empty());
+    }
+
+    #[test]
+    fn ambiguous_cell_sends_the_field_to_review() {
+        let mut p = probs_for("13812345678");
+        // Cell 6 could be a 4 or a 9.
+        p[6] = [0.001; 11];
+        p[6][4] = 0.52;
+        p[6][9] = 0.47;
+        let v = decode(&phone_field(), &(0..11).collect::<Vec<_>>(), &p, &DigitOptions::default());
+        assert_eq!(v.status, ValueStatus::NeedsReview);
+        assert_eq!(v.value.as_deref(), Some("13812345678"), "the top reading is kept, never corrected");
+        let vals: Vec<&str> = v.candidates.iter().map(|c| c.value.as_str()).collect();
+        assert_eq!(&vals[..2], &["13812345678", "13812395678"]);
+    }
+
+    #[test]
+    fn empty_and_partly_filled_combs() {
+        let f = phone_field();
+        let none = decode(&f, &[], &[], &DigitOptions::default());
+        assert_eq!(none.status, ValueStatus::Empty);
+        let ten = decode(&f, &(0..10).collect::<Vec<_>>(), &probs_for("1381234567"), &DigitOptions::default());
+        assert_eq!(ten.status, ValueStatus::Invalid);
+        assert_eq!(ten.reason.as_deref(), Some("10 of 11 cells written"));
+        let gap: Vec<usize> = (0..11).filter(|&i| i != 3).collect();
+        let g = decode(&f, &gap, &probs_for("1381234567"), &DigitOptions::default());
+        assert_eq!(g.status, ValueStatus::Invalid);
+    }
+
+    #[test]
+    fn failed_check_is_reviewed_with_valid_candidates() {
+        let f = crate::template::Template::sbk_student().field("agent_id").unwrap().clone();
+        let mut p = probs_for("11010519491231072X");
+        p[15][0] = 0.3; // the runner-up for the misread cell
+        let v = decode(&f, &(0..18).collect::<Vec<_>>(), &p, &DigitOptions::default());
+        assert_eq!(v.status, ValueStatus::NeedsReview);
+        assert_eq!(v.candidates[0].value, "11010519491231002X");
+    }
+
+    #[test]
+    fn mobile_and_id_checks() {
+        assert_eq!(failure(Check::Mobile, "13812345678"), None);
+        assert!(failure(Check::Mobile, "12812345678").is_some());
+        assert_eq!(failure(Check::IdNumber, "440524188001010014"), None);
+        assert!(failure(Check::IdNumber, "440524188001010015").is_some());
+    }
+}
