@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the bundled handwritten-character recogniser for comb cells (digits 0-9 and 'X').
 
-    nice -n 10 python3 tools/train_digits.py     # numpy only, one CPU thread, 6-8 minutes
+    nice -n 10 python3 tools/train_digits.py     # numpy only, one CPU thread, about 6 minutes
 
 One command, no downloads, no arguments: everything (seed, split, epochs) is fixed below, all
 randomness comes from ``numpy.random.default_rng`` with fixed seeds, and BLAS runs on one
@@ -152,12 +152,7 @@ def com_shift(img):
     r = np.arange(28)
     cy = (img.sum(1) * r).sum() / m
     cx = (img.sum(0) * r).sum() / m
-    dy, dx = int(round(14 - cy)), int(round(14 - cx))
-    out = np.zeros_like(img)
-    ys, yd = (slice(0, 28 - dy), slice(dy, 28)) if dy >= 0 else (slice(-dy, 28), slice(0, 28 + dy))
-    xs, xd = (slice(0, 28 - dx), slice(dx, 28)) if dx >= 0 else (slice(-dx, 28), slice(0, 28 + dx))
-    out[yd, xd] = img[ys, xs]
-    return out
+    return shift(img[None], int(round(14 - cy)), int(round(14 - cx)))[0]
 
 
 def quad(p0, p1, p2, n=16):

@@ -145,6 +145,7 @@ fn cmd_print(roster_path: &Path, out: &Path, template: &Option<PathBuf>, run: Op
     Ok(r.problems.is_empty() && pr.problems.is_empty())
 }
 
+#[allow(clippy::too_many_arguments)] // one flag each; mirrors the command line
 fn cmd_synth(
     roster_path: &Path,
     out: &Path,
@@ -153,6 +154,7 @@ fn cmd_synth(
     degrade: &str,
     template: &Option<PathBuf>,
     run: Option<&str>,
+    calibration_digits: bool,
 ) -> Result<()> {
     let t = load_template(template)?;
     let degrade: synth::Degrade = degrade.parse().map_err(anyhow::Error::msg)?;

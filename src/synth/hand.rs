@@ -58,7 +58,9 @@ pub fn pick_digit<R: Rng>(rng: &mut R, set: DigitSet, d: u8) -> &'static [u8; 78
 /// of the cell height, as people write inside combs, with jitter in size and position.
 pub fn draw_digit<R: Rng>(c: &mut Canvas, rng: &mut R, cell: Rect, glyph: &[u8; 784]) {
     let s = c.px_per_mm;
-    let mm_per_src = cell.h * rng.gen_range(0.6..0.75) / 20.0;
+    // MNIST's 20-pixel box holds the digit; writers size a digit to the cell, keeping it inside
+    // both its height and its width (a wide 0 in a narrow cell is written smaller).
+    let mm_per_src = (cell.h * rng.gen_range(0.6..0.75)).min((cell.w - 0.8) * rng.gen_range(0.85..1.0)) / 20.0;
     let size = 28.0 * mm_per_src;
     let cx = cell.center().x + rng.gen_range(-0.25..0.25) * (cell.w - 20.0 * mm_per_src * 0.7).max(0.0);
     let cy = cell.center().y + rng.gen_range(-0.06..0.06) * cell.h;

@@ -13,6 +13,8 @@ struct Pinned {
     seed: u64,
     /// (right, total) for identified, blanks, checkboxes, comb cells, text, signatures, photo, paste.
     counts: [(usize, usize); 8],
+    /// Digits: (top class right, written cells), (fully written fields, accepted, accepted wrong).
+    digits: ((usize, usize), (usize, usize, usize)),
 }
 
 const RATCHET: &[Pinned] = &[
@@ -20,18 +22,21 @@ const RATCHET: &[Pinned] = &[
         degrade: Degrade::None,
         students: 4,
         seed: 101,
+        digits: ((148, 149), (11, 8, 0)),
         counts: [(4, 4), (1, 1), (28, 28), (232, 232), (8, 8), (8, 8), (4, 4), (4, 4)],
     },
     Pinned {
         degrade: Degrade::Mild,
         students: 6,
         seed: 102,
+        digits: ((223, 224), (16, 8, 0)),
         counts: [(6, 6), (0, 0), (42, 42), (348, 348), (12, 12), (12, 12), (6, 6), (6, 6)],
     },
     Pinned {
         degrade: Degrade::Harsh,
         students: 10,
         seed: 103,
+        digits: ((386, 389), (29, 15, 0)),
         counts: [(10, 10), (1, 1), (70, 70), (580, 580), (20, 20), (20, 20), (10, 10), (10, 10)],
     },
 ];
@@ -51,8 +56,15 @@ fn accuracy_ratchet() {
         let e = eval::evaluate(&t, &recs);
         let got = [e.identified, e.blanks, e.checkboxes, e.comb_cells, e.text_boxes, e.signatures, e.photos, e.paste]
             .map(|s| (s.right, s.total));
-        if got != p.counts {
-            failures.push(format!("{:?}: pinned {:?}, got {:?}; errors: {:?}", p.degrade, p.counts, got, e.errors));
+        let digits = (
+            (e.digits.right, e.digits.total),
+            (e.digit_fields, e.digit_fields_accepted, e.digit_fields_accepted_wrong),
+        );
+        if got != p.counts || digits != p.digits {
+            failures.push(format!(
+                "{:?}: pinned {:?} {:?}, got {:?} {:?}; errors: {:?}",
+                p.degrade, p.counts, p.digits, got, digits, e.errors
+            ));
         }
         assert!(
             e.registration_median_mm <= 0.3,
