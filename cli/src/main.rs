@@ -294,7 +294,7 @@ fn cmd_eval(out: &Path) -> Result<synth::eval::Evaluation> {
             share * 100.0
         );
     }
-    for line in e.errors.iter().take(20) {
+    for line in e.errors.iter().chain(&e.digit_errors).take(20) {
         println!("  ! {line}");
     }
     Ok(e)

@@ -74,6 +74,9 @@ pub struct Evaluation {
     pub calibration: Vec<(f32, bool)>,
     /// What went wrong, one line each (for test failure messages).
     pub errors: Vec<String>,
+    /// Misread digits and wrongly accepted digit fields, one line each (expected at a rate the
+    /// digit figures above state; kept apart from `errors`, which should be empty).
+    pub digit_errors: Vec<String>,
 }
 
 impl Evaluation {
@@ -220,7 +223,7 @@ pub fn evaluate(t: &Template, records: &[PageRecord]) -> Evaluation {
                 _ => {}
             }
         }
-        e.errors.extend(extra);
+        e.digit_errors.extend(extra);
     }
     page_medians.sort_by(f64::total_cmp);
     e.registration_median_mm = page_medians.get(page_medians.len() / 2).copied().unwrap_or(0.0);

@@ -63,7 +63,12 @@ fn accuracy_ratchet() {
         if got != p.counts || digits != p.digits {
             failures.push(format!(
                 "{:?}: pinned {:?} {:?}, got {:?} {:?}; errors: {:?}",
-                p.degrade, p.counts, p.digits, got, digits, e.errors
+                p.degrade,
+                p.counts,
+                p.digits,
+                got,
+                digits,
+                (&e.errors, &e.digit_errors)
             ));
         }
         assert!(
