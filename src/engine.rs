@@ -7,7 +7,7 @@ use crate::error::Result;
 use crate::fields::{self, FieldOptions, FieldReadings, FieldScratch};
 use crate::identify::{self, Identified, Unidentified};
 use crate::model::{CnnDigits, DigitClassifier};
-use crate::record::{Outcome, PageRecord, RegistrationSummary, RejectReason, SourceRef, StageTimes};
+use crate::record::{Outcome, PageRecord, RejectReason, SourceRef, StageTimes};
 use crate::register::{self, RegisterFailure, RegisterOptions, RegisterScratch, Registration};
 use crate::scan::Scan;
 use crate::template::Template;
@@ -231,16 +231,7 @@ impl<'e> Worker<'e> {
             }
         }
         times.identify = ms(t1);
-        rec.registration = Some(RegistrationSummary {
-            orientation: reg.orientation,
-            skew_deg: reg.skew_deg,
-            px_per_mm: reg.px_per_mm,
-            marks_used: reg.marks_used,
-            marks_total: reg.marks_total,
-            residual_median_mm: reg.residual_median_mm,
-            residual_max_mm: reg.residual_max_mm,
-            homography: reg.to_scan.m,
-        });
+        rec.registration = Some(reg.summary());
         let ident = match id {
             Ok(i) => i,
             Err(u) => {

@@ -83,6 +83,22 @@ pub struct Registration {
     pub alternate: Option<Box<Registration>>,
 }
 
+impl Registration {
+    /// The figures kept in the output record.
+    pub fn summary(&self) -> crate::record::RegistrationSummary {
+        crate::record::RegistrationSummary {
+            orientation: self.orientation,
+            skew_deg: self.skew_deg,
+            px_per_mm: self.px_per_mm,
+            marks_used: self.marks_used,
+            marks_total: self.marks_total,
+            residual_median_mm: self.residual_median_mm,
+            residual_max_mm: self.residual_max_mm,
+            homography: self.to_scan.m,
+        }
+    }
+}
+
 /// Scratch buffers reused across pages by one worker.
 #[derive(Default)]
 pub struct RegisterScratch {

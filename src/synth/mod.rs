@@ -476,10 +476,9 @@ pub fn simulate_form<R: Rng>(
     rng: &mut R,
 ) -> SynthPage {
     let (clean, fields) = fill_form(t, person, payload, photo, opts, rng);
-    let (w, h) = clean.image.dimensions();
-    let fx = scanner::effects(rng, opts.degrade, w as f64, h as f64, clean.px_per_mm);
-    let scanned = if opts.degrade == Degrade::None { clean.image } else { scanner::scan(&clean.image, &fx, rng) };
-    let to_scan = fx.feed.compose(&Homography::scale_translate(clean.px_per_mm, 0.0, 0.0));
+    let px_per_mm = clean.px_per_mm;
+    let (scanned, fx) = scan_page(clean, opts, rng);
+    let to_scan = fx.feed.compose(&Homography::scale_translate(px_per_mm, 0.0, 0.0));
     SynthPage {
         image: image::DynamicImage::ImageRgb8(scanned),
         quality: fx.quality,
@@ -496,6 +495,14 @@ pub fn simulate_form<R: Rng>(
     }
 }
 
+/// Passes a clean page through the simulated scanner; returns the scan and its effects.
+fn scan_page<R: Rng>(clean: Canvas, opts: &SynthOptions, rng: &mut R) -> (image::RgbImage, scanner::ScanEffects) {
+    let (w, h) = clean.image.dimensions();
+    let fx = scanner::effects(rng, opts.degrade, w as f64, h as f64, clean.px_per_mm);
+    let scanned = if opts.degrade == Degrade::None { clean.image } else { scanner::scan(&clean.image, &fx, rng) };
+    (scanned, fx)
+}
+
 /// Simulates the blank back of a sheet: paper, noise, faint specks.
 pub fn simulate_blank<R: Rng>(t: &Template, opts: &SynthOptions, rng: &mut R) -> SynthPage {
     let mut c = Canvas::new(t.width, t.height, opts.dpi);
@@ -503,9 +510,7 @@ pub fn simulate_blank<R: Rng>(t: &Template, opts: &SynthOptions, rng: &mut R) ->
         let p = Point::new(rng.gen_range(10.0..200.0), rng.gen_range(10.0..287.0));
         c.line(p, Point::new(p.x + rng.gen_range(-0.5..0.5), p.y + rng.gen_range(-0.5..0.5)), Rgb(170, 170, 170), 0.2);
     }
-    let (w, h) = c.image.dimensions();
-    let fx = scanner::effects(rng, opts.degrade, w as f64, h as f64, c.px_per_mm);
-    let scanned = if opts.degrade == Degrade::None { c.image } else { scanner::scan(&c.image, &fx, rng) };
+    let (scanned, fx) = scan_page(c, opts, rng);
     SynthPage {
         image: image::DynamicImage::ImageRgb8(scanned),
         quality: fx.quality,
