@@ -2,7 +2,7 @@
 //! whole page path and JPEG decoding alone (the yardstick: our time / decode time).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use formscan::model::CnnDigits;
+use formscan::model::CnnEnsemble;
 use formscan::record::FieldState;
 use formscan::register::{register, RegisterOptions, RegisterScratch};
 use formscan::{fields, identify, synth, Engine, Scan, Template};
@@ -35,18 +35,18 @@ fn stages(c: &mut Criterion) {
     let mut fs = fields::FieldScratch::default();
     let opts = fields::FieldOptions::default();
     g.bench_function("read_fields", |b| {
-        b.iter(|| fields::read_fields(&scan, &reg, &t, &opts, CnnDigits::bundled(), &mut fs))
+        b.iter(|| fields::read_fields(&scan, &reg, &t, &opts, CnnEnsemble::bundled(), &mut fs))
     });
     let no_snip = fields::FieldOptions { snippets: false, ..Default::default() };
     g.bench_function("read_fields_no_snippets", |b| {
-        b.iter(|| fields::read_fields(&scan, &reg, &t, &no_snip, CnnDigits::bundled(), &mut fs))
+        b.iter(|| fields::read_fields(&scan, &reg, &t, &no_snip, CnnEnsemble::bundled(), &mut fs))
     });
     // The digit recogniser on one 18-cell ID comb, every cell written.
     let id_field = t.field("agent_id").unwrap();
     let states = vec![FieldState::Ink; 18];
     let dopts = fields::digits::DigitOptions::default();
     g.bench_function("digits_18_cell_field", |b| {
-        b.iter(|| fields::digits::read_comb(&scan, &reg, id_field, &states, CnnDigits::bundled(), &dopts, &mut buf))
+        b.iter(|| fields::digits::read_comb(&scan, &reg, id_field, &states, CnnEnsemble::bundled(), &dopts, &mut buf))
     });
     g.bench_function("process_from_jpeg", |b| {
         let mut w = engine.worker();

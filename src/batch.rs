@@ -81,10 +81,23 @@ pub fn create_private_file(p: &Path) -> Result<File> {
     o.open(p).map_err(|e| Error::io_at(p, e))
 }
 
+/// What a `records.csv` column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Column {
+    /// A field's state.
+    State,
+    /// A checkbox group's choice.
+    Group,
+    /// A comb field's characters.
+    CombValue,
+    /// A comb field's status.
+    CombStatus,
+}
+
 struct Sink {
     jsonl: BufWriter<File>,
     csv: csv::Writer<BufWriter<File>>,
-    columns: Vec<(String, bool)>,
+    columns: Vec<(String, Column)>,
     summary: Summary,
     times: StageTimes,
 }
@@ -127,8 +140,18 @@ impl Sink {
                 if rec.findings.is_empty() { "pass".into() } else { "review".into() },
                 rec.findings.iter().map(|f| format!("{}:{}", f.code, f.subject)).collect::<Vec<_>>().join(" "),
             ];
-            for (name, is_group) in &self.columns {
-                let v = if *is_group {
+            for (name, col) in &self.columns {
+                let comb = |f: &crate::record::FieldReading| match col {
+                    Column::CombValue => f.value.clone().unwrap_or_default(),
+                    _ => f
+                        .status
+                        .and_then(|st| serde_json::to_value(st).ok())
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                };
+                let v = if matches!(col, Column::CombValue | Column::CombStatus) {
+                    rec.fields.get(name).map(comb).unwrap_or_default()
+                } else if *col == Column::Group {
                     rec.groups
                         .get(name)
                         .map(|g| {
@@ -244,18 +267,27 @@ pub fn run(
     csv_file.write_all("\u{feff}".as_bytes()).map_err(|e| Error::io_at(&csv_path, e))?;
     let mut csv = csv::Writer::from_writer(csv_file);
     let t = &engine.templates()[0];
-    let mut columns: Vec<(String, bool)> = t
+    let mut columns: Vec<(String, Column)> = t
         .fields
         .iter()
         .filter(|f| !matches!(f.kind, FieldKind::Barcode | FieldKind::Printed { .. } | FieldKind::Checkbox { .. }))
-        .map(|f| (f.name.clone(), false))
+        .map(|f| (f.name.clone(), Column::State))
         .collect();
-    columns.extend(t.groups.iter().map(|g| (g.name.clone(), true)));
+    columns.extend(t.groups.iter().map(|g| (g.name.clone(), Column::Group)));
+    // Comb fields: the characters read and their status, after the states.
+    for f in t.fields.iter().filter(|f| matches!(f.kind, FieldKind::Comb { .. })) {
+        columns.push((f.name.clone(), Column::CombValue));
+        columns.push((f.name.clone(), Column::CombStatus));
+    }
     let mut header: Vec<String> = ["file", "page_index", "template", "run", "serial", "page", "status", "findings"]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    header.extend(columns.iter().map(|c| c.0.clone()));
+    header.extend(columns.iter().map(|(name, col)| match col {
+        Column::CombValue => format!("{name}_value"),
+        Column::CombStatus => format!("{name}_status"),
+        _ => name.clone(),
+    }));
     csv.write_record(&header)
         .map_err(|e| Error::Io { path: Some(csv_path.clone()), source: std::io::Error::other(e) })?;
     let sink = Mutex::new(Sink {

@@ -6,7 +6,7 @@ use crate::decode::{self, DecodeLimits, PageSource};
 use crate::error::Result;
 use crate::fields::{self, FieldOptions, FieldReadings, FieldScratch};
 use crate::identify::{self, Identified, Unidentified};
-use crate::model::{CnnDigits, DigitClassifier};
+use crate::model::{CnnEnsemble, DigitClassifier};
 use crate::record::{Outcome, PageRecord, RejectReason, SourceRef, StageTimes};
 use crate::register::{self, RegisterFailure, RegisterOptions, RegisterScratch, Registration};
 use crate::scan::Scan;
@@ -41,12 +41,12 @@ impl Default for EngineOptions {
     }
 }
 
-/// The bundled CNN, shared (its weights are parsed once per process).
+/// The bundled CNN ensemble, shared (its weights are parsed once per process).
 struct BundledDigits;
 
 impl DigitClassifier for BundledDigits {
     fn classify(&self, cell: &[f32; 784]) -> [f32; 11] {
-        CnnDigits::bundled().classify(cell)
+        CnnEnsemble::bundled().classify(cell)
     }
 }
 

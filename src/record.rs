@@ -19,7 +19,7 @@
 //!   "fields": {
 //!     "relation_mother": {"kind": "checkbox", "state": "checked", "fill": 0.21, "confidence": 0.99},
 //!     "agent_phone": {"kind": "comb", "state": "ink", "fill": 0.09, "confidence": 0.99,
-//!                     "value": "13812345678", "status": "accepted",
+//!                     "value": "13812345678", "value_confidence": 0.9998, "status": "accepted",
 //!                     "cells": [{"state": "ink", "fill": 0.14,
 //!                                "alternatives": [{"ch": "1", "p": 0.998}]}, ...],
 //!                     "snippet": "snippets/R3F9A01-000042-p1/agent_phone.png"}
@@ -39,7 +39,10 @@
 //!   `ink` / `empty` for every other kind, or `ambiguous` for either when the evidence sits
 //!   between the thresholds; `fill` is the fraction of the field's inner area that is ink (for
 //!   photo and paste: that differs from paper); `confidence` is in 0.5–1.
-//! * Comb fields also carry `value` (the characters read), `status` (`accepted`,
+//! * Comb fields also carry `value` (the characters read), `value_confidence` (the
+//!   probability that `value` is what was written: when it passes the field's check, its
+//!   posterior among the readings that pass; otherwise the product of the cells' top
+//!   probabilities), `status` (`accepted`,
 //!   `needs_review`, `empty`, `invalid`), `reason` when not accepted, and for review the
 //!   `candidates` that pass the field's check (mobile pattern, GB 11643 check character and
 //!   birth date), most probable first; each written cell lists its best `alternatives`.
@@ -244,6 +247,11 @@ pub struct FieldReading {
     /// Comb fields: the characters read (top reading of the written cells).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub value: Option<String>,
+    /// Comb fields: the probability that `value` is what was written, when it passes the
+    /// field's check: its posterior among the valid readings (see `fields::digits`); when it
+    /// fails, the product of the cells' top probabilities.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub value_confidence: Option<f64>,
     /// Comb fields: whether `value` can be used as it is.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub status: Option<ValueStatus>,

@@ -197,12 +197,22 @@ impl Scan {
         let (raw, ch) = self.raw();
         let (iw, ih) = (self.width as usize, self.height as usize);
         out.clear();
-        out.reserve(w * hh);
-        for v in 0..hh {
-            let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
-            for u in 0..w {
-                let q = h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty));
-                out.push(ink_bilinear(raw, ch, iw, ih, q.x, q.y) as u8);
+        out.resize(w * hh, 255);
+        // Along a row the homography's numerators and denominator are linear in u, so they are
+        // stepped by addition; one division per pixel remains (perspective).
+        let m = &h.m;
+        let step = 1.0 / px_per_mm;
+        let x0 = rect.x + 0.5 * step;
+        for (v, row) in out.chunks_exact_mut(w).enumerate() {
+            let y = rect.y + (v as f64 + 0.5) * step;
+            let (mut nx, mut ny, mut d) =
+                (m[0] * x0 + m[1] * y + m[2], m[3] * x0 + m[4] * y + m[5], m[6] * x0 + m[7] * y + m[8]);
+            for o in row.iter_mut() {
+                let inv = 1.0 / d;
+                *o = ink_bilinear(raw, ch, iw, ih, nx * inv, ny * inv) as u8;
+                nx += m[0] * step;
+                ny += m[3] * step;
+                d += m[6] * step;
             }
         }
         (w, hh)

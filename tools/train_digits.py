@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Train the bundled handwritten-character recogniser for comb cells (digits 0-9 and 'X').
 
-    nice -n 10 python3 tools/train_digits.py     # numpy only, one CPU thread, about 6 minutes
+    nice -n 10 python3 tools/train_digits.py     # numpy only, one CPU thread, about 6 minutes a network
 
 One command, no downloads, no arguments: everything (seed, split, epochs) is fixed below, all
 randomness comes from ``numpy.random.default_rng`` with fixed seeds, and BLAS runs on one
 thread, so a rerun with the same numpy/OpenBLAS reproduces the weights. It writes
 
-* ``assets/models/digits-cnn.bin``   the weights, read by ``src/model.rs`` (``include_bytes!``);
+* ``assets/models/digits-cnn.bin``   the weights, read by ``src/model/mod.rs`` (``include_bytes!``);
+* ``assets/models/digits-cnn-{1,2}.bin`` (+ ``.json`` summaries) two more networks trained the
+  same way from other seeds, the rest of the ensemble in ``src/model/ensemble.rs``;
 * ``assets/models/README.md``        what was trained, how, and the measured results;
 * ``tests/fixtures/digits-probe.bin`` 22 validation inputs with this script's output
   probabilities, so a Rust unit test can check that the Rust forward pass agrees with numpy.
@@ -94,6 +96,7 @@ of the folded network (float32 throughout), ``n x u8`` labels (0-10). The inputs
 of each digit class (MNIST index >= 45,000) and the first two validation X.
 """
 import gzip
+import json
 import os
 import struct
 import sys
@@ -125,6 +128,12 @@ MNIST = os.path.normpath(os.path.join(ROOT, "..", "shared", "data", "mnist"))
 OUT_MODEL = os.path.join(ROOT, "assets", "models", "digits-cnn.bin")
 OUT_README = os.path.join(ROOT, "assets", "models", "README.md")
 OUT_PROBE = os.path.join(ROOT, "tests", "fixtures", "digits-probe.bin")
+MEMBERS = 3                 # ensemble size: the primary network and two more seeds
+MEMBER_SEED_STEP = 7919
+
+
+def member_path(member):
+    return os.path.join(ROOT, "assets", "models", "digits-cnn-%d.bin" % member)
 
 
 # ----------------------------------------------------------------------------------- data
@@ -577,9 +586,14 @@ def format_confusion(m):
 
 # ------------------------------------------------------------------------------------ main
 
-def main():
+def main(member=0):
+    """Trains ensemble member `member` (0 is the primary network, which also writes the probe
+    fixture and the README); members differ only in the seed of initialisation, shuffling and
+    augmentation, which is what makes their mistakes differ (Lakshminarayanan et al. 2017,
+    "Simple and scalable predictive uncertainty estimation using deep ensembles")."""
     t0 = time.time()
-    rng = np.random.default_rng(SEED)
+    seed = SEED + MEMBER_SEED_STEP * member
+    rng = np.random.default_rng(seed)
     x_all, y_all = load_mnist(N_VAL_END)
     x_tr, y_tr = x_all[:N_TRAIN], y_all[:N_TRAIN]
     x_va, y_va = x_all[N_TRAIN:], y_all[N_TRAIN:]
@@ -646,6 +660,14 @@ def main():
           % (acc_d, (pv_d.argmax(1) == y_va).sum(), len(y_va), acc_x, (pv_x.argmax(1) == 10).sum(), N_X_VAL))
 
     tensors = export_tensors(p)
+    if member > 0:
+        path = member_path(member)
+        write_model(path, p)
+        with open(path[:-4] + ".json", "w") as f:
+            json.dump({"member": member, "seed": seed, "epochs": EPOCHS, "val_digits": float(acc_d),
+                       "val_x": float(acc_x), "train_seconds": round(train_time)}, f, indent=1)
+        print("wrote %s; total wall time %.0f s" % (path, time.time() - t0))
+        return 0
     write_model(OUT_MODEL, p)
 
     # Probe: first two validation inputs of each class, with the float32 forward pass output.
@@ -717,5 +739,47 @@ Alike 3.0 licence (CC BY-SA 3.0); attribute MNIST and its authors when redistrib
         f.write(text)
 
 
+ENSEMBLE_HEADING = "## Ensemble members"
+
+
+def write_ensemble_section():
+    """Appends (or replaces) the README section listing the ensemble members 1.. from the
+    JSON summaries their training runs wrote next to their weights."""
+    with open(OUT_README) as f:
+        text = f.read().split("\n" + ENSEMBLE_HEADING)[0].rstrip("\n")
+    rows = []
+    for k in range(1, MEMBERS):
+        try:
+            with open(member_path(k)[:-4] + ".json") as f:
+                j = json.load(f)
+        except FileNotFoundError:
+            continue
+        rows.append("| `digits-cnn-%d.bin` | %d | %d | %.2f %% | %.2f %% | %.0f |"
+                    % (k, j["seed"], j["epochs"], 100 * j["val_digits"], 100 * j["val_x"], j["train_seconds"] / 60))
+    text += f"""
+
+{ENSEMBLE_HEADING}
+
+`src/model/ensemble.rs` reads cells with the network above and, when it is less than 99.99 %
+sure, also with these networks, averaging the three (a deep ensemble: Lakshminarayanan et al.
+2017). They are trained by the same command with the same data, recipe and architecture; only
+the seed (initialisation, shuffling, augmentation) differs. `python3 tools/train_digits.py`
+trains all three in turn; `--member K` trains one.
+
+| file | seed | epochs | val digits | val X | minutes |
+|---|---|---|---|---|---|
+""" + "\n".join(rows) + "\n"
+    with open(OUT_README, "w") as f:
+        f.write(text)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    # No argument: train every member in turn. `--member K`: train one (to spread the work).
+    if len(sys.argv) == 3 and sys.argv[1] == "--member":
+        main(int(sys.argv[2]))
+    elif len(sys.argv) == 2 and sys.argv[1] == "--readme":
+        pass
+    else:
+        for k in range(MEMBERS):
+            main(k)
+    write_ensemble_section()

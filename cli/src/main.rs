@@ -290,8 +290,8 @@ fn cmd_eval(out: &Path) -> Result<synth::eval::Evaluation> {
     );
     if let Some((thr, share)) = e.calibrate(0.001) {
         println!(
-            "calibration      accept threshold for <= 0.1 % wrong: {thr:.3} (would accept {:.1} % of valid readings)",
-            share * 100.0
+            "calibration      accept threshold for <= 0.1 % wrong: posterior {thr:.5} (would accept {:.1} % of written fields)",
+            share * 100.0 * e.calibration.len() as f64 / e.digit_fields.max(1) as f64
         );
     }
     for line in e.errors.iter().chain(&e.digit_errors).take(20) {

@@ -169,6 +169,7 @@ fn reading(kind: &str, (s, conf): (u8, f64), fill: f64, checkbox: bool) -> Field
         cells: None,
         snippet: None,
         value: None,
+        value_confidence: None,
         status: None,
         reason: None,
         candidates: Vec::new(),
@@ -223,6 +224,7 @@ pub fn read_fields(
                 let mut any_ink = false;
                 let mut any_amb = false;
                 let mut total = 0.0;
+                let (mut written, mut probs) = (Vec::new(), Vec::new());
                 for i in 0..*cells {
                     let fill = ink_fraction(scan, reg, f.cell(i).inflate(-m), ppm, &mut scratch.patch);
                     let (s, conf) = classify(fill, opts.cell_empty_below, opts.cell_ink_above);
@@ -232,6 +234,19 @@ pub fn read_fields(
                     total += fill;
                     let state = [FieldState::Empty, FieldState::Ambiguous, FieldState::Ink][s as usize];
                     cr.push(CellReading { state, fill, alternatives: Vec::new() });
+                    // Recognise a written cell at once, while its pixels are still in cache.
+                    if state != FieldState::Empty {
+                        written.push(i as usize);
+                        probs.push(digits::recognise_cell(
+                            scan,
+                            reg,
+                            f,
+                            i as usize,
+                            classifier,
+                            &opts.digits,
+                            &mut scratch.patch,
+                        ));
+                    }
                 }
                 let state = if any_amb {
                     FieldState::Ambiguous
@@ -240,8 +255,7 @@ pub fn read_fields(
                 } else {
                     FieldState::Empty
                 };
-                let states: Vec<FieldState> = cr.iter().map(|c| c.state).collect();
-                let v = digits::read_comb(scan, reg, f, &states, classifier, &opts.digits, &mut scratch.patch);
+                let v = digits::decode(f, &written, &probs, &opts.digits);
                 let mut alts = v.cells.into_iter();
                 for c in cr.iter_mut().filter(|c| c.state != FieldState::Empty) {
                     c.alternatives = alts.next().unwrap_or_default();
@@ -253,6 +267,7 @@ pub fn read_fields(
                     confidence: worst,
                     cells: Some(cr),
                     snippet: None,
+                    value_confidence: v.value.is_some().then_some(v.confidence),
                     value: v.value,
                     status: Some(v.status),
                     reason: v.reason,

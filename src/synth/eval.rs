@@ -68,10 +68,11 @@ pub struct Evaluation {
     pub digit_fields_accepted_wrong: usize,
     /// Partly written phone and ID fields, and how many of them were reported `invalid`.
     pub partial_fields: Score,
-    /// Per fully written field whose top reading passes its check: (lowest cell top
-    /// probability, reading correct) — the data the accept threshold is calibrated on.
+    /// Per fully written field whose top reading passes its check: (the value's posterior
+    /// among the valid readings, reading correct) — the data the accept threshold is
+    /// calibrated on.
     #[serde(skip)]
-    pub calibration: Vec<(f32, bool)>,
+    pub calibration: Vec<(f64, bool)>,
     /// What went wrong, one line each (for test failure messages).
     pub errors: Vec<String>,
     /// Misread digits and wrongly accepted digit fields, one line each (expected at a rate the
@@ -82,7 +83,7 @@ pub struct Evaluation {
 impl Evaluation {
     /// The lowest accept threshold at which at most `max_error` of the accepted fields (of
     /// those in [`Evaluation::calibration`]) are wrong, with the accepted share it gives.
-    pub fn calibrate(&self, max_error: f64) -> Option<(f32, f64)> {
+    pub fn calibrate(&self, max_error: f64) -> Option<(f64, f64)> {
         let mut pts = self.calibration.clone();
         pts.sort_by(|a, b| b.0.total_cmp(&a.0));
         let mut best = None;
@@ -206,10 +207,14 @@ pub fn evaluate(t: &Template, records: &[PageRecord]) -> Evaluation {
                                     ));
                                 }
                             }
-                            let min_top =
-                                rc.iter().filter_map(|c| c.alternatives.first().map(|a| a.p)).fold(1.0f32, f32::min);
-                            if fr.reason.as_deref().is_none_or(|why| why.starts_with("a cell is uncertain")) {
-                                e.calibration.push((min_top, correct));
+                            // Calibration data: fields whose top reading passes its check (accepted,
+                            // or in review only for want of certainty) with the value's posterior.
+                            let valid = fr
+                                .reason
+                                .as_deref()
+                                .is_none_or(|why| why.starts_with(crate::fields::digits::UNCERTAIN_REASON));
+                            if let (true, Some(p)) = (valid, fr.value_confidence) {
+                                e.calibration.push((p, correct));
                             }
                         } else if written > 0 {
                             e.partial_fields.add(status == "invalid");

@@ -22,7 +22,7 @@ const RATCHET: &[Pinned] = &[
         degrade: Degrade::None,
         students: 4,
         seed: 101,
-        digits: ((148, 149), (11, 8, 0)),
+        digits: ((148, 149), (11, 4, 0)),
         counts: [(4, 4), (1, 1), (28, 28), (232, 232), (8, 8), (8, 8), (4, 4), (4, 4)],
     },
     Pinned {
