@@ -4,6 +4,7 @@
 //! Everything is deterministic for a seed: page `i` draws from its own ChaCha8 stream seeded
 //! from `(seed, i)`, so pages can be generated in parallel and any one regenerated alone.
 
+pub mod campaign;
 pub mod eval;
 mod hand;
 pub mod names;
