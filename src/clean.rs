@@ -212,6 +212,10 @@ pub struct CleanResult {
     pub pending: Vec<Person>,
     /// Every dropped person, ignored row and flag, in the order of [`Reason`], then rows.
     pub report: Vec<ReportEntry>,
+    /// Data rows read from the insured list (blank rows not counted).
+    pub insured_rows: usize,
+    /// Data rows read from the roll.
+    pub roll_rows: usize,
 }
 
 /// Counts for a one-line summary (no personal data).
@@ -236,7 +240,12 @@ pub struct CleanCounts {
 impl CleanResult {
     /// Counts by action and reason.
     pub fn counts(&self) -> CleanCounts {
-        let mut c = CleanCounts { pending: self.pending.len(), ..Default::default() };
+        let mut c = CleanCounts {
+            insured_rows: self.insured_rows,
+            roll_rows: self.roll_rows,
+            pending: self.pending.len(),
+            ..Default::default()
+        };
         for e in &self.report {
             match e.action {
                 Action::Dropped => c.dropped += 1,
@@ -693,7 +702,7 @@ pub fn clean(inputs: &CleanInputs) -> Result<CleanResult> {
         (&a.school, &a.grade, &a.class, &a.name, &a.id_number).cmp(&(&b.school, &b.grade, &b.class, &b.name, &b.id_number))
     });
     report.sort_by_key(|e| (e.reason, e.rows.first().map(|r| (r.list, r.file, r.line))));
-    Ok(CleanResult { pending, report })
+    Ok(CleanResult { pending, report, insured_rows: insured_rows.len(), roll_rows: roll_rows.len() })
 }
 
 /// Writes the report as UTF-8 CSV with a byte-order mark (Excel opens it correctly) and the
