@@ -107,7 +107,9 @@ pub struct RowRef {
 impl std::fmt::Display for RowRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.list {
-            ListKind::Holders | ListKind::Submitted => write!(f, "{}#{}:{}", self.list.as_str(), self.file + 1, self.line),
+            ListKind::Holders | ListKind::Submitted => {
+                write!(f, "{}#{}:{}", self.list.as_str(), self.file + 1, self.line)
+            }
             _ => write!(f, "{}:{}", self.list.as_str(), self.line),
         }
     }
@@ -289,17 +291,23 @@ const ALL_COLS: [(C, &str, &[&str]); 10] = [
     (
         C::Id,
         "ID number (公民身份号码)",
-        &["公民身份号码", "身份证号", "身份证号码", "证件号码", "社会保障号码", "社会保障号", "id_number", "id", "id_no"],
+        &[
+            "公民身份号码",
+            "身份证号",
+            "身份证号码",
+            "证件号码",
+            "社会保障号码",
+            "社会保障号",
+            "id_number",
+            "id",
+            "id_no",
+        ],
     ),
     (C::Name, "name (姓名)", &["姓名", "学生姓名", "name", "student_name"]),
     (C::Sex, "sex (性别)", &["性别", "sex", "gender"]),
     (C::Birth, "birth date (出生日期)", &["出生日期", "birth_date", "birthdate", "dob"]),
     (C::Ethnicity, "ethnicity (民族)", &["民族", "ethnicity", "nation"]),
-    (
-        C::Status,
-        "insured status (参保状态)",
-        &["参保状态", "参保标志", "insured_status", "insurance_status", "status"],
-    ),
+    (C::Status, "insured status (参保状态)", &["参保状态", "参保标志", "insured_status", "insurance_status", "status"]),
     (C::Photo, "photo (照片)", &["照片", "photo", "photo_file"]),
     (C::School, "school (学校)", &["学校", "学校名称", "school", "school_name"]),
     (C::Grade, "grade (年级)", &["年级", "grade"]),
@@ -410,18 +418,13 @@ fn read_table(bytes: &[u8], list: ListKind, file: usize) -> Result<Vec<Row>> {
         }
         let line = rec.position().map_or(0, |p| p.line() as usize);
         let extra = rec.iter().skip(width).any(|f| !f.trim().is_empty());
-        let malformed = (rec.len() < width || extra)
-            .then(|| format!("row has {} cells but the header has {width}", rec.len()));
+        let malformed =
+            (rec.len() < width || extra).then(|| format!("row has {} cells but the header has {width}", rec.len()));
         let cells = index.iter().map(|(c, &i)| (*c, rec.get(i).map_or("", str::trim).to_string())).collect();
         rows.push(Row { at: RowRef { list, file, line }, cells, malformed });
     }
     if n > MAX_ROSTER_ROWS {
-        return Err(Error::Limits {
-            path: None,
-            what: "list rows",
-            actual: n as u64,
-            limit: MAX_ROSTER_ROWS as u64,
-        });
+        return Err(Error::Limits { path: None, what: "list rows", actual: n as u64, limit: MAX_ROSTER_ROWS as u64 });
     }
     Ok(rows)
 }
@@ -436,8 +439,22 @@ fn name_key(s: &str) -> String {
 }
 
 fn insured_ok(status: &str) -> bool {
-    const YES: &[&str] =
-        &["", "参保", "正常", "正常参保", "参保缴费", "已参保", "有效", "在保", "active", "insured", "normal", "yes", "是", "1"];
+    const YES: &[&str] = &[
+        "",
+        "参保",
+        "正常",
+        "正常参保",
+        "参保缴费",
+        "已参保",
+        "有效",
+        "在保",
+        "active",
+        "insured",
+        "normal",
+        "yes",
+        "是",
+        "1",
+    ];
     YES.contains(&status.trim().to_lowercase().as_str())
 }
 
@@ -447,9 +464,12 @@ fn check_sex_birth(row: &Row, id_sex: Sex, id_birth: Date) -> std::result::Resul
     let sex = row.get(C::Sex);
     if !sex.is_empty() {
         match sex.parse::<Sex>() {
-            Ok(s) if s != id_sex => {
-                why.push(format!("{}: sex (性别) {} disagrees with the ID number's {}", row.at, s.as_zh(), id_sex.as_zh()))
-            }
+            Ok(s) if s != id_sex => why.push(format!(
+                "{}: sex (性别) {} disagrees with the ID number's {}",
+                row.at,
+                s.as_zh(),
+                id_sex.as_zh()
+            )),
             Ok(_) => {}
             Err(_) => why.push(format!("{}: sex (性别) `{sex}` is not a sex", row.at)),
         }
@@ -515,7 +535,10 @@ fn index_rows<'r>(
             e
         };
         if let Some(m) = &r.malformed {
-            report.push(drop(entry(Reason::MissingData, format!("{m}; look for an unquoted delimiter or a missing cell"))));
+            report.push(drop(entry(
+                Reason::MissingData,
+                format!("{m}; look for an unquoted delimiter or a missing cell"),
+            )));
             continue;
         }
         let info = if roster::looks_like_scientific(raw) {
@@ -644,8 +667,11 @@ pub fn clean(inputs: &CleanInputs) -> Result<CleanResult> {
             .collect();
         let info = parse_id(id).expect("indexed IDs are valid");
         let status = ir.map(|x| x.get(C::Status)).unwrap_or("");
-        let sex_birth: Vec<String> =
-            [ir, rr].into_iter().flatten().filter_map(|x| check_sex_birth(x, info.sex, info.birth_date).err()).collect();
+        let sex_birth: Vec<String> = [ir, rr]
+            .into_iter()
+            .flatten()
+            .filter_map(|x| check_sex_birth(x, info.sex, info.birth_date).err())
+            .collect();
         let entry = if !conflict.is_empty() {
             Some(drop(
                 Reason::DuplicateConflict,
@@ -699,7 +725,13 @@ pub fn clean(inputs: &CleanInputs) -> Result<CleanResult> {
         });
     }
     pending.sort_by(|a, b| {
-        (&a.school, &a.grade, &a.class, &a.name, &a.id_number).cmp(&(&b.school, &b.grade, &b.class, &b.name, &b.id_number))
+        (&a.school, &a.grade, &a.class, &a.name, &a.id_number).cmp(&(
+            &b.school,
+            &b.grade,
+            &b.class,
+            &b.name,
+            &b.id_number,
+        ))
     });
     report.sort_by_key(|e| (e.reason, e.rows.first().map(|r| (r.list, r.file, r.line))));
     Ok(CleanResult { pending, report, insured_rows: insured_rows.len(), roll_rows: roll_rows.len() })

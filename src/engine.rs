@@ -240,7 +240,7 @@ impl<'e> Worker<'e> {
                     // A class-pack cover or class list: its own outcome, not a bad page.
                     rec.outcome = Outcome::Cover;
                     rec.reject = None;
-                    rec.sheet = Some(sheet);
+                    rec.sheet = Some(*sheet);
                     return done(rec, times, Vec::new());
                 }
                 let foreign = rec.barcodes.iter().any(|b| b.status == crate::record::BarcodeStatus::Foreign);

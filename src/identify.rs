@@ -27,7 +27,8 @@ pub struct Unidentified {
     /// What each code gave.
     pub barcodes: Vec<BarcodeRead>,
     /// The page is a class-pack sheet (cover or class list), not a form: its payload.
-    pub sheet: Option<SheetPayload>,
+    /// (Boxed: it is rare, and keeps the error variant small.)
+    pub sheet: Option<Box<SheetPayload>>,
 }
 
 /// Quiet zone around the code that the crop keeps, mm (QR needs 4 modules ≈ 2.2 mm; the extra
@@ -65,7 +66,7 @@ pub fn identify(
                 Err(PayloadError::Foreign) => match SheetPayload::decode(&t) {
                     // A cover or class-list page of the same print: decoded, but not a form.
                     Ok(s) => {
-                        sheet = Some(s);
+                        sheet = Some(Box::new(s));
                         BarcodeStatus::Decoded
                     }
                     Err(_) => BarcodeStatus::Foreign,

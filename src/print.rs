@@ -114,7 +114,8 @@ pub fn plan_run(t: &Template, persons: &[(usize, Person)], run: Option<&str>, ph
         for (i, (line, person)) in list.iter().copied().enumerate() {
             // A new class starts with its cover sheet and class list.
             if i == 0 || (&list[i - 1].1.grade, &list[i - 1].1.class) != (&person.grade, &person.class) {
-                let n = list[i..].iter().take_while(|q| (&q.1.grade, &q.1.class) == (&person.grade, &person.class)).count();
+                let n =
+                    list[i..].iter().take_while(|q| (&q.1.grade, &q.1.class) == (&person.grade, &person.class)).count();
                 pdf_page += sheets::sheet_count(n);
             }
             pdf_page += 1;

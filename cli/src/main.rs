@@ -281,7 +281,8 @@ fn cmd_synth(
     let serials: Vec<_> = plan.pages.iter().map(|p| p.serial.clone()).collect();
     let photos: Vec<_> = plan.pages.iter().map(|p| p.photo.clone()).collect();
     let digits = if calibration_digits { synth::DigitSet::Calibration } else { synth::DigitSet::Pages };
-    let opts = synth::SynthOptions { dpi, degrade, seed, digits, scenario: scenario.to_options()?, ..Default::default() };
+    let opts =
+        synth::SynthOptions { dpi, degrade, seed, digits, scenario: scenario.to_options()?, ..Default::default() };
     let s = synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, out)?;
     eprintln!("simulated {} form pages and {} blank backs in {}", s.forms, s.blanks, out.display());
     if opts.scenario.is_active() {

@@ -99,7 +99,8 @@ fn joins_removes_and_reports_every_person_once() {
 fn gbk_english_headers_and_tabs() {
     let a = id(2012, 6, 1, 21);
     let insured = format!("Name\tGender\tID Number\tNation\n学生甲\t女\t{a}\t壮族\n");
-    let roll = format!("Student Name,ID,School Name,Grade,Class Name\n学生甲,{},桂林示例中学,初一,3班\n", a.to_lowercase());
+    let roll =
+        format!("Student Name,ID,School Name,Grade,Class Name\n学生甲,{},桂林示例中学,初一,3班\n", a.to_lowercase());
     let (ins, _, _) = encoding_rs::GBK.encode(&insured);
     let (rol, _, _) = encoding_rs::GBK.encode(&roll);
     assert!(std::str::from_utf8(&rol).is_err());
@@ -117,8 +118,7 @@ fn gbk_english_headers_and_tabs() {
 #[test]
 fn pending_is_sorted_by_school_grade_class_name_and_reads_back_as_a_roster() {
     let ids: Vec<String> = (0..4).map(|i| id(2013, 1, 1 + i, 31 + 2 * i as u16)).collect();
-    let insured =
-        format!("name,id\n丙,{}\n乙,{}\n甲,{}\n丁,{}\n", ids[0], ids[1], ids[2], ids[3]);
+    let insured = format!("name,id\n丙,{}\n乙,{}\n甲,{}\n丁,{}\n", ids[0], ids[1], ids[2], ids[3]);
     let roll = format!(
         "name,id,school,grade,class\n丙,{},B校,一,1\n乙,{},A校,二,1\n甲,{},A校,一,2\n丁,{},A校,一,2\n",
         ids[0], ids[1], ids[2], ids[3]

@@ -98,7 +98,14 @@ pub fn class_sheets(t: &Template, run: &str, pages: &[PrintedPage]) -> Vec<PageD
     // pack through the bank. Name, sex and birth date are what the teacher checks against; the
     // full ID number is already on each pupil's own form and is not repeated on a sheet that
     // many hands see; its last four characters tell namesakes apart and match the form.
-    let cols = [(20.0, "序号"), (36.0, "姓名"), (84.0, "性别"), (100.0, "出生日期"), (134.0, "身份证号后四位"), (166.0, "表格编号")];
+    let cols = [
+        (20.0, "序号"),
+        (36.0, "姓名"),
+        (84.0, "性别"),
+        (100.0, "出生日期"),
+        (134.0, "身份证号后四位"),
+        (166.0, "表格编号"),
+    ];
     for (k, chunk) in pages.chunks(LIST_ROWS_PER_PAGE).enumerate() {
         let mut d = frame(t, &payload(SheetKind::List, k as u32 + 1));
         text(&mut d, 30.0, 24.0, 5.0, "花名册");
@@ -108,7 +115,12 @@ pub fn class_sheets(t: &Template, run: &str, pages: &[PrintedPage]) -> Vec<PageD
         }
         for (r, page) in chunk.iter().enumerate() {
             let y = 50.0 + 7.0 * r as f64;
-            d.push(DrawOp::Line { from: Point::new(20.0, y), to: Point::new(190.0, y), color: Rgb::LABEL, width: 0.15 });
+            d.push(DrawOp::Line {
+                from: Point::new(20.0, y),
+                to: Point::new(190.0, y),
+                color: Rgb::LABEL,
+                width: 0.15,
+            });
             let q = &page.person;
             let id_tail: String = q.id_number.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect();
             let cells = [

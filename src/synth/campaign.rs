@@ -159,11 +159,9 @@ pub fn campaign_lists(seed: u64, n: usize) -> CampaignLists {
             exp.dropped.insert(fresh, "not_on_roll".into());
         }
     }
-    let insured_text = String::from_utf8(csv_bytes(
-        &["姓名", "性别", "出生日期", "公民身份号码", "民族", "参保状态"],
-        &insured_rows,
-    ))
-    .expect("csv of strings is UTF-8");
+    let insured_text =
+        String::from_utf8(csv_bytes(&["姓名", "性别", "出生日期", "公民身份号码", "民族", "参保状态"], &insured_rows))
+            .expect("csv of strings is UTF-8");
     let (insured, _, _) = encoding_rs::GBK.encode(&insured_text);
     let mut roll = "\u{FEFF}".as_bytes().to_vec();
     roll.extend(csv_bytes(&["name", "id_number", "school", "grade", "class"], &roll_rows));
@@ -207,8 +205,9 @@ mod tests {
             let l = campaign_lists(seed, n);
             let holders = [l.holders.as_slice()];
             let submitted = [l.submitted.as_slice()];
-            let r = clean(&CleanInputs { insured: &l.insured, roll: &l.roll, holders: &holders, submitted: &submitted })
-                .unwrap();
+            let r =
+                clean(&CleanInputs { insured: &l.insured, roll: &l.roll, holders: &holders, submitted: &submitted })
+                    .unwrap();
             let mut pending: Vec<String> = r.pending.iter().map(|p| p.id_number.clone()).collect();
             let mut want = l.expected.pending.clone();
             pending.sort();

@@ -30,7 +30,10 @@ fn printed_pdf_reads_back() {
     assert!(st.success());
     let engine = Engine::default();
     // One class: cover, one class-list page, then the two forms.
-    let pngs = std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".png")).count();
+    let pngs = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".png"))
+        .count();
     assert_eq!(pngs, 4);
     for (k, kind) in [(1, SheetKind::Cover), (2, SheetKind::List)] {
         let rec = engine.process_image(&image::open(dir.join(format!("page-{k}.png"))).unwrap());
@@ -75,6 +78,9 @@ fn class_sheets_precede_each_class_and_scan_as_covers() {
         assert!(rec.reject.is_none() && rec.form.is_none());
         let s = rec.sheet.unwrap();
         assert_eq!((s.kind, s.sheet, s.forms), (kind, sheet, 40));
-        assert_eq!((s.first_serial.as_str(), s.last_serial.as_str()), (pr.pages[0].serial.as_str(), pr.pages[39].serial.as_str()));
+        assert_eq!(
+            (s.first_serial.as_str(), s.last_serial.as_str()),
+            (pr.pages[0].serial.as_str(), pr.pages[39].serial.as_str())
+        );
     }
 }

@@ -76,7 +76,10 @@ fn scenario_run_writes_what_the_truth_says() {
     assert_eq!((s.forms, s.missing, s.duplicates, s.rescans), (8, 2, 2, 1));
     let st: ScenarioTruth = serde_json::from_slice(&std::fs::read(dir.join("scenario.json")).unwrap()).unwrap();
     assert_eq!(st.persons.len(), 10);
-    let jpgs = std::fs::read_dir(&dir).unwrap().filter(|e| e.as_ref().unwrap().path().extension() == Some("jpg".as_ref())).count();
+    let jpgs = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension() == Some("jpg".as_ref()))
+        .count();
     assert_eq!(jpgs, st.persons.iter().map(|p| p.files.len()).sum::<usize>());
     assert_eq!(jpgs, 8 + 2 + 1);
     let rules = st.persons.iter().filter(|p| p.scenario.iter().any(|t| t.starts_with("rule:"))).count();
@@ -120,7 +123,10 @@ fn scenario_run_writes_what_the_truth_says() {
     // Same seed, same plan.
     let again = plan(&persons, &opts);
     let first = plan(&persons, &opts);
-    assert!(again.iter().zip(&first).all(|(a, b)| (a.missing, a.duplicate, a.rescan, a.rule) == (b.missing, b.duplicate, b.rescan, b.rule)));
+    assert!(again
+        .iter()
+        .zip(&first)
+        .all(|(a, b)| (a.missing, a.duplicate, a.rescan, a.rule) == (b.missing, b.duplicate, b.rescan, b.rule)));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
