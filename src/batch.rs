@@ -41,6 +41,8 @@ pub struct Summary {
     pub read: usize,
     /// Blank pages.
     pub blank: usize,
+    /// Class-pack cover sheets and class-list pages (not forms, not rejected).
+    pub covers: usize,
     /// Rejected pages.
     pub rejected: usize,
     /// Rejections by reason.
@@ -113,6 +115,7 @@ impl Sink {
         match rec.outcome {
             Outcome::Read => s.read += 1,
             Outcome::Blank => s.blank += 1,
+            Outcome::Cover => s.covers += 1,
             Outcome::Rejected => {
                 s.rejected += 1;
                 let r = rec.reject.as_ref().map(|r| r.reason.as_str()).unwrap_or("unknown");

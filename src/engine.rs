@@ -222,7 +222,7 @@ impl<'e> Worker<'e> {
         let templates = &self.engine.templates;
         let mut id = identify::identify(&scan, &reg, &templates[ti], &mut self.buf);
         let mut reg = reg;
-        if id.is_err() {
+        if id.as_ref().is_err_and(|u| u.sheet.is_none()) {
             if let Some(alt) = reg.alternate.take() {
                 if let Ok(found) = identify::identify(&scan, &alt, &templates[ti], &mut self.buf) {
                     id = Ok(found);
@@ -236,6 +236,13 @@ impl<'e> Worker<'e> {
             Ok(i) => i,
             Err(u) => {
                 rec.barcodes = u.barcodes;
+                if let Some(sheet) = u.sheet {
+                    // A class-pack cover or class list: its own outcome, not a bad page.
+                    rec.outcome = Outcome::Cover;
+                    rec.reject = None;
+                    rec.sheet = Some(*sheet);
+                    return done(rec, times, Vec::new());
+                }
                 let foreign = rec.barcodes.iter().any(|b| b.status == crate::record::BarcodeStatus::Foreign);
                 rec.reject = Some(crate::record::Rejection {
                     reason: RejectReason::BarcodeUnreadable,

@@ -6,7 +6,7 @@
 
 use crate::barcode::{self, QrRead};
 use crate::geometry::Point;
-use crate::payload::{PagePayload, PayloadError};
+use crate::payload::{PagePayload, PayloadError, SheetPayload};
 use crate::record::{BarcodeRead, BarcodeStatus};
 use crate::register::Registration;
 use crate::scan::Scan;
@@ -21,11 +21,14 @@ pub struct Identified {
     pub barcodes: Vec<BarcodeRead>,
 }
 
-/// Neither code gave a trustworthy payload.
+/// Neither code gave a trustworthy form payload.
 #[derive(Debug, Clone)]
 pub struct Unidentified {
     /// What each code gave.
     pub barcodes: Vec<BarcodeRead>,
+    /// The page is a class-pack sheet (cover or class list), not a form: its payload.
+    /// (Boxed: it is rare, and keeps the error variant small.)
+    pub sheet: Option<Box<SheetPayload>>,
 }
 
 /// Quiet zone around the code that the crop keeps, mm (QR needs 4 modules ≈ 2.2 mm; the extra
@@ -41,8 +44,9 @@ pub fn identify(
 ) -> Result<Identified, Unidentified> {
     let mut barcodes = Vec::new();
     let mut found = None;
+    let mut sheet = None;
     for f in template.fields.iter().filter(|f| f.kind == FieldKind::Barcode) {
-        if found.is_some() {
+        if found.is_some() || sheet.is_some() {
             barcodes.push(BarcodeRead { field: f.name.clone(), status: BarcodeStatus::NotTried });
             continue;
         }
@@ -59,7 +63,15 @@ pub fn identify(
                     found = Some(p);
                     BarcodeStatus::Decoded
                 }
-                Err(PayloadError::Foreign) | Err(PayloadError::Corrupt(_)) => BarcodeStatus::Foreign,
+                Err(PayloadError::Foreign) => match SheetPayload::decode(&t) {
+                    // A cover or class-list page of the same print: decoded, but not a form.
+                    Ok(s) => {
+                        sheet = Some(Box::new(s));
+                        BarcodeStatus::Decoded
+                    }
+                    Err(_) => BarcodeStatus::Foreign,
+                },
+                Err(PayloadError::Corrupt(_)) => BarcodeStatus::Foreign,
             },
             QrRead::NotFound => BarcodeStatus::NotFound,
             QrRead::Damaged => BarcodeStatus::Damaged,
@@ -68,6 +80,6 @@ pub fn identify(
     }
     match found {
         Some(payload) => Ok(Identified { payload, barcodes }),
-        None => Err(Unidentified { barcodes }),
+        None => Err(Unidentified { barcodes, sheet }),
     }
 }

@@ -43,6 +43,7 @@
 pub mod audit;
 pub mod barcode;
 pub mod batch;
+pub mod clean;
 pub mod decode;
 pub mod domain;
 mod engine;

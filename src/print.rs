@@ -1,4 +1,9 @@
 //! Print runs: one PDF per school, pages in class order, and a manifest of every page.
+//!
+//! Each class's forms are preceded by a cover sheet and the class list ([`sheets`]); the
+//! manifest lists form pages only, and their `pdf_page` counts the sheets before them.
+
+pub mod sheets;
 
 use crate::error::{Error, Result};
 use crate::layout::{self, FormPage};
@@ -105,7 +110,15 @@ pub fn plan_run(t: &Template, persons: &[(usize, Person)], run: Option<&str>, ph
     for (school, mut list) in by_school {
         list.sort_by(|a, b| (&a.1.grade, &a.1.class, a.0).cmp(&(&b.1.grade, &b.1.class, b.0)));
         let pdf_name = format!("{}.pdf", file_name(school));
-        for (i, (line, person)) in list.into_iter().enumerate() {
+        let mut pdf_page = 0usize;
+        for (i, (line, person)) in list.iter().copied().enumerate() {
+            // A new class starts with its cover sheet and class list.
+            if i == 0 || (&list[i - 1].1.grade, &list[i - 1].1.class) != (&person.grade, &person.class) {
+                let n =
+                    list[i..].iter().take_while(|q| (&q.1.grade, &q.1.class) == (&person.grade, &person.class)).count();
+                pdf_page += sheets::sheet_count(n);
+            }
+            pdf_page += 1;
             serial += 1;
             let photo = match (&person.photo, photo_box) {
                 (Some(v), Some(bx)) if !v.is_empty() => match photo_for(v, photo_base, bx) {
@@ -122,7 +135,7 @@ pub fn plan_run(t: &Template, persons: &[(usize, Person)], run: Option<&str>, ph
                 page: 1,
                 person: person.clone(),
                 pdf: pdf_name.clone(),
-                pdf_page: i + 1,
+                pdf_page,
                 photo,
             });
         }
@@ -151,15 +164,21 @@ pub fn write_run(t: &Template, pr: &mut PrintRun, out: &Path) -> Result<()> {
     while start < pr.pages.len() {
         let pdf_name = pr.pages[start].pdf.clone();
         let end = pr.pages[start..].iter().position(|p| p.pdf != pdf_name).map_or(pr.pages.len(), |k| start + k);
-        let drawings: Vec<_> = pr.pages[start..end]
-            .iter()
-            .map(|p| {
-                layout::form_page(
+        let mut drawings = Vec::new();
+        let mut c = start;
+        while c < end {
+            let class = (&pr.pages[c].person.grade, &pr.pages[c].person.class);
+            let n = pr.pages[c..end].iter().take_while(|p| (&p.person.grade, &p.person.class) == class).count();
+            drawings.extend(sheets::class_sheets(t, &pr.run, &pr.pages[c..c + n]));
+            for p in &pr.pages[c..c + n] {
+                debug_assert_eq!(drawings.len() + 1, p.pdf_page, "manifest page numbers follow the drawings");
+                drawings.push(layout::form_page(
                     t,
                     &FormPage { person: &p.person, payload: p.payload(t, &pr.run), photo: p.photo.clone() },
-                )
-            })
-            .collect();
+                ));
+            }
+            c += n;
+        }
         let path = out.join(&pdf_name);
         let f = crate::batch::create_private_file(&path)?;
         let school = &pr.pages[start].person.school;

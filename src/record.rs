@@ -34,6 +34,12 @@
 //!   `rejected`; a rejected page has `reject = {"reason": R, "detail": "..."}` where `R` is one
 //!   of `unreadable_file`, `not_a_form`, `marks_not_found`, `barcode_unreadable`,
 //!   `unknown_template`, `limits`. Every input page gets exactly one record.
+//! * `outcome` may also be `cover`: the page is a class-pack sheet printed by `print` before
+//!   each class's forms (the cover sheet or a page of the class list, 花名册), recognised by its
+//!   `FSC1` page code. Such a record has no `reject` and no `form`, and carries
+//!   `sheet = {"template", "version", "run", "kind": "cover"|"list", "first_serial",
+//!   "last_serial", "forms", "sheet"}` ([`crate::payload::SheetPayload`]); `registration` and
+//!   `barcodes` are filled in. The `sheet` key is absent from every other record.
 //! * `fields` maps each readable field of the template to a [`FieldReading`]; printed and
 //!   barcode fields are not listed. `state` is `checked` / `unchecked` for checkboxes and
 //!   `ink` / `empty` for every other kind, or `ambiguous` for either when the evidence sits
@@ -55,7 +61,7 @@
 //!   Snippet paths are relative to the output folder.
 
 use crate::audit::Finding;
-use crate::payload::PagePayload;
+use crate::payload::{PagePayload, SheetPayload};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -78,6 +84,9 @@ pub enum Outcome {
     Blank,
     /// Not read; see the reason.
     Rejected,
+    /// A class-pack cover sheet or class-list page (see [`PageRecord::sheet`]): expected in a
+    /// pack, neither a form nor a bad page.
+    Cover,
 }
 
 /// Why a page was rejected.
@@ -302,6 +311,9 @@ pub struct PageRecord {
     pub reject: Option<Rejection>,
     /// The form and page, when identified.
     pub form: Option<PagePayload>,
+    /// The class-pack sheet's payload, when the outcome is [`Outcome::Cover`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sheet: Option<SheetPayload>,
     /// Registration figures, when registered.
     pub registration: Option<RegistrationSummary>,
     /// The page codes tried.
@@ -329,6 +341,7 @@ impl PageRecord {
             outcome: Outcome::Rejected,
             reject: Some(Rejection { reason, detail: detail.into() }),
             form: None,
+            sheet: None,
             registration: None,
             barcodes: Vec::new(),
             fields: BTreeMap::new(),

@@ -132,7 +132,7 @@ const COLUMNS: [(Col, &str, bool, &[&str]); 9] = [
 ];
 
 /// How many records at the top may hold the header (those above it are title rows).
-const HEADER_SEARCH_ROWS: usize = 10;
+pub(crate) const HEADER_SEARCH_ROWS: usize = 10;
 
 /// Headers written by [`write_roster_csv`]; each is an accepted alias, so output reads back.
 const OUT_HEADERS: [&str; 9] =
@@ -140,6 +140,12 @@ const OUT_HEADERS: [&str; 9] =
 
 /// Reads and parses a roster file; see [`parse_roster`]. Errors carry `path`.
 pub fn read_roster(path: &Path) -> Result<Roster> {
+    let bytes = read_limited(path)?;
+    parse_roster(&bytes).map_err(|e| e.with_path(path))
+}
+
+/// Reads a whole list file, refusing one over [`MAX_ROSTER_BYTES`]. Errors carry `path`.
+pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io_at(path, e))?;
     let len = file.metadata().map_err(|e| Error::io_at(path, e))?.len();
     if len > MAX_ROSTER_BYTES {
@@ -148,10 +154,13 @@ pub fn read_roster(path: &Path) -> Result<Roster> {
     // `take` guards against files that grow, or lie about their size (pipes, /proc).
     let mut bytes = Vec::with_capacity(len as usize);
     file.take(MAX_ROSTER_BYTES + 1).read_to_end(&mut bytes).map_err(|e| Error::io_at(path, e))?;
-    parse_roster(&bytes).map_err(|e| e.with_path(path))
+    if bytes.len() as u64 > MAX_ROSTER_BYTES {
+        return Err(too_big(bytes.len() as u64).with_path(path));
+    }
+    Ok(bytes)
 }
 
-fn too_big(actual: u64) -> Error {
+pub(crate) fn too_big(actual: u64) -> Error {
     Error::Limits { path: None, what: "roster file size", actual, limit: MAX_ROSTER_BYTES }
 }
 
@@ -227,7 +236,7 @@ pub fn parse_roster(bytes: &[u8]) -> Result<Roster> {
 }
 
 /// UTF-8 first because it never decodes by accident; GB18030 (a superset of GBK) otherwise.
-fn decode(bytes: &[u8]) -> Result<Cow<'_, str>> {
+pub(crate) fn decode(bytes: &[u8]) -> Result<Cow<'_, str>> {
     if let Some((enc, bom)) = encoding_rs::Encoding::for_bom(bytes) {
         let (text, bad) = enc.decode_without_bom_handling(&bytes[bom..]);
         if bad {
@@ -248,7 +257,7 @@ fn decode(bytes: &[u8]) -> Result<Cow<'_, str>> {
 
 /// Comma unless the header line has none; then tab (Excel's "text" export), then semicolon
 /// (spreadsheets in locales with a decimal comma).
-fn sniff_delimiter(text: &str) -> u8 {
+pub(crate) fn sniff_delimiter(text: &str) -> u8 {
     // The first line with any candidate stands for the header (a title line may have none).
     let header = text.lines().find(|l| l.contains([',', '\t', ';'])).unwrap_or("");
     if header.contains(',') {
@@ -267,11 +276,11 @@ fn known_columns(rec: &csv::StringRecord) -> usize {
     rec.iter().filter(|h| known(h)).count()
 }
 
-fn is_blank(rec: &csv::StringRecord) -> bool {
+pub(crate) fn is_blank(rec: &csv::StringRecord) -> bool {
     rec.iter().all(|f| f.trim().is_empty())
 }
 
-fn csv_error(e: csv::Error) -> Error {
+pub(crate) fn csv_error(e: csv::Error) -> Error {
     // csv's message already names the line when it knows it.
     let msg = e.to_string();
     match e.into_kind() {
@@ -280,7 +289,7 @@ fn csv_error(e: csv::Error) -> Error {
     }
 }
 
-fn normalize_header(h: &str) -> String {
+pub(crate) fn normalize_header(h: &str) -> String {
     h.trim().trim_start_matches('*').trim().to_lowercase().replace([' ', '-'], "_")
 }
 
@@ -358,9 +367,7 @@ fn check_row(
     }
 
     // Exports keep long digit strings as text by writing ="…" or a leading apostrophe.
-    let raw_id = get(Col::Id);
-    let raw_id = raw_id.strip_prefix("=\"").and_then(|s| s.strip_suffix('"')).unwrap_or(raw_id);
-    let raw_id = raw_id.strip_prefix('\'').unwrap_or(raw_id);
+    let raw_id = unwrap_text_cell(get(Col::Id));
     p.id_number = crate::domain::normalize_id(raw_id);
     if raw_id.is_empty() {
         why.push("missing ID number (公民身份号码)".to_string());
@@ -403,7 +410,13 @@ fn check_row(
     }
 }
 
-fn looks_like_scientific(s: &str) -> bool {
+/// Strips the spreadsheet text wrappers `="…"` and a leading `'` from a cell.
+pub(crate) fn unwrap_text_cell(raw: &str) -> &str {
+    let raw = raw.strip_prefix("=\"").and_then(|s| s.strip_suffix('"')).unwrap_or(raw);
+    raw.strip_prefix('\'').unwrap_or(raw)
+}
+
+pub(crate) fn looks_like_scientific(s: &str) -> bool {
     s.to_ascii_lowercase().contains("e+") && s.parse::<f64>().is_ok()
 }
 

@@ -34,6 +34,11 @@ enum Command {
         #[arg(long)]
         run: Option<String>,
     },
+    /// Roster preparation: data cleaning (数据清洗) and synthetic input lists.
+    Roster {
+        #[command(subcommand)]
+        command: RosterCommand,
+    },
     /// Simulate scans of filled-in forms for a roster, with ground truth JSON.
     Synth {
         /// Roster CSV.
@@ -60,6 +65,8 @@ enum Command {
         /// Write digits from the calibration set (MNIST 50,000–54,999) instead of the test set.
         #[arg(long)]
         calibration_digits: bool,
+        #[command(flatten)]
+        scenario: ScenarioArgs,
     },
     /// Read scans (files or folders of JPEG, PNG, TIFF, PDF) into records.
     Process {
@@ -104,6 +111,114 @@ enum Command {
         #[arg(long, default_value = "harsh")]
         degrade: String,
     },
+}
+
+/// Batch-workflow scenarios for `synth` (all off by default; see `formscan::synth::scenario`).
+#[derive(clap::Args, Default)]
+struct ScenarioArgs {
+    /// Share of forms never scanned (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    missing: f64,
+    /// Share of forms whose scan file appears twice under another name (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    duplicates: f64,
+    /// Share of forms scanned a second time, a new image of the same sheet (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    rescans: f64,
+    /// Share of forms made to break one audit rule (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    rule_breaking: f64,
+    /// Class (0-based, in print order) in which every pupil writes the same phone number.
+    #[arg(long)]
+    shared_phone_class: Option<usize>,
+}
+
+impl ScenarioArgs {
+    fn to_options(&self) -> Result<synth::Scenarios> {
+        for (v, flag) in [
+            (self.missing, "--missing"),
+            (self.duplicates, "--duplicates"),
+            (self.rescans, "--rescans"),
+            (self.rule_breaking, "--rule-breaking"),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                bail!("{flag} must be between 0 and 1");
+            }
+        }
+        Ok(synth::Scenarios {
+            missing: self.missing,
+            duplicates: self.duplicates,
+            rescans: self.rescans,
+            rule_breaking: self.rule_breaking,
+            shared_phone_class: self.shared_phone_class,
+        })
+    }
+}
+
+#[derive(Subcommand)]
+enum RosterCommand {
+    /// Pending list from the insured-residents list and the school roll, minus card holders and
+    /// already-submitted people, grouped by school and class; plus a report of who was left out.
+    Clean {
+        /// Insured-residents CSV (UTF-8 or GBK; Chinese or English headers).
+        #[arg(long)]
+        insured: PathBuf,
+        /// School-roll CSV.
+        #[arg(long)]
+        roll: PathBuf,
+        /// Card-holder CSV (ID number column); may be repeated.
+        #[arg(long)]
+        holders: Vec<PathBuf>,
+        /// Already-submitted CSV (ID number column); may be repeated.
+        #[arg(long)]
+        submitted: Vec<PathBuf>,
+        /// Pending list to write (a roster CSV that `print` reads).
+        #[arg(long)]
+        out: PathBuf,
+        /// Report CSV of dropped, flagged and ignored rows.
+        #[arg(long)]
+        report: PathBuf,
+    },
+    /// Write synthetic insured, roll, holder and submitted lists with known drop-outs.
+    SynthLists {
+        /// Output folder (insured.csv, roll.csv, holders.csv, submitted.csv, expected.json).
+        #[arg(long)]
+        out: PathBuf,
+        /// Students on the roll.
+        #[arg(long, default_value_t = 120)]
+        students: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn cmd_clean(
+    insured: &Path,
+    roll: &Path,
+    holders: &[PathBuf],
+    submitted: &[PathBuf],
+    out: &Path,
+    report: &Path,
+) -> Result<()> {
+    let r = formscan::clean::clean_files(insured, roll, holders, submitted)?;
+    print::write_roster(&r.pending, out)?;
+    let f = batch::create_private_file(report)?;
+    formscan::clean::write_report_csv(&r.report, std::io::BufWriter::new(f))?;
+    // Counts only: the lists are about children, so no names or ID numbers in logs.
+    let c = r.counts();
+    let by: Vec<String> = c.by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    eprintln!(
+        "clean: {} insured rows, {} roll rows → {} pending, {} dropped, {} flagged, {} rows ignored ({})",
+        c.insured_rows,
+        c.roll_rows,
+        c.pending,
+        c.dropped,
+        c.flagged,
+        c.ignored,
+        by.join(", ")
+    );
+    Ok(())
 }
 
 fn load_template(p: &Option<PathBuf>) -> Result<Template> {
@@ -155,6 +270,7 @@ fn cmd_synth(
     template: &Option<PathBuf>,
     run: Option<&str>,
     calibration_digits: bool,
+    scenario: &ScenarioArgs,
 ) -> Result<()> {
     let t = load_template(template)?;
     let degrade: synth::Degrade = degrade.parse().map_err(anyhow::Error::msg)?;
@@ -165,9 +281,16 @@ fn cmd_synth(
     let serials: Vec<_> = plan.pages.iter().map(|p| p.serial.clone()).collect();
     let photos: Vec<_> = plan.pages.iter().map(|p| p.photo.clone()).collect();
     let digits = if calibration_digits { synth::DigitSet::Calibration } else { synth::DigitSet::Pages };
-    let opts = synth::SynthOptions { dpi, degrade, seed, digits, ..Default::default() };
+    let opts =
+        synth::SynthOptions { dpi, degrade, seed, digits, scenario: scenario.to_options()?, ..Default::default() };
     let s = synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, out)?;
     eprintln!("simulated {} form pages and {} blank backs in {}", s.forms, s.blanks, out.display());
+    if opts.scenario.is_active() {
+        eprintln!(
+            "scenarios: {} forms missing, {} duplicate files, {} rescans; truth in scenario.json",
+            s.missing, s.duplicates, s.rescans
+        );
+    }
     Ok(())
 }
 
@@ -313,7 +436,7 @@ fn cmd_demo(out: &Path, students: usize, degrade: &str) -> Result<bool> {
     println!("== print: roster of {students} synthetic students → {}", out.join("print").display());
     cmd_print(&roster_path, &out.join("print"), &None, None)?;
     println!("== synth: simulated scans ({degrade}) → {}", out.join("scans").display());
-    cmd_synth(&roster_path, &out.join("scans"), 7, 300.0, degrade, &None, None, false)?;
+    cmd_synth(&roster_path, &out.join("scans"), 7, 300.0, degrade, &None, None, false, &ScenarioArgs::default())?;
     println!("== process → {}", out.join("read").display());
     let s = cmd_process(&[out.join("scans")], &out.join("read"), &[], false)?;
     print_summary(&s);
@@ -326,11 +449,21 @@ fn run() -> Result<i32> {
     let cli = Cli::parse();
     let ok = match cli.command {
         Command::Print { roster, out, template, run } => cmd_print(&roster, &out, &template, run.as_deref())?,
-        Command::Synth { roster, out, seed, dpi, degrade, template, run, calibration_digits } => {
+        Command::Roster { command: RosterCommand::Clean { insured, roll, holders, submitted, out, report } } => {
+            cmd_clean(&insured, &roll, &holders, &submitted, &out, &report)?;
+            true
+        }
+        Command::Roster { command: RosterCommand::SynthLists { out, students, seed } } => {
+            let lists = synth::campaign::campaign_lists(seed, students);
+            synth::campaign::write_campaign_lists(&lists, &out)?;
+            eprintln!("wrote insured.csv, roll.csv, holders.csv, submitted.csv, expected.json in {}", out.display());
+            true
+        }
+        Command::Synth { roster, out, seed, dpi, degrade, template, run, calibration_digits, scenario } => {
             if !(50.0..=1200.0).contains(&dpi) {
                 bail!("--dpi must be between 50 and 1200");
             }
-            cmd_synth(&roster, &out, seed, dpi, &degrade, &template, run.as_deref(), calibration_digits)?;
+            cmd_synth(&roster, &out, seed, dpi, &degrade, &template, run.as_deref(), calibration_digits, &scenario)?;
             true
         }
         Command::Process { inputs, out, jobs, template, no_snippets } => {

@@ -28,6 +28,7 @@ fn font(kind: FontKind) -> &'static FontRef<'static> {
 }
 
 /// A page image with its scale, for painting in millimetres.
+#[derive(Clone)]
 pub struct Canvas {
     /// The pixels.
     pub image: RgbImage,

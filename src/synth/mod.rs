@@ -4,13 +4,16 @@
 //! Everything is deterministic for a seed: page `i` draws from its own ChaCha8 stream seeded
 //! from `(seed, i)`, so pages can be generated in parallel and any one regenerated alone.
 
+pub mod campaign;
 pub mod eval;
 mod hand;
 pub mod names;
 mod scanner;
+pub mod scenario;
 
 pub use hand::DigitSet;
 pub use scanner::Degrade;
+pub use scenario::{PersonTruth, RuleBreak, ScenarioTruth, Scenarios};
 
 use crate::domain::{make_id, Date, Sex};
 use crate::error::{Error, Result};
@@ -45,11 +48,21 @@ pub struct SynthOptions {
     pub blank_backs: f64,
     /// Which MNIST digits to write. Default [`DigitSet::Pages`].
     pub digits: DigitSet,
+    /// Batch-workflow scenarios (missing forms, duplicates, rescans, rule-breaking forms, a
+    /// class sharing one phone). Default: none, so output is unchanged.
+    pub scenario: Scenarios,
 }
 
 impl Default for SynthOptions {
     fn default() -> Self {
-        SynthOptions { dpi: 300.0, degrade: Degrade::Mild, seed: 1, blank_backs: 0.1, digits: DigitSet::Pages }
+        SynthOptions {
+            dpi: 300.0,
+            degrade: Degrade::Mild,
+            seed: 1,
+            blank_backs: 0.1,
+            digits: DigitSet::Pages,
+            scenario: Scenarios::default(),
+        }
     }
 }
 
@@ -91,6 +104,15 @@ pub struct Truth {
     pub upside_down: bool,
     /// Field truths by field name.
     pub fields: BTreeMap<String, FieldTruth>,
+    /// Scenario tags of this page (only with [`SynthOptions::scenario`] active): `duplicate`
+    /// (same bytes as the `a` page), `rescan` (a second scan of the same sheet), `rule:<kind>`
+    /// ([`RuleBreak::as_str`]), `shared_phone`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub scenario: Vec<String>,
+    /// Audit finding codes this page must raise (only with [`SynthOptions::scenario`] active);
+    /// see [`scenario::expected_findings`] for the rules.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub expected_findings: Vec<String>,
 }
 
 /// One simulated page.
@@ -276,6 +298,7 @@ fn fill_form<R: Rng>(
     payload: &PagePayload,
     photo: Option<JpegImage>,
     opts: &SynthOptions,
+    sc: &scenario::Overrides,
     rng: &mut R,
 ) -> (Canvas, BTreeMap<String, FieldTruth>) {
     let printed_photo = photo.is_some();
@@ -284,10 +307,14 @@ fn fill_form<R: Rng>(
     let mut truth = BTreeMap::new();
     let plain = |s: &str| FieldTruth { state: s.into(), cells: None, text: None, photo: None, quad: None };
     let minor = age(person) < 16;
+    // Scenario overrides replace a draw after it is made, so the rest of the page stays as
+    // the default page would be.
     let agent = if minor { rng.gen_bool(0.9) } else { rng.gen_bool(0.2) };
+    let agent = sc.agent.unwrap_or(agent);
     let fix_name = rng.gen_bool(0.08);
+    let fix_name = sc.fix_name.unwrap_or(fix_name);
     let fix_id = rng.gen_bool(0.08);
-    let photo_answer: Option<bool> = if printed_photo {
+    let mut photo_answer: Option<bool> = if printed_photo {
         match rng.gen_range(0..20) {
             0 => None,
             1..=3 => Some(false),
@@ -296,6 +323,9 @@ fn fill_form<R: Rng>(
     } else {
         None
     };
+    if sc.no_photo && printed_photo {
+        photo_answer = Some(false);
+    }
     let relation = rng.gen_range(0..5usize);
     let double_tick = rng.gen_bool(0.02);
     for f in &t.fields {
@@ -319,7 +349,16 @@ fn fill_form<R: Rng>(
                 plain(if on { "checked" } else { "unchecked" })
             }
             FieldKind::Comb { cells, charset } => {
+                let forced = match f.name.as_str() {
+                    "applicant_phone" => sc.phone.clone(),
+                    "applicant_id_fix" if sc.invalid_fix_id => {
+                        let b = person.birth_date.unwrap_or(Date { year: 2015, month: 1, day: 1 });
+                        Some(scenario::corrupt_check(&id_for(rng, b, person.sex.unwrap_or(Sex::Female))))
+                    }
+                    _ => None,
+                };
                 let value: Option<String> = match f.name.as_str() {
+                    _ if forced.is_some() => forced.clone(),
                     "applicant_phone" => rng.gen_bool(0.85).then(|| mobile(rng)),
                     "agent_phone" => (agent && rng.gen_bool(0.95)).then(|| mobile(rng)),
                     "agent_id" => (agent && rng.gen_bool(0.93)).then(|| {
@@ -341,7 +380,7 @@ fn fill_form<R: Rng>(
                 };
                 // A few writers stop early: the comb is partly filled.
                 let value = value.map(|v| {
-                    if rng.gen_bool(0.03) {
+                    if forced.is_none() && rng.gen_bool(0.03) {
                         v.chars().take(rng.gen_range(3..*cells as usize)).collect()
                     } else {
                         v
@@ -387,7 +426,10 @@ fn fill_form<R: Rng>(
             }
             FieldKind::Signature => {
                 let on = match f.name.as_str() {
-                    "agent_signature" => agent && rng.gen_bool(0.92),
+                    "agent_signature" => {
+                        let on = agent && rng.gen_bool(0.92);
+                        sc.agent_signature.map_or(on, |s| agent && s)
+                    }
                     _ => rng.gen_bool(if minor { 0.5 } else { 0.9 }),
                 };
                 if on {
@@ -405,7 +447,7 @@ fn fill_form<R: Rng>(
                         photo: Some("printed".into()),
                         quad: None,
                     }
-                } else if rng.gen_bool(if need { 0.8 } else { 0.05 }) {
+                } else if !sc.no_photo && rng.gen_bool(if need { 0.8 } else { 0.05 }) {
                     let bg = match rng.gen_range(0..10) {
                         0 => "blue",
                         1 => "grey",
@@ -440,6 +482,7 @@ fn fill_form<R: Rng>(
             }
             FieldKind::Paste => {
                 let on = if fix_name || fix_id { rng.gen_bool(0.9) } else { rng.gen_bool(0.03) };
+                let on = sc.paste.unwrap_or(on);
                 if on {
                     paste_id_copy(&mut c, rng, f.rect);
                 }
@@ -475,7 +518,20 @@ pub fn simulate_form<R: Rng>(
     opts: &SynthOptions,
     rng: &mut R,
 ) -> SynthPage {
-    let (clean, fields) = fill_form(t, person, payload, photo, opts, rng);
+    let (clean, fields) = fill_form(t, person, payload, photo, opts, &scenario::Overrides::default(), rng);
+    scan_filled(t, person, payload, clean, fields, opts, rng)
+}
+
+/// Scans a filled-in page and attaches its truth.
+fn scan_filled<R: Rng>(
+    t: &Template,
+    person: &Person,
+    payload: &PagePayload,
+    clean: Canvas,
+    fields: BTreeMap<String, FieldTruth>,
+    opts: &SynthOptions,
+    rng: &mut R,
+) -> SynthPage {
     let px_per_mm = clean.px_per_mm;
     let (scanned, fx) = scan_page(clean, opts, rng);
     let to_scan = fx.feed.compose(&Homography::scale_translate(px_per_mm, 0.0, 0.0));
@@ -491,6 +547,8 @@ pub fn simulate_form<R: Rng>(
             to_scan: Some(to_scan),
             upside_down: fx.upside_down,
             fields,
+            scenario: Vec::new(),
+            expected_findings: Vec::new(),
         },
     }
 }
@@ -523,6 +581,8 @@ pub fn simulate_blank<R: Rng>(t: &Template, opts: &SynthOptions, rng: &mut R) ->
             to_scan: None,
             upside_down: false,
             fields: BTreeMap::new(),
+            scenario: Vec::new(),
+            expected_findings: Vec::new(),
         },
     }
 }
@@ -534,11 +594,18 @@ pub struct SynthSummary {
     pub forms: usize,
     /// Blank back sides.
     pub blanks: usize,
+    /// Forms left unscanned ([`Scenarios::missing`]).
+    pub missing: usize,
+    /// Duplicate files ([`Scenarios::duplicates`]).
+    pub duplicates: usize,
+    /// Second scans of a form ([`Scenarios::rescans`]).
+    pub rescans: usize,
 }
 
 /// Simulates scans of every person's form into `out` as `page-NNNNN.jpg` plus
 /// `page-NNNNN.json` ground truth. `serials[i]` is person i's form serial in print run `run`;
-/// `photos[i]` the photo printed on their form, if any.
+/// `photos[i]` the photo printed on their form, if any. With [`SynthOptions::scenario`] active
+/// see [`scenario::run`] for the extra files.
 pub fn run(
     t: &Template,
     persons: &[Person],
@@ -549,6 +616,9 @@ pub fn run(
     out: &Path,
 ) -> Result<SynthSummary> {
     use rayon::prelude::*;
+    if opts.scenario.is_active() {
+        return scenario::run(t, persons, serials, photos, run, opts, out);
+    }
     std::fs::create_dir_all(out).map_err(|e| Error::io_at(out, e))?;
     let results: Vec<Result<(usize, usize)>> = persons
         .par_iter()

@@ -1,6 +1,7 @@
 //! The printed PDF, rendered by poppler as a printer would, must read back as the right form.
 
 use crate::scratch;
+use formscan::payload::SheetKind;
 use formscan::record::Outcome;
 use formscan::{print, synth, Engine, Template};
 use std::process::Command;
@@ -28,8 +29,20 @@ fn printed_pdf_reads_back() {
     let st = Command::new("pdftoppm").args(["-r", "200", "-png"]).arg(pdf).arg(dir.join("page")).status().unwrap();
     assert!(st.success());
     let engine = Engine::default();
-    for (i, page) in pr.pages.iter().enumerate() {
-        let png = dir.join(format!("page-{}.png", i + 1));
+    // One class: cover, one class-list page, then the two forms.
+    let pngs = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with(".png"))
+        .count();
+    assert_eq!(pngs, 4);
+    for (k, kind) in [(1, SheetKind::Cover), (2, SheetKind::List)] {
+        let rec = engine.process_image(&image::open(dir.join(format!("page-{k}.png"))).unwrap());
+        assert_eq!(rec.outcome, Outcome::Cover, "{:?}", rec.reject);
+        let sheet = rec.sheet.unwrap();
+        assert_eq!((sheet.kind, sheet.forms, sheet.run.as_str()), (kind, 2, "RPDF"));
+    }
+    for page in &pr.pages {
+        let png = dir.join(format!("page-{}.png", page.pdf_page));
         let img = image::open(&png).unwrap_or_else(|e| panic!("{}: {e}", png.display()));
         let rec = engine.process_image(&img);
         assert_eq!(rec.outcome, Outcome::Read, "{:?}", rec.reject);
@@ -40,4 +53,34 @@ fn printed_pdf_reads_back() {
         assert!(reg.residual_max_mm < 0.3, "printed marks off by {} mm", reg.residual_max_mm);
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn class_sheets_precede_each_class_and_scan_as_covers() {
+    let t = Template::sbk_student();
+    // 60 pupils: classes of 40 and 20 in one school; the first class needs two list pages.
+    let persons: Vec<(usize, _)> = synth::roster(60, 4).into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
+    let pr = print::plan_run(&t, &persons, Some("RCOV"), std::path::Path::new("."));
+    let classes: Vec<usize> = [40, 20].into();
+    assert_eq!(print::sheets::sheet_count(40), 3);
+    assert_eq!(print::sheets::sheet_count(20), 2);
+    assert_eq!(pr.pages[0].pdf_page, 4);
+    assert_eq!(pr.pages[39].pdf_page, 43);
+    assert_eq!(pr.pages[40].pdf_page, 43 + 2 + 1);
+    assert_eq!(pr.pages.len(), classes.iter().sum::<usize>());
+    let drawings = print::sheets::class_sheets(&t, &pr.run, &pr.pages[..40]);
+    assert_eq!(drawings.len(), 3);
+    let engine = Engine::default();
+    for (d, kind, sheet) in [(&drawings[0], SheetKind::Cover, 0), (&drawings[2], SheetKind::List, 2)] {
+        let img = formscan::render::raster::render(d, t.width, t.height, 200.0).image;
+        let rec = engine.process_image(&image::DynamicImage::ImageRgb8(img));
+        assert_eq!(rec.outcome, Outcome::Cover, "{:?} {:?}", rec.reject, rec.barcodes);
+        assert!(rec.reject.is_none() && rec.form.is_none());
+        let s = rec.sheet.unwrap();
+        assert_eq!((s.kind, s.sheet, s.forms), (kind, sheet, 40));
+        assert_eq!(
+            (s.first_serial.as_str(), s.last_serial.as_str()),
+            (pr.pages[0].serial.as_str(), pr.pages[39].serial.as_str())
+        );
+    }
 }
