@@ -136,8 +136,13 @@ pub fn school_dir(school: &str) -> String {
     }
 }
 
+/// A card-data record.
+type CardRow = [String; 13];
+/// A photo to copy: source file and output name.
+type Photo = Option<(PathBuf, String)>;
+
 /// One person's card-data record and the photo to copy.
-fn record(a: &Assessed, page: &PageView) -> ([String; 13], Option<(PathBuf, String)>) {
+fn record(a: &Assessed, page: &PageView) -> (CardRow, Photo) {
     let p = &a.view.person.person;
     let fix = accepted(page, "applicant_id_fix");
     let id = if !fix.is_empty() && parse_id(&fix).is_ok() { fix } else { p.id_number.clone() };
@@ -206,7 +211,7 @@ pub fn export(store: &mut dyn Store, out: &Path, opts: &ExportOptions) -> Result
         }
     };
     crate::batch::create_private_dir(out)?;
-    let mut schools: BTreeMap<String, Vec<(String, [String; 13], Option<(PathBuf, String)>)>> = BTreeMap::new();
+    let mut schools: BTreeMap<String, Vec<(String, CardRow, Photo)>> = BTreeMap::new();
     for (key, page_id) in &items {
         let a = by_key.get(key).ok_or_else(|| Error::input(format!("export batch {batch}: unknown person {key}")))?;
         let page = a
