@@ -3,6 +3,8 @@
 //! Each finding has a stable `code` (never reworded: downstream tools key on it) and messages
 //! in English and Chinese for the review list.
 
+pub mod rules;
+
 use crate::record::{FieldState, GroupReading};
 use crate::template::{Choice, Template};
 use serde::{Deserialize, Serialize};

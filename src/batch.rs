@@ -58,6 +58,8 @@ pub struct Summary {
     pub stage_ms_mean: StageTimes,
     /// Threads used.
     pub threads: usize,
+    /// Files a [`BatchHook`] skipped (already recorded in the campaign store).
+    pub skipped_files: usize,
 }
 
 /// Creates a folder (and parents) that only its owner can enter.
@@ -251,6 +253,27 @@ fn one_page(
     rec
 }
 
+/// Observes a batch: chooses which files to process and receives every finished page, e.g.
+/// to write them to a campaign store ([`crate::campaign::intake`]). Called from worker
+/// threads.
+pub trait BatchHook: Sync {
+    /// Whether to process `path`; false skips it (e.g. already recorded). Default: all.
+    fn wanted(&self, _path: &Path) -> bool {
+        true
+    }
+    /// Receives a page's record after it was written to the outputs; an error stops the batch.
+    fn page(&self, _path: &Path, _rec: &PageRecord) -> Result<()> {
+        Ok(())
+    }
+    /// Every page of `path` has been passed to [`BatchHook::page`].
+    fn file_done(&self, _path: &Path, _pages: usize) -> Result<()> {
+        Ok(())
+    }
+}
+
+struct NoHook;
+impl BatchHook for NoHook {}
+
 /// Processes every page of `inputs` (files or folders) into `opts.out_dir`. `progress` is
 /// called with (files done, files total) as files finish. Fails only when outputs cannot be
 /// written or an input path does not exist; bad pages are recorded, never fatal.
@@ -259,6 +282,17 @@ pub fn run(
     inputs: &[PathBuf],
     opts: &BatchOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Summary> {
+    run_with(engine, inputs, opts, progress, &NoHook)
+}
+
+/// [`run`], with a [`BatchHook`] that may skip files and sees every page.
+pub fn run_with(
+    engine: &Engine,
+    inputs: &[PathBuf],
+    opts: &BatchOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+    hook: &dyn BatchHook,
 ) -> Result<Summary> {
     let start = Instant::now();
     let files = crate::decode::list_inputs(inputs)?;
@@ -302,29 +336,48 @@ pub fn run(
     });
     let done = std::sync::atomic::AtomicUsize::new(0);
     let write_err: Mutex<Option<Error>> = Mutex::new(None);
-    let emit = |rec: PageRecord| {
-        let mut s = sink.lock().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = s.write(&rec) {
-            write_err.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+    let fail = |e: Error| {
+        write_err.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
+    };
+    let emit = |path: &Path, rec: PageRecord| {
+        let written = sink.lock().unwrap_or_else(|e| e.into_inner()).write(&rec);
+        if let Err(e) = written.and_then(|_| hook.page(path, &rec)) {
+            fail(e);
         }
     };
+    let skipped = std::sync::atomic::AtomicUsize::new(0);
     files.par_iter().for_each_init(
         || engine.worker(),
         |worker, path| {
             let name = path.display().to_string();
-            match engine.open(path) {
+            if !hook.wanted(path) {
+                skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, files.len());
+                return;
+            }
+            let n = match engine.open(path) {
                 Err(e) => {
                     let reason = if matches!(e, Error::Limits { .. }) {
                         RejectReason::Limits
                     } else {
                         RejectReason::UnreadableFile
                     };
-                    emit(PageRecord::rejected(SourceRef { file: name.clone(), page: 0 }, reason, e.to_string()));
+                    emit(path, PageRecord::rejected(SourceRef { file: name.clone(), page: 0 }, reason, e.to_string()));
+                    1
                 }
-                Ok(pages) if pages.len() == 1 => emit(one_page(worker, engine, &pages[0], &name, opts)),
+                Ok(pages) if pages.len() == 1 => {
+                    emit(path, one_page(worker, engine, &pages[0], &name, opts));
+                    1
+                }
                 Ok(pages) => {
-                    pages.par_iter().for_each_init(|| engine.worker(), |w, p| emit(one_page(w, engine, p, &name, opts)))
+                    pages
+                        .par_iter()
+                        .for_each_init(|| engine.worker(), |w, p| emit(path, one_page(w, engine, p, &name, opts)));
+                    pages.len()
                 }
+            };
+            if let Err(e) = hook.file_done(path, n) {
+                fail(e);
             }
             progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, files.len());
         },
@@ -335,6 +388,7 @@ pub fn run(
     let mut sink = sink.into_inner().unwrap_or_else(|e| e.into_inner());
     sink.csv.flush().map_err(|e| Error::io_at(&csv_path, e))?;
     let mut summary = sink.summary;
+    summary.skipped_files = skipped.into_inner();
     let n = summary.pages_in.max(1) as f64;
     let t = &sink.times;
     summary.stage_ms_mean = StageTimes {

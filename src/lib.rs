@@ -14,6 +14,7 @@
 //! | audit | [`Engine::audit`] | [`audit::Finding`]s |
 //! | record | [`Engine::process_image`] | [`record::PageRecord`] (the output schema) |
 //! | batch | [`batch::run`] | `records.jsonl`, `records.csv`, `snippets/`, `summary.json` |
+//! | campaign | [`campaign::intake::process`] | the campaign [`store`]: pages, findings, status, export |
 //!
 //! The other direction: [`roster`] reads the pending-student list, [`layout`] turns a template
 //! and a person into a [`render::PageDrawing`], and [`render::pdf`] prints it; [`synth`]
@@ -43,6 +44,7 @@
 pub mod audit;
 pub mod barcode;
 pub mod batch;
+pub mod campaign;
 pub mod clean;
 pub mod decode;
 pub mod domain;
@@ -60,6 +62,7 @@ pub mod register;
 pub mod render;
 pub mod roster;
 pub mod scan;
+pub mod store;
 pub mod synth;
 pub mod template;
 

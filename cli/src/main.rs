@@ -6,7 +6,8 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use formscan::{batch, print, roster, synth, Engine, EngineOptions, Template};
+use formscan::store::{SqliteStore, Store};
+use formscan::{batch, campaign, print, roster, synth, Engine, EngineOptions, Template};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,13 @@ enum Command {
         /// Print-run id (default: derived from the roster).
         #[arg(long)]
         run: Option<String>,
+        /// Campaign store: record the persons and form serials of this run.
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// The campaign's reference date for ages (YYYY-MM-DD; default: today when the store
+        /// is created).
+        #[arg(long)]
+        reference_date: Option<String>,
     },
     /// Roster preparation: data cleaning (数据清洗) and synthetic input lists.
     Roster {
@@ -85,6 +93,54 @@ enum Command {
         /// Do not save snippet images.
         #[arg(long)]
         no_snippets: bool,
+        /// Campaign store: commit every page there; a rerun skips files already done.
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Progress per school and class from the campaign store.
+    Status {
+        /// Campaign store.
+        #[arg(long)]
+        db: PathBuf,
+        /// Also write the table as CSV.
+        #[arg(long)]
+        csv: Option<PathBuf>,
+        /// Also write the table as an Excel workbook.
+        #[arg(long)]
+        xlsx: Option<PathBuf>,
+        /// List the forms in review and the flagged pages.
+        #[arg(long)]
+        details: bool,
+    },
+    /// Export card data and photos of accepted forms (see docs/export.md).
+    Export {
+        /// Campaign store.
+        #[arg(long)]
+        db: PathBuf,
+        /// Output folder (one folder per school).
+        #[arg(long)]
+        out: PathBuf,
+        /// Export only this school (repeatable; default all).
+        #[arg(long)]
+        school: Vec<String>,
+        /// CSV encoding: utf-8 or gbk.
+        #[arg(long, default_value = "utf-8")]
+        encoding: String,
+        /// Write the earlier export batch N again, identically.
+        #[arg(long)]
+        batch: Option<i64>,
+    },
+    /// Record a review decision for a person's form.
+    Review {
+        /// Campaign store.
+        #[arg(long)]
+        db: PathBuf,
+        /// The person's ID number.
+        #[arg(long)]
+        id_number: String,
+        /// accept, reject, or choose:PAGE (a page key shown by `status --details`).
+        #[arg(long)]
+        decision: String,
     },
     /// Measure pages/s on a folder of scans, against decode-only time on the same files.
     Bench {
@@ -242,11 +298,38 @@ fn load_roster(path: &Path) -> Result<roster::Roster> {
     Ok(r)
 }
 
-fn cmd_print(roster_path: &Path, out: &Path, template: &Option<PathBuf>, run: Option<&str>) -> Result<bool> {
+fn open_store(db: &Path, reference_date: Option<&str>) -> Result<SqliteStore> {
+    let d = reference_date
+        .map(|s| s.parse::<formscan::domain::Date>().map_err(|e| anyhow::anyhow!("--reference-date: {e}")))
+        .transpose()?;
+    SqliteStore::open(db, d).with_context(|| format!("opening campaign store {}", db.display()))
+}
+
+fn cmd_print(
+    roster_path: &Path,
+    out: &Path,
+    template: &Option<PathBuf>,
+    run: Option<&str>,
+    db: Option<(&Path, Option<&str>)>,
+) -> Result<bool> {
     let t = load_template(template)?;
     let r = load_roster(roster_path)?;
     let base = roster_path.parent().unwrap_or(Path::new("."));
     let pr = print::print_run(&t, &r.persons, run, base, out)?;
+    if let Some((db, reference)) = db {
+        let mut store = open_store(db, reference)?;
+        let forms: Vec<_> = pr
+            .pages
+            .iter()
+            .map(|p| formscan::store::PrintedForm {
+                serial: p.serial.clone(),
+                person: p.person.clone(),
+                photo_printed: p.photo.is_some(),
+            })
+            .collect();
+        store.record_print_run(&pr.run, &t.id, &forms)?;
+        eprintln!("recorded {} forms of run {} in {}", forms.len(), pr.run, db.display());
+    }
     for p in &pr.problems {
         eprintln!("roster line {}: {}", p.line.map(|l| l.to_string()).unwrap_or("-".into()), p.reason);
     }
@@ -303,7 +386,13 @@ fn progress_bar(total_hint: usize) -> Option<indicatif::ProgressBar> {
     Some(pb)
 }
 
-fn cmd_process(inputs: &[PathBuf], out: &Path, templates: &[PathBuf], no_snippets: bool) -> Result<batch::Summary> {
+fn cmd_process(
+    inputs: &[PathBuf],
+    out: &Path,
+    templates: &[PathBuf],
+    no_snippets: bool,
+    db: Option<&Path>,
+) -> Result<batch::Summary> {
     let mut ts = vec![Template::sbk_student()];
     for p in templates {
         ts.push(Template::from_file(p)?);
@@ -316,12 +405,21 @@ fn cmd_process(inputs: &[PathBuf], out: &Path, templates: &[PathBuf], no_snippet
             pb.set_position(done as u64);
         }
     };
-    let s = batch::run(
-        &engine,
-        inputs,
-        &batch::BatchOptions { out_dir: out.to_path_buf(), snippets: !no_snippets },
-        &progress,
-    )?;
+    let opts = batch::BatchOptions { out_dir: out.to_path_buf(), snippets: !no_snippets };
+    let s = match db {
+        None => batch::run(&engine, inputs, &opts, &progress)?,
+        Some(db) => {
+            let mut store = open_store(db, None)?;
+            let i = campaign::intake::process(&mut store, &engine, inputs, &opts, &progress)?;
+            eprintln!(
+                "campaign store {}: {} files already done, {} duplicate files skipped",
+                db.display(),
+                i.already_done,
+                i.duplicate_files
+            );
+            i.batch
+        }
+    };
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
@@ -434,21 +532,52 @@ fn cmd_demo(out: &Path, students: usize, degrade: &str) -> Result<bool> {
     let roster_path = out.join("roster.csv");
     print::write_roster(&persons, &roster_path)?;
     println!("== print: roster of {students} synthetic students → {}", out.join("print").display());
-    cmd_print(&roster_path, &out.join("print"), &None, None)?;
+    cmd_print(&roster_path, &out.join("print"), &None, None, None)?;
     println!("== synth: simulated scans ({degrade}) → {}", out.join("scans").display());
     cmd_synth(&roster_path, &out.join("scans"), 7, 300.0, degrade, &None, None, false, &ScenarioArgs::default())?;
     println!("== process → {}", out.join("read").display());
-    let s = cmd_process(&[out.join("scans")], &out.join("read"), &[], false)?;
+    let s = cmd_process(&[out.join("scans")], &out.join("read"), &[], false, None)?;
     print_summary(&s);
     println!("== accuracy against the simulator's ground truth");
     let e = cmd_eval(&out.join("read"))?;
     Ok(s.rejected == 0 && e.errors.is_empty())
 }
 
+fn cmd_status(db: &Path, csv: Option<&Path>, xlsx: Option<&Path>, details: bool) -> Result<bool> {
+    let mut store = open_store(db, None)?;
+    let assessed = campaign::assess(&mut store, &Default::default())?;
+    let rows = campaign::status::rows(&assessed);
+    print!("{}", campaign::status::table(&rows));
+    if let Some(p) = csv {
+        campaign::status::write_csv(&rows, p)?;
+    }
+    if let Some(p) = xlsx {
+        campaign::status::write_xlsx(&rows, p)?;
+    }
+    let flagged = store.flagged_pages()?;
+    if details {
+        // Names and ID numbers only on request: the data is about children.
+        for a in assessed.iter().filter(|a| a.status == campaign::FormStatus::Review) {
+            let p = &a.view.person.person;
+            let codes: Vec<_> = a.findings.iter().map(|f| format!("{}:{}", f.code, f.subject)).collect();
+            let pages: Vec<_> = a.view.pages.iter().map(|p| format!("{}={}", p.id, p.path)).collect();
+            println!("review  {} {} {}  {}  pages {}", p.id_number, p.name, p.class, codes.join(" "), pages.join(" "));
+        }
+        for f in &flagged {
+            println!("flagged {} page {}: {}", f.path, f.page_index, f.reason);
+        }
+    } else if !flagged.is_empty() {
+        println!("{} flagged pages or duplicate files (see --details)", flagged.len());
+    }
+    Ok(true)
+}
+
 fn run() -> Result<i32> {
     let cli = Cli::parse();
     let ok = match cli.command {
-        Command::Print { roster, out, template, run } => cmd_print(&roster, &out, &template, run.as_deref())?,
+        Command::Print { roster, out, template, run, db, reference_date } => {
+            cmd_print(&roster, &out, &template, run.as_deref(), db.as_deref().map(|d| (d, reference_date.as_deref())))?
+        }
         Command::Roster { command: RosterCommand::Clean { insured, roll, holders, submitted, out, report } } => {
             cmd_clean(&insured, &roll, &holders, &submitted, &out, &report)?;
             true
@@ -466,9 +595,9 @@ fn run() -> Result<i32> {
             cmd_synth(&roster, &out, seed, dpi, &degrade, &template, run.as_deref(), calibration_digits, &scenario)?;
             true
         }
-        Command::Process { inputs, out, jobs, template, no_snippets } => {
+        Command::Process { inputs, out, jobs, template, no_snippets, db } => {
             set_jobs(jobs);
-            let s = cmd_process(&inputs, &out, &template, no_snippets).context("processing failed")?;
+            let s = cmd_process(&inputs, &out, &template, no_snippets, db.as_deref()).context("processing failed")?;
             print_summary(&s);
             s.rejected == 0
         }
@@ -479,6 +608,45 @@ fn run() -> Result<i32> {
         }
         Command::Eval { out } => cmd_eval(&out)?.errors.is_empty(),
         Command::Demo { out, students, degrade } => cmd_demo(&out, students, &degrade)?,
+        Command::Status { db, csv, xlsx, details } => cmd_status(&db, csv.as_deref(), xlsx.as_deref(), details)?,
+        Command::Export { db, out, school, encoding, batch } => {
+            let mut store = open_store(&db, None)?;
+            let opts = campaign::export::ExportOptions {
+                schools: school,
+                encoding: encoding.parse().map_err(anyhow::Error::msg)?,
+                batch,
+                ..Default::default()
+            };
+            let s = campaign::export::export(&mut store, &out, &opts)?;
+            match s.batch {
+                Some(b) => println!(
+                    "export batch {b}: {} persons of {} schools, {} photos → {}",
+                    s.persons,
+                    s.schools,
+                    s.photos,
+                    out.display()
+                ),
+                None => println!("nothing new to export"),
+            }
+            true
+        }
+        Command::Review { db, id_number, decision } => {
+            let mut store = open_store(&db, None)?;
+            let d = match decision.as_str() {
+                "accept" => formscan::store::Decision::Accept,
+                "reject" => formscan::store::Decision::Reject,
+                other => match other.strip_prefix("choose:").and_then(|p| p.parse().ok()) {
+                    Some(p) => formscan::store::Decision::Choose(p),
+                    None => bail!("--decision: accept, reject or choose:PAGE"),
+                },
+            };
+            let persons = store.persons()?;
+            let Some(p) = persons.iter().find(|p| p.person.person.id_number == id_number) else {
+                bail!("no person with that ID number in the store");
+            };
+            store.decide(p.person.key, d)?;
+            true
+        }
     };
     Ok(if ok { 0 } else { 1 })
 }

@@ -3,6 +3,7 @@
 
 mod accuracy;
 mod bad_inputs;
+mod campaign;
 mod golden;
 mod print_pdf;
 

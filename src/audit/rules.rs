@@ -1,0 +1,311 @@
+//! The audit rules of the notice (section 三), checked on one read form against the person it
+//! was printed for. Pure functions: the page record, the person and the campaign's reference
+//! date in, findings out. The class-wide shared-phone rule needs every form of a class and is
+//! computed in [`crate::campaign`] with [`class_shared_phone`].
+//!
+//! Stable codes (never reworded; downstream tools key on them):
+//!
+//! | code | rule |
+//! |---|---|
+//! | `photo_missing` | a photo is required (no confirmed printed photo, age 6 or over) and none is pasted |
+//! | `photo_unconfirmed` | a photo is printed but not confirmed as the applicant's; a person must check whether one is pasted |
+//! | `fix_without_paste` | a corrected name or ID number without an ID copy in the paste area |
+//! | `name_corrected` | a corrected name is written: it must be keyed in (hand-written names are not read) |
+//! | `agent_id_missing`, `agent_phone_missing`, `agent_relation_missing`, `agent_signature_missing` | under 16: the agent's data is required |
+//! | `applicant_signature_missing` | 16 or over: the applicant must sign |
+//! | `id_invalid` | an ID number (printed, corrected or the agent's) fails GB 11643 |
+//! | `phone_invalid` | a written phone number cannot be a mainland mobile number |
+//! | `field_unclear` | a written number could not be read with confidence |
+//! | `class_shared_phone` | every form of the class gives the same phone number |
+//! | `duplicate_serial` | the form was scanned more than once with different images |
+
+use super::Finding;
+use crate::domain::{normalize_mobile, parse_id, Date};
+use crate::record::{FieldState, PageRecord, ValueStatus};
+use crate::roster::Person;
+
+/// Below this age no photo is needed (notice 三.2).
+pub const PHOTO_MIN_AGE: i32 = 6;
+/// Below this age the agent's data is required (notice 三.5).
+pub const AGENT_MAX_AGE: i32 = 16;
+
+/// What the form-level rules need besides the page record.
+#[derive(Debug, Clone, Copy)]
+pub struct FormContext<'a> {
+    /// The person the form was printed for.
+    pub person: &'a Person,
+    /// A photo was printed on the form.
+    pub photo_printed: bool,
+    /// The campaign's reference date for ages.
+    pub reference: Date,
+}
+
+/// Builds the finding `code` about `subject` with its fixed messages.
+pub fn finding(code: &str, subject: &str) -> Finding {
+    let (en, zh) = match code {
+        "photo_missing" => ("a photo is required but none is pasted", "需粘贴照片，但未粘贴"),
+        "photo_unconfirmed" => (
+            "the printed photo is not confirmed as the applicant's: check that a photo is pasted",
+            "打印照片未确认为申领人本人，请核对是否已粘贴照片",
+        ),
+        "fix_without_paste" => (
+            "a corrected name or ID number needs a copy of the ID card or household register in the paste area",
+            "更正姓名或公民身份号码须在证件粘贴栏粘贴身份证或户口簿复印件",
+        ),
+        "name_corrected" => ("a corrected name is written: key it in", "填写了更正姓名，请人工录入"),
+        "agent_id_missing" => ("under 16: the agent's ID number is required", "未满16周岁，须填写代理人公民身份号码"),
+        "agent_phone_missing" => ("under 16: the agent's phone number is required", "未满16周岁，须填写代理人手机号码"),
+        "agent_relation_missing" => {
+            ("under 16: the agent's relationship to the applicant is required", "未满16周岁，须勾选代理人与申领人关系")
+        }
+        "agent_signature_missing" => ("under 16: the agent must sign", "未满16周岁，须代理人签名"),
+        "applicant_signature_missing" => ("the applicant must sign", "须申领人本人签名"),
+        "id_invalid" => ("the ID number is not valid (GB 11643)", "公民身份号码不合法"),
+        "phone_invalid" => ("the phone number is not a valid mobile number", "手机号码不合法"),
+        "field_unclear" => ("the number could not be read with confidence; please check", "号码识别不确定，请人工核对"),
+        "class_shared_phone" => (
+            "every student of the class gives the same phone number: the class's data is invalid",
+            "全班学生填写同一手机号码，该班数据无效",
+        ),
+        "duplicate_serial" => (
+            "the form was scanned more than once with different images: choose one",
+            "同一申领表被扫描多次且图像不同，请选择其一",
+        ),
+        _ => ("see the code", "见代码"),
+    };
+    Finding { code: code.into(), subject: subject.into(), message: en.into(), message_zh: zh.into() }
+}
+
+fn state(rec: &PageRecord, name: &str) -> Option<FieldState> {
+    rec.fields.get(name).map(|f| f.state)
+}
+
+/// Written or possibly written: an ambiguous field already carries `ambiguous_mark`, so it
+/// does not also count as missing.
+fn present(rec: &PageRecord, name: &str) -> bool {
+    !matches!(state(rec, name), Some(FieldState::Empty) | Some(FieldState::Unchecked))
+}
+
+fn missing(rec: &PageRecord, name: &str) -> bool {
+    rec.fields.contains_key(name) && !present(rec, name)
+}
+
+fn accepted_value<'a>(rec: &'a PageRecord, name: &str) -> Option<&'a str> {
+    let f = rec.fields.get(name)?;
+    (f.status == Some(ValueStatus::Accepted)).then_some(f.value.as_deref()).flatten()
+}
+
+/// Whether a photo was pasted over a printed one. The photo-box reading does not tell a
+/// pasted print from the printed photo yet (`fill` is high either way), so this is unknown
+/// and the rule asks a person (`photo_unconfirmed`); the photo stage will answer it.
+fn pasted_over_printed(_rec: &PageRecord) -> Option<bool> {
+    None
+}
+
+/// The applicant's ID number: an accepted, valid correction wins over the printed one.
+pub fn effective_id(rec: &PageRecord, person: &Person) -> String {
+    accepted_value(rec, "applicant_id_fix")
+        .filter(|v| parse_id(v).is_ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| person.id_number.clone())
+}
+
+/// The applicant's age on `reference`, from the effective ID number (or the roster's birth
+/// date when the ID number cannot be parsed).
+pub fn age(rec: &PageRecord, person: &Person, reference: Date) -> Option<i32> {
+    let birth = parse_id(&effective_id(rec, person)).ok().map(|i| i.birth_date).or(person.birth_date)?;
+    Some(birth.age_on(reference))
+}
+
+/// The contact phone used by the shared-phone rule: the applicant's accepted phone number,
+/// normalised to its 11 digits.
+pub fn contact_phone(rec: &PageRecord) -> Option<String> {
+    accepted_value(rec, "applicant_phone").and_then(normalize_mobile)
+}
+
+/// Checks a read form against the notice's rules 1, 2, 4 and 5, and the validity of ID and
+/// phone numbers. Findings come in a fixed order, so records are reproducible.
+pub fn check_form(rec: &PageRecord, ctx: &FormContext<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let age = age(rec, ctx.person, ctx.reference);
+    // Rule 1 and 2: photo.
+    let confirmed =
+        ctx.photo_printed && rec.groups.get("photo_is_applicant").and_then(|g| g.value.as_deref()) == Some("yes");
+    let young = age.is_some_and(|a| a < PHOTO_MIN_AGE);
+    if !young && !confirmed && rec.fields.contains_key("photo") {
+        if !ctx.photo_printed {
+            if missing(rec, "photo") {
+                out.push(finding("photo_missing", "photo"));
+            }
+        } else {
+            match pasted_over_printed(rec) {
+                Some(true) => {}
+                Some(false) => out.push(finding("photo_missing", "photo")),
+                None => out.push(finding("photo_unconfirmed", "photo")),
+            }
+        }
+    }
+    // Rule 4: corrections need a pasted ID copy.
+    let fixed: Vec<&str> = ["applicant_name_fix", "applicant_id_fix"].into_iter().filter(|f| present(rec, f)).collect();
+    if !fixed.is_empty() && missing(rec, "paste") {
+        out.push(finding("fix_without_paste", "paste"));
+    }
+    if state(rec, "applicant_name_fix") == Some(FieldState::Ink) {
+        out.push(finding("name_corrected", "applicant_name_fix"));
+    }
+    // Rule 5: under 16 the agent answers and signs; otherwise the applicant signs.
+    if age.is_some_and(|a| a < AGENT_MAX_AGE) {
+        for (field, code) in [
+            ("agent_id", "agent_id_missing"),
+            ("agent_phone", "agent_phone_missing"),
+            ("agent_signature", "agent_signature_missing"),
+        ] {
+            if missing(rec, field) {
+                out.push(finding(code, field));
+            }
+        }
+        if rec.groups.get("agent_relation").is_some_and(|g| g.state == "none") {
+            out.push(finding("agent_relation_missing", "agent_relation"));
+        }
+    } else if missing(rec, "applicant_signature") {
+        out.push(finding("applicant_signature_missing", "applicant_signature"));
+    }
+    // Valid numbers.
+    if parse_id(&ctx.person.id_number).is_err() && accepted_value(rec, "applicant_id_fix").is_none() {
+        out.push(finding("id_invalid", "id_number"));
+    }
+    for (name, f) in &rec.fields {
+        let is_id = name.ends_with("_id") || name.ends_with("_id_fix");
+        let is_phone = name.ends_with("_phone");
+        match f.status {
+            Some(ValueStatus::Invalid) if is_id => out.push(finding("id_invalid", name)),
+            Some(ValueStatus::Invalid) if is_phone => out.push(finding("phone_invalid", name)),
+            Some(ValueStatus::Invalid) | Some(ValueStatus::NeedsReview) => out.push(finding("field_unclear", name)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The class-wide rule (notice 三.3): when at least `min_forms` forms of a class give a
+/// phone and all give the same number, the class's data is invalid. `phones` are the
+/// class's contact phones (one per returned form, `None` when it gives none). Two forms
+/// sharing a number are common (siblings), hence the minimum.
+pub fn class_shared_phone(phones: &[Option<&str>], min_forms: usize) -> bool {
+    let given: Vec<&str> = phones.iter().flatten().copied().collect();
+    given.len() >= min_forms.max(2) && given.iter().all(|p| *p == given[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{FieldReading, GroupReading, SourceRef};
+
+    fn reading(state: FieldState, value: Option<&str>, status: Option<ValueStatus>) -> FieldReading {
+        FieldReading {
+            kind: "comb".into(),
+            state,
+            fill: 0.1,
+            confidence: 0.99,
+            cells: None,
+            snippet: None,
+            value: value.map(str::to_string),
+            status,
+            reason: None,
+            candidates: Vec::new(),
+        }
+    }
+
+    /// A complete, valid form for a 10-year-old with the agent's data.
+    fn good() -> (PageRecord, Person) {
+        let mut rec =
+            PageRecord::rejected(SourceRef { file: "x".into(), page: 0 }, crate::record::RejectReason::Limits, "");
+        rec.outcome = crate::record::Outcome::Read;
+        rec.reject = None;
+        let ink = |v: Option<&str>| reading(FieldState::Ink, v, v.map(|_| ValueStatus::Accepted));
+        for (n, v) in [
+            ("applicant_phone", Some("13812345678")),
+            ("agent_phone", Some("13912345678")),
+            ("agent_id", Some("11010519491231002X")),
+            ("agent_signature", None),
+            ("applicant_signature", None),
+            ("photo", None),
+        ] {
+            rec.fields.insert(n.into(), ink(v));
+        }
+        for n in ["applicant_name_fix", "applicant_id_fix", "paste"] {
+            rec.fields.insert(n.into(), reading(FieldState::Empty, None, None));
+        }
+        rec.groups.insert(
+            "agent_relation".into(),
+            GroupReading { state: "one".into(), value: Some("mother".into()), values: vec![] },
+        );
+        rec.groups
+            .insert("photo_is_applicant".into(), GroupReading { state: "none".into(), value: None, values: vec![] });
+        let person =
+            Person { id_number: crate::domain::make_id("450302", Date::new(2016, 3, 1), 11), ..Default::default() };
+        (rec, person)
+    }
+
+    fn codes(rec: &PageRecord, person: &Person, printed: bool) -> Vec<String> {
+        let ctx = FormContext { person, photo_printed: printed, reference: Date::new(2026, 9, 1) };
+        check_form(rec, &ctx).into_iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn complete_form_passes_and_each_rule_fires() {
+        let (rec, person) = good();
+        assert!(codes(&rec, &person, false).is_empty(), "{:?}", codes(&rec, &person, false));
+        let mut r = rec.clone();
+        r.fields.get_mut("photo").unwrap().state = FieldState::Empty;
+        assert_eq!(codes(&r, &person, false), ["photo_missing"]);
+        // A printed photo without the confirming tick: a person must look.
+        assert_eq!(codes(&rec, &person, true), ["photo_unconfirmed"]);
+        r = rec.clone();
+        r.groups.get_mut("photo_is_applicant").unwrap().value = Some("yes".into());
+        r.fields.get_mut("photo").unwrap().state = FieldState::Empty;
+        assert!(codes(&r, &person, true).is_empty());
+        r = rec.clone();
+        r.fields.get_mut("applicant_id_fix").unwrap().state = FieldState::Ink;
+        assert_eq!(codes(&r, &person, false), ["fix_without_paste"]);
+        r = rec.clone();
+        r.fields.get_mut("agent_id").unwrap().state = FieldState::Empty;
+        r.fields.get_mut("agent_signature").unwrap().state = FieldState::Empty;
+        r.groups.get_mut("agent_relation").unwrap().state = "none".into();
+        assert_eq!(
+            codes(&r, &person, false),
+            ["agent_id_missing", "agent_signature_missing", "agent_relation_missing"]
+        );
+        r = rec.clone();
+        r.fields.get_mut("agent_phone").unwrap().status = Some(ValueStatus::Invalid);
+        r.fields.get_mut("agent_id").unwrap().status = Some(ValueStatus::NeedsReview);
+        assert_eq!(codes(&r, &person, false), ["field_unclear", "phone_invalid"]);
+    }
+
+    #[test]
+    fn age_decides_photo_and_signatures() {
+        let (mut rec, mut person) = good();
+        rec.fields.get_mut("photo").unwrap().state = FieldState::Empty;
+        rec.fields.get_mut("agent_id").unwrap().state = FieldState::Empty;
+        rec.fields.get_mut("applicant_signature").unwrap().state = FieldState::Empty;
+        // Age 4: no photo needed, agent required.
+        person.id_number = crate::domain::make_id("450302", Date::new(2022, 3, 1), 11);
+        assert_eq!(codes(&rec, &person, false), ["agent_id_missing"]);
+        // Age 17: photo required, the applicant signs, no agent needed.
+        person.id_number = crate::domain::make_id("450302", Date::new(2009, 3, 1), 11);
+        assert_eq!(codes(&rec, &person, false), ["photo_missing", "applicant_signature_missing"]);
+        // Turns 16 on the day after the reference date: still under 16.
+        person.id_number = crate::domain::make_id("450302", Date::new(2010, 9, 2), 11);
+        assert!(codes(&rec, &person, false).contains(&"agent_id_missing".to_string()));
+        person.id_number = "450302201003010011".into(); // bad check character
+        assert!(codes(&rec, &person, false).contains(&"id_invalid".to_string()));
+    }
+
+    #[test]
+    fn shared_phone_needs_a_whole_class() {
+        let a = Some("13812345678");
+        assert!(class_shared_phone(&[a, a, a, None], 3));
+        assert!(!class_shared_phone(&[a, a, None], 3));
+        assert!(!class_shared_phone(&[a, a, Some("13912345678")], 3));
+    }
+}

@@ -1,0 +1,256 @@
+//! `formscan export`: the card-data file (制卡数据) and photos for the bureau.
+//!
+//! # Layout
+//!
+//! One folder per school under the output folder (the school name with characters unsafe in
+//! file names replaced by `_`), holding `card-data.csv` and `photos/<ID number>.jpg`. The CSV
+//! has a header row and one record per person, sorted by grade, class and ID number:
+//!
+//! | column | content |
+//! |---|---|
+//! | 姓名 | name (printed roster name) |
+//! | 公民身份号码 | ID number (an accepted correction replaces the printed one) |
+//! | 性别 | 男 / 女 (from the ID number) |
+//! | 民族 | ethnicity |
+//! | 出生日期 | birth date `YYYY-MM-DD` (from the ID number) |
+//! | 手机号码 | applicant's phone, 11 digits |
+//! | 代理人姓名 | agent's name: empty (hand-written names are not read; keyed in at review) |
+//! | 代理人公民身份号码 | agent's ID number |
+//! | 代理人手机号码 | agent's phone |
+//! | 代理人关系 | 父亲 / 母亲 / 祖父母 / 外祖父母 / 其他 |
+//! | 学校 | school |
+//! | 班级 | grade and class, e.g. `一年级1班` |
+//! | 照片 | photo file name `<ID number>.jpg`, empty when there is no card photo |
+//!
+//! Encoding: UTF-8 (with a byte-order mark, for Excel) or GBK ([`CsvEncoding`]); a character
+//! GBK cannot hold stops the export rather than being replaced.
+//!
+//! Photos: the card photo that `process` wrote as `photos/<school>/<ID>.jpg` in its output
+//! folder is copied; when none exists the column is empty and no photo is written.
+//!
+//! # Exactly once, reproducibly
+//!
+//! Only accepted persons (no open findings) are exported. An export records its persons in
+//! the store as a numbered batch before it writes files, so no person is exported twice;
+//! [`ExportOptions::batch`] writes an earlier batch again, byte for byte the same (rows are
+//! sorted and the files hold no timestamps).
+
+use super::{assess, AssessOptions, Assessed, FormStatus};
+use crate::domain::parse_id;
+use crate::error::{Error, Result};
+use crate::store::{PageView, Store};
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Text encoding of `card-data.csv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CsvEncoding {
+    /// UTF-8 with a byte-order mark. The default: it holds every name.
+    #[default]
+    Utf8,
+    /// GBK, for older provincial card systems.
+    Gbk,
+}
+
+impl std::str::FromStr for CsvEncoding {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Ok(CsvEncoding::Utf8),
+            "gbk" | "gb2312" | "gb18030" => Ok(CsvEncoding::Gbk),
+            _ => Err(format!("unknown encoding `{s}` (utf-8 or gbk)")),
+        }
+    }
+}
+
+/// Export settings.
+#[derive(Debug, Clone, Default)]
+pub struct ExportOptions {
+    /// Schools to export; empty (the default) exports all.
+    pub schools: Vec<String>,
+    /// CSV encoding. Default UTF-8.
+    pub encoding: CsvEncoding,
+    /// Write the earlier batch with this id again instead of a new one. Default none.
+    pub batch: Option<i64>,
+    /// Status settings.
+    pub assess: AssessOptions,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// The batch id (none when nothing was left to export).
+    pub batch: Option<i64>,
+    /// Persons exported.
+    pub persons: usize,
+    /// School folders written.
+    pub schools: usize,
+    /// Photos copied.
+    pub photos: usize,
+}
+
+/// The card-data header.
+pub const HEADER: [&str; 13] = [
+    "姓名",
+    "公民身份号码",
+    "性别",
+    "民族",
+    "出生日期",
+    "手机号码",
+    "代理人姓名",
+    "代理人公民身份号码",
+    "代理人手机号码",
+    "代理人关系",
+    "学校",
+    "班级",
+    "照片",
+];
+
+fn relation_zh(v: &str) -> &str {
+    match v {
+        "father" => "父亲",
+        "mother" => "母亲",
+        "paternal_grandparent" => "祖父母",
+        "maternal_grandparent" => "外祖父母",
+        "other" => "其他",
+        _ => "",
+    }
+}
+
+fn accepted(page: &PageView, name: &str) -> String {
+    page.fields
+        .get(name)
+        .filter(|f| f.status.as_deref() == Some("accepted"))
+        .and_then(|f| f.value.clone())
+        .unwrap_or_default()
+}
+
+/// A folder name for a school: characters unsafe in file names become `_`.
+pub fn school_dir(school: &str) -> String {
+    let s: String = school.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
+    if s.is_empty() {
+        "school".into()
+    } else {
+        s
+    }
+}
+
+/// A card-data record.
+type CardRow = [String; 13];
+/// A photo to copy: source file and output name.
+type Photo = Option<(PathBuf, String)>;
+
+/// One person's card-data record and the photo to copy.
+fn record(a: &Assessed, page: &PageView) -> (CardRow, Photo) {
+    let p = &a.view.person.person;
+    let fix = accepted(page, "applicant_id_fix");
+    let id = if !fix.is_empty() && parse_id(&fix).is_ok() { fix } else { p.id_number.clone() };
+    let info = parse_id(&id).ok();
+    let sex = info.as_ref().map(|i| i.sex).or(p.sex).map(|s| s.as_zh()).unwrap_or("");
+    let birth = info.as_ref().map(|i| i.birth_date).or(p.birth_date).map(|d| d.to_string()).unwrap_or_default();
+    let relation =
+        page.fields.get("group:agent_relation").and_then(|g| g.value.as_deref()).map(relation_zh).unwrap_or("");
+    // The photo stage names card photos by the printed ID number.
+    let dir = Path::new(&page.out_dir).join("photos").join(school_dir(&p.school));
+    let photo = [&id, &p.id_number].iter().map(|i| dir.join(format!("{i}.jpg"))).find(|f| f.is_file());
+    let name = format!("{id}.jpg");
+    let row = [
+        p.name.clone(),
+        id.clone(),
+        sex.to_string(),
+        p.ethnicity.clone(),
+        birth,
+        accepted(page, "applicant_phone"),
+        String::new(),
+        accepted(page, "agent_id"),
+        accepted(page, "agent_phone"),
+        relation.to_string(),
+        p.school.clone(),
+        format!("{}{}", p.grade, p.class),
+        if photo.is_some() { name.clone() } else { String::new() },
+    ];
+    (row, photo.map(|f| (f, name)))
+}
+
+fn encode(text: &str, enc: CsvEncoding, path: &Path) -> Result<Vec<u8>> {
+    match enc {
+        CsvEncoding::Utf8 => Ok(["\u{feff}", text].concat().into_bytes()),
+        CsvEncoding::Gbk => {
+            let (bytes, _, bad) = encoding_rs::GBK.encode(text);
+            if bad {
+                return Err(Error::input_at(path, "a value has characters that GBK cannot hold; export as UTF-8"));
+            }
+            Ok(bytes.into_owned())
+        }
+    }
+}
+
+/// Exports accepted, not yet exported persons of the chosen schools into `out` as a new
+/// batch (or rewrites batch [`ExportOptions::batch`]); see the module docs.
+pub fn export(store: &mut dyn Store, out: &Path, opts: &ExportOptions) -> Result<ExportSummary> {
+    let all = assess(store, &opts.assess)?;
+    let by_key: HashMap<i64, &Assessed> = all.iter().map(|a| (a.view.person.key, a)).collect();
+    let (batch, items): (i64, Vec<(i64, i64)>) = match opts.batch {
+        Some(id) => {
+            let (_, items) = store.export_batch(id)?;
+            (id, items)
+        }
+        None => {
+            let items: Vec<(i64, i64)> = all
+                .iter()
+                .filter(|a| a.status == FormStatus::Accepted && a.view.exported.is_none())
+                .filter(|a| opts.schools.is_empty() || opts.schools.contains(&a.view.person.person.school))
+                .filter_map(|a| Some((a.view.person.key, a.view.pages[a.page?].id)))
+                .collect();
+            if items.is_empty() {
+                return Ok(ExportSummary::default());
+            }
+            let selection = if opts.schools.is_empty() { "all".to_string() } else { opts.schools.join("|") };
+            (store.record_export(&selection, &items)?, items)
+        }
+    };
+    crate::batch::create_private_dir(out)?;
+    let mut schools: BTreeMap<String, Vec<(String, CardRow, Photo)>> = BTreeMap::new();
+    for (key, page_id) in &items {
+        let a = by_key.get(key).ok_or_else(|| Error::input(format!("export batch {batch}: unknown person {key}")))?;
+        let page = a
+            .view
+            .pages
+            .iter()
+            .find(|p| p.id == *page_id)
+            .ok_or_else(|| Error::input(format!("export batch {batch}: unknown page {page_id}")))?;
+        let (row, photo) = record(a, page);
+        let p = &a.view.person.person;
+        let sort = format!("{}\u{0}{}\u{0}{}", p.grade, p.class, row[1]);
+        schools.entry(p.school.clone()).or_default().push((sort, row, photo));
+    }
+    let mut summary = ExportSummary { batch: Some(batch), persons: items.len(), schools: schools.len(), photos: 0 };
+    for (school, mut rows) in schools {
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        let dir = out.join(school_dir(&school));
+        crate::batch::create_private_dir(&dir)?;
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let path = dir.join("card-data.csv");
+        let err = |e: csv::Error| Error::io_at(&path, std::io::Error::other(e));
+        w.write_record(HEADER).map_err(err)?;
+        for (_, row, _) in &rows {
+            w.write_record(row).map_err(err)?;
+        }
+        let text = String::from_utf8(w.into_inner().map_err(|e| Error::io_at(&path, e.into_error()))?)
+            .map_err(|e| Error::input(e.to_string()))?;
+        let bytes = encode(&text, opts.encoding, &path)?;
+        crate::batch::create_private_file(&path)?.write_all(&bytes).map_err(|e| Error::io_at(&path, e))?;
+        for (_, _, photo) in &rows {
+            if let Some((src, name)) = photo {
+                let pdir = dir.join("photos");
+                crate::batch::create_private_dir(&pdir)?;
+                let data = std::fs::read(src).map_err(|e| Error::io_at(src, e))?;
+                let dst = pdir.join(name);
+                crate::batch::create_private_file(&dst)?.write_all(&data).map_err(|e| Error::io_at(&dst, e))?;
+                summary.photos += 1;
+            }
+        }
+    }
+    Ok(summary)
+}

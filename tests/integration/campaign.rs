@@ -1,0 +1,230 @@
+//! End to end through the campaign store: print → synth (missing forms, a duplicate file, a
+//! rescan, a page of a foreign run, rule-breaking forms) → intake killed with SIGKILL
+//! part-way, then rerun → status → export. Every person is accounted for exactly once, rule
+//! breakers carry the right finding codes (expected from the simulator's truth), and the
+//! export holds exactly the accepted forms.
+//!
+//! The kill needs a second process: the test binary runs itself, filtered to this test, with
+//! `FORMSCAN_E2E_CHILD` set to the scratch folder; that child only runs intake.
+
+use crate::scratch;
+use formscan::batch::BatchOptions;
+use formscan::campaign::{self, export, intake, FormStatus};
+use formscan::domain::parse_id;
+use formscan::store::{Decision, PrintedForm, SqliteStore, Store};
+use formscan::synth::{self, Degrade, SynthOptions, Truth};
+use formscan::{print, Engine, Template};
+use rand::SeedableRng;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
+
+const CHILD: &str = "FORMSCAN_E2E_CHILD";
+
+fn intake_run(dir: &Path) -> intake::IntakeSummary {
+    let mut store = SqliteStore::open(&dir.join("campaign.db"), None).unwrap();
+    let opts = BatchOptions { out_dir: dir.join("read"), snippets: false };
+    intake::process(&mut store, &Engine::default(), &[dir.join("scans")], &opts, &|_, _| {}).unwrap()
+}
+
+/// The notice's rules applied to the simulator's truth: the codes a form must carry. A
+/// printed but unconfirmed photo may be reported as `photo_unconfirmed` instead.
+fn expected_codes(truth: &Truth, id: &str, photo_printed: bool) -> BTreeSet<&'static str> {
+    let f = |n: &str| truth.fields.get(n).map(|t| t.state.as_str()).unwrap_or("");
+    let age = parse_id(id).unwrap().birth_date.age_on(synth::REFERENCE_DATE);
+    let mut out = BTreeSet::new();
+    let confirmed = photo_printed && f("photo_yes") == "checked";
+    let photo_none = truth.fields.get("photo").and_then(|t| t.photo.as_deref()) == Some("none");
+    if age >= 6 && !confirmed && (photo_printed || photo_none) {
+        out.insert("photo_missing");
+    }
+    if (f("applicant_name_fix") == "ink" || f("applicant_id_fix") == "ink") && f("paste") == "empty" {
+        out.insert("fix_without_paste");
+    }
+    if age < 16 {
+        for (field, code) in [
+            ("agent_id", "agent_id_missing"),
+            ("agent_phone", "agent_phone_missing"),
+            ("agent_signature", "agent_signature_missing"),
+        ] {
+            if f(field) == "empty" {
+                out.insert(code);
+            }
+        }
+        let relations = ["father", "mother", "paternal_grandparent", "maternal_grandparent", "other"];
+        if relations.iter().all(|r| f(&format!("relation_{r}")) != "checked") {
+            out.insert("agent_relation_missing");
+        }
+    } else if f("applicant_signature") == "empty" {
+        out.insert("applicant_signature_missing");
+    }
+    out
+}
+
+#[test]
+fn campaign_end_to_end() {
+    if let Some(dir) = std::env::var_os(CHILD) {
+        intake_run(Path::new(&dir));
+        return;
+    }
+    let dir = scratch("campaign");
+    let t = Template::sbk_student();
+    // Three students from each of ten classes across grades 小班 … 高三 (ages 3–17).
+    let all = synth::roster(1200, 2031);
+    let mut persons = Vec::new();
+    for class_no in (0..30).step_by(3) {
+        for k in 0..3 {
+            let mut p = all[class_no * 40 + k].clone();
+            if (class_no + k) % 3 == 0 {
+                p.photo = Some(format!("face:{k}"));
+            }
+            persons.push(p);
+        }
+    }
+    let lines: Vec<(usize, _)> = persons.into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
+
+    // print --db
+    let pr = print::print_run(&t, &lines, Some("RE2E"), &dir, &dir.join("print")).unwrap();
+    let mut store = SqliteStore::open(&dir.join("campaign.db"), Some(synth::REFERENCE_DATE)).unwrap();
+    let forms: Vec<PrintedForm> = pr
+        .pages
+        .iter()
+        .map(|p| PrintedForm { serial: p.serial.clone(), person: p.person.clone(), photo_printed: p.photo.is_some() })
+        .collect();
+    store.record_print_run(&pr.run, &t.id, &forms).unwrap();
+    let n = pr.pages.len();
+    assert_eq!(n, 30);
+
+    // synth, then the batch's accidents.
+    let scans = dir.join("scans");
+    let persons: Vec<_> = pr.pages.iter().map(|p| p.person.clone()).collect();
+    let serials: Vec<_> = pr.pages.iter().map(|p| p.serial.clone()).collect();
+    let photos: Vec<_> = pr.pages.iter().map(|p| p.photo.clone()).collect();
+    let opts = SynthOptions { dpi: 200.0, degrade: Degrade::Mild, seed: 5, blank_backs: 0.1, ..Default::default() };
+    synth::run(&t, &persons, &serials, &photos, &pr.run, &opts, &scans).unwrap();
+    let missing = [3usize, 17];
+    for i in missing {
+        std::fs::remove_file(scans.join(format!("page-{i:05}a.jpg"))).unwrap();
+    }
+    std::fs::copy(scans.join("page-00005a.jpg"), scans.join("copy-00005a.jpg")).unwrap();
+    let rescanned = 8usize;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
+    let payload = pr.pages[rescanned].payload(&t, &pr.run);
+    let page = synth::simulate_form(&t, &persons[rescanned], &payload, photos[rescanned].clone(), &opts, &mut rng);
+    page.image.to_rgb8().save(scans.join("rescan-00008.jpg")).unwrap();
+    let mut foreign = payload.clone();
+    foreign.run = "RFOREIGN".into();
+    let page = synth::simulate_form(&t, &persons[9], &foreign, None, &opts, &mut rng);
+    page.image.to_rgb8().save(scans.join("foreign.jpg")).unwrap();
+    let jpgs = std::fs::read_dir(&scans).unwrap().filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "jpg");
+    let files = jpgs.count();
+
+    // process --db, killed part-way (one worker thread, so the kill lands mid-batch).
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "campaign::campaign_end_to_end", "--test-threads=1", "--nocapture"])
+        .env(CHILD, &dir)
+        .env("RAYON_NUM_THREADS", "1")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let at_kill = loop {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let pages = store.counts().unwrap().pages;
+        if pages >= 6 || child.try_wait().unwrap().is_some() {
+            break pages;
+        }
+    };
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(at_kill < files - 1, "the kill came after the batch ended ({at_kill} pages)");
+    let done_before = store.completed_files().unwrap().len();
+
+    // Rerun: the rest is read, nothing twice.
+    let rerun = intake_run(&dir);
+    assert!(rerun.already_done >= done_before.min(1), "{} files were done, none skipped", done_before);
+    assert_eq!(rerun.batch.pages_in + rerun.already_done + rerun.duplicate_files, files);
+    let counts = store.counts().unwrap();
+    assert_eq!(counts.pages, files - 1, "each distinct file's page once");
+    assert_eq!(counts.duplicate_paths, 1);
+    assert_eq!(intake_run(&dir).batch.pages_in, 0, "a third run does no work");
+    let flagged: Vec<String> = store.flagged_pages().unwrap().into_iter().map(|f| f.reason).collect();
+    assert!(flagged.contains(&"unknown_run".to_string()) && flagged.contains(&"duplicate_file".to_string()));
+
+    // status: every person once, the right findings.
+    let a = campaign::assess(&mut store, &Default::default()).unwrap();
+    assert_eq!(a.len(), n);
+    let mut rule_breakers = 0;
+    for (i, x) in a.iter().enumerate() {
+        let serial = &x.view.forms[0].1;
+        let k = pr.pages.iter().position(|p| &p.serial == serial).unwrap();
+        let codes: BTreeSet<&str> = x.findings.iter().map(|f| f.code.as_str()).collect();
+        if missing.contains(&k) {
+            assert_eq!(x.status, FormStatus::NotReturned, "person {i}");
+            continue;
+        }
+        if k == rescanned {
+            assert_eq!(x.status, FormStatus::Review);
+            assert!(codes.contains("duplicate_serial"));
+            continue;
+        }
+        let truth: Truth =
+            serde_json::from_str(&std::fs::read_to_string(scans.join(format!("page-{k:05}a.json"))).unwrap()).unwrap();
+        let want = expected_codes(&truth, &persons[k].id_number, photos[k].is_some());
+        for w in &want {
+            let ok = codes.contains(w) || (*w == "photo_missing" && codes.contains("photo_unconfirmed"));
+            assert!(ok, "form {k}: expected {w}, got {codes:?}");
+        }
+        if !want.is_empty() {
+            rule_breakers += 1;
+            assert_eq!(x.status, FormStatus::Review, "form {k}");
+        }
+    }
+    assert!(rule_breakers >= 5, "only {rule_breakers} rule-breaking forms: the test proves little");
+    let rows = campaign::status::rows(&a);
+    let total = rows.last().unwrap();
+    assert_eq!(total.printed, n);
+    assert_eq!(total.not_returned, missing.len());
+    assert_eq!(total.returned, total.accepted + total.review + total.rejected);
+    campaign::status::write_xlsx(&rows, &dir.join("status.xlsx")).unwrap();
+    assert!(std::fs::read(dir.join("status.xlsx")).unwrap().starts_with(b"PK"));
+
+    // Review: a reviewer confirms forms whose only findings are unclear numbers.
+    for x in &a {
+        if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == "field_unclear") {
+            store.decide(x.view.person.key, Decision::Accept).unwrap();
+        }
+    }
+    let a = campaign::assess(&mut store, &Default::default()).unwrap();
+    let accepted: HashSet<String> =
+        a.iter().filter(|x| x.status == FormStatus::Accepted).map(|x| x.view.person.person.id_number.clone()).collect();
+    assert!(!accepted.is_empty());
+
+    // export: exactly the accepted, once, reproducibly.
+    let s = export::export(&mut store, &dir.join("export"), &Default::default()).unwrap();
+    assert_eq!(s.persons, accepted.len());
+    let mut exported = HashSet::new();
+    let mut files_a = BTreeMap::new();
+    for school in std::fs::read_dir(dir.join("export")).unwrap() {
+        let p = school.unwrap().path().join("card-data.csv");
+        let bytes = std::fs::read(&p).unwrap();
+        let mut r = csv::Reader::from_reader(&bytes[3..]);
+        for rec in r.records() {
+            assert!(exported.insert(rec.unwrap()[1].to_string()), "a person exported twice");
+        }
+        files_a.insert(p.strip_prefix(dir.join("export")).unwrap().to_path_buf(), bytes);
+    }
+    assert_eq!(exported, accepted);
+    let again = export::export(&mut store, &dir.join("export-again"), &Default::default()).unwrap();
+    assert_eq!(again.persons, 0, "no one is exported twice");
+    let redo = export::ExportOptions { batch: s.batch, ..Default::default() };
+    export::export(&mut store, &dir.join("export-redo"), &redo).unwrap();
+    for (rel, bytes) in &files_a {
+        assert_eq!(&std::fs::read(dir.join("export-redo").join(rel)).unwrap(), bytes, "re-export differs");
+    }
+    let gbk = export::ExportOptions { batch: s.batch, encoding: export::CsvEncoding::Gbk, ..Default::default() };
+    export::export(&mut store, &dir.join("export-gbk"), &gbk).unwrap();
+    for (rel, bytes) in &files_a {
+        let g = std::fs::read(dir.join("export-gbk").join(rel)).unwrap();
+        assert_eq!(encoding_rs::GBK.decode(&g).0, std::str::from_utf8(&bytes[3..]).unwrap());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
