@@ -279,6 +279,9 @@ pub struct StageTimes {
     pub identify: f64,
     /// Reading the fields and cutting snippets.
     pub fields: f64,
+    /// The photo stage: locating, framing, checking and encoding the photo.
+    #[serde(default)]
+    pub photo: f64,
     /// Everything, including writing outputs.
     pub total: f64,
 }
@@ -308,6 +311,10 @@ pub struct PageRecord {
     /// Audit findings.
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// The photo box: status, whether a photo is required, the print and card-photo corners,
+    /// the face and the checks (see [`crate::photo`]); absent for pages not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<crate::photo::PhotoReading>,
     /// Stage timings.
     #[serde(default)]
     pub timing_ms: StageTimes,
@@ -326,6 +333,7 @@ impl PageRecord {
             fields: BTreeMap::new(),
             groups: BTreeMap::new(),
             findings: Vec::new(),
+            photo: None,
             timing_ms: StageTimes::default(),
         }
     }

@@ -49,7 +49,7 @@ fn accuracy_ratchet() {
     for p in RATCHET {
         let dir = scratch(&format!("ratchet-{:?}", p.degrade));
         simulate(&dir.join("scans"), p.students, p.seed, p.degrade, 300.0, 0.15);
-        let opts = BatchOptions { out_dir: dir.join("out"), snippets: false };
+        let opts = BatchOptions { out_dir: dir.join("out"), snippets: false, people: None };
         let summary = batch::run(&engine, &[dir.join("scans")], &opts, &|_, _| {}).unwrap();
         assert_eq!(summary.rejected, 0, "{:?}: {:?}", p.degrade, summary.rejected_by_reason);
         let recs = eval::read_records(&dir.join("out/records.jsonl")).unwrap();
