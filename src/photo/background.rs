@@ -163,7 +163,7 @@ mod tests {
             if (dx * dx / 100.0f64.powi(2) + dy * dy / 140.0f64.powi(2)) < 1.0 {
                 image::Rgb([150, 110, 90])
             } else if y > 330 && (60..300).contains(&x) {
-                let edge = y < 334 || x < 64 || x >= 296;
+                let edge = y < 334 || !(64..296).contains(&x);
                 image::Rgb(if edge { [120, 120, 120] } else { [244, 244, 244] })
             } else {
                 image::Rgb(bg(x, y))

@@ -65,7 +65,7 @@ pub fn detect(grey: &[u8], w: u32, h: u32, min_face: u32) -> Vec<FaceBox> {
         let det = d.get_or_insert_with(|| {
             let mut det = rustface::create_detector_with_model(model.clone());
             det.set_score_thresh(2.0);
-            det.set_pyramid_scale_factor(0.8);
+            det.set_pyramid_scale_factor(0.75);
             det.set_slide_window_step(4, 4);
             det
         });

@@ -70,38 +70,37 @@ impl Patch {
 
 /// Bilinear sampling of a grey or RGB image; outside the image reads as white paper.
 pub(crate) struct Sampler<'a> {
-    img: &'a image::DynamicImage,
+    raw: std::borrow::Cow<'a, [u8]>,
+    ch: usize,
     w: i64,
     h: i64,
 }
 
 impl<'a> Sampler<'a> {
     pub fn new(img: &'a image::DynamicImage) -> Self {
-        Sampler { img, w: img.width() as i64, h: img.height() as i64 }
+        let (raw, ch) = match img {
+            image::DynamicImage::ImageRgb8(b) => (std::borrow::Cow::Borrowed(b.as_raw().as_slice()), 3),
+            image::DynamicImage::ImageLuma8(b) => (std::borrow::Cow::Borrowed(b.as_raw().as_slice()), 1),
+            other => (std::borrow::Cow::Owned(other.to_rgb8().into_raw()), 3),
+        };
+        Sampler { raw, ch, w: img.width() as i64, h: img.height() as i64 }
     }
 
+    #[inline]
     fn px(&self, x: i64, y: i64) -> [f32; 3] {
         if x < 0 || y < 0 || x >= self.w || y >= self.h {
             return [255.0; 3];
         }
-        match self.img {
-            image::DynamicImage::ImageRgb8(b) => {
-                let i = (y as usize * self.w as usize + x as usize) * 3;
-                let r = &b.as_raw()[i..i + 3];
-                [r[0] as f32, r[1] as f32, r[2] as f32]
-            }
-            image::DynamicImage::ImageLuma8(b) => {
-                let v = b.as_raw()[y as usize * self.w as usize + x as usize] as f32;
-                [v; 3]
-            }
-            other => {
-                let p = image::GenericImageView::get_pixel(other, x as u32, y as u32).0;
-                [p[0] as f32, p[1] as f32, p[2] as f32]
-            }
+        let i = (y as usize * self.w as usize + x as usize) * self.ch;
+        if self.ch == 3 {
+            [self.raw[i] as f32, self.raw[i + 1] as f32, self.raw[i + 2] as f32]
+        } else {
+            [self.raw[i] as f32; 3]
         }
     }
 
     /// The colour at continuous pixel coordinates (pixel centres at +0.5).
+    #[inline]
     pub fn at(&self, p: Point) -> [u8; 3] {
         let (x, y) = (p.x - 0.5, p.y - 0.5);
         let (x0, y0) = (x.floor(), y.floor());
@@ -112,7 +111,7 @@ impl<'a> Sampler<'a> {
         for k in 0..3 {
             let top = a[k] + (b[k] - a[k]) * fx;
             let bot = c[k] + (d[k] - c[k]) * fx;
-            out[k] = (top + (bot - top) * fy).round().clamp(0.0, 255.0) as u8;
+            out[k] = (top + (bot - top) * fy + 0.5).clamp(0.0, 255.0) as u8;
         }
         out
     }
@@ -164,9 +163,9 @@ pub(crate) fn locate(patch: &Patch, excluded: &[Rect], box_mm: Rect) -> Option<L
     if pts.len() < (box_mm.w * box_mm.h * patch.ppm * patch.ppm * 0.02) as usize {
         return None;
     }
-    // The angle search runs on at most ~12,000 points (a regular subsample keeps each side's
+    // The angle search runs on at most ~6,000 points (a regular subsample keeps each side's
     // share); the final extents use them all.
-    let stride = (pts.len() / 12_000).max(1);
+    let stride = (pts.len() / 6_000).max(1);
     let all = pts;
     let pts: Vec<(f32, f32)> = all.iter().step_by(stride).copied().collect();
     let extents_of = |pts: &[(f32, f32)], deg: f64| -> (f64, [f64; 4]) {
@@ -197,9 +196,11 @@ pub(crate) fn locate(patch: &Patch, excluded: &[Rect], box_mm: Rect) -> Option<L
             a += step;
         }
     };
-    search(-6.0, 6.0, 0.5, &mut best);
+    search(-6.0, 6.0, 1.0, &mut best);
     let centre = best.1;
-    search(centre - 0.5, centre + 0.5, 0.1, &mut best);
+    search(centre - 0.8, centre + 0.8, 0.2, &mut best);
+    let centre = best.1;
+    search(centre - 0.1, centre + 0.1, 0.05, &mut best);
     let deg = best.1;
     let (_, [u0, u1, v0, v1]) = extents_of(&all, deg);
     // Pixel centres on the outline: the print's edge lies half a pixel outside them.

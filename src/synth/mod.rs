@@ -95,7 +95,10 @@ pub struct PastedTruth {
 /// Measured landmarks of the bundled portraits (520 × 640 px): eye centres (located by hand on
 /// the images), first hair row (first mask row above half opacity) and face width (the
 /// portraits' README). Same order as [`face`].
-const FACE_MARKS: [(&str, [(f64, f64); 2], f64, f64); 4] = [
+/// A portrait's landmarks: name, eye centres (px), first hair row (px), face width / width.
+type FaceMarks = (&'static str, [(f64, f64); 2], f64, f64);
+
+const FACE_MARKS: [FaceMarks; 4] = [
     ("obama", [(202.5, 256.5), (330.0, 257.5)], 34.0, 0.57),
     ("obama2", [(147.5, 287.5), (285.0, 287.5)], 34.0, 0.645),
     ("obama3", [(212.5, 207.5), (345.0, 207.5)], 24.0, 0.58),

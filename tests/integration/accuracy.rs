@@ -60,6 +60,14 @@ fn accuracy_ratchet() {
             (e.digits.right, e.digits.total),
             (e.digit_fields, e.digit_fields_accepted, e.digit_fields_accepted_wrong),
         );
+        let ph = eval::evaluate_photos(&recs, &dir.join("out"), (14, 40));
+        let photo =
+            [ph.status, ph.iou_95, ph.files_in_spec, ph.position, ph.non_white_flagged].map(|s| (s.right, s.total));
+        // Photos: every status right, every print located (IoU ≥ 0.95), every written file in
+        // spec, every framed head within the rules, every non-white background flagged.
+        if photo.iter().any(|&(right, total)| right != total) {
+            failures.push(format!("{:?}: photos {photo:?}; errors: {:?}", p.degrade, ph.errors));
+        }
         if got != p.counts || digits != p.digits {
             failures.push(format!(
                 "{:?}: pinned {:?} {:?}, got {:?} {:?}; errors: {:?}",
