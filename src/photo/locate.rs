@@ -307,7 +307,7 @@ mod tests {
         let h = Homography::scale_translate(10.0, 0.0, 0.0);
         let img = page_with_print(0.0, bx.center(), (25.0, 31.0), false);
         let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 10.0), &[], bx).expect("content found");
-        assert!(loc.edge_score < 0.3, "edge score {}", loc.edge_score);
+        assert!(loc.edge_score < crate::photo::PhotoOptions::default().edge_line_min, "edge score {}", loc.edge_score);
         let blank = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(660, 720, image::Rgb([238, 236, 232])));
         assert!(locate(&Patch::sample(&blank, &h, bx.inflate(4.0), 10.0), &[], bx).is_none());
     }
