@@ -58,5 +58,36 @@ fn stages(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, stages);
+/// The photo stage on one pasted print (first synthetic page with one): locate, crop, detect,
+/// frame, check, clean and encode, on the calling thread only.
+fn photo(c: &mut Criterion) {
+    let t = Template::sbk_student();
+    let (scan, reg) = (1..200u64)
+        .find_map(|seed| {
+            let page = synth::simulate_one(&t, &synth::sample_person(seed), seed, 300.0);
+            let pasted = page.truth.fields.get("photo").and_then(|f| f.photo.as_deref()) == Some("pasted");
+            pasted.then(|| {
+                let scan = Scan::new(page.image);
+                let reg = register(&scan, &t, &RegisterOptions::default(), &mut RegisterScratch::default()).unwrap();
+                (scan, reg)
+            })
+        })
+        .expect("a page with a pasted photo");
+    let ctx = formscan::photo::PhotoContext {
+        to_scan: reg.to_scan,
+        px_per_mm: reg.px_per_mm,
+        printed: false,
+        confirmed: None,
+        has_content: true,
+    };
+    let opts = formscan::photo::PhotoOptions::default();
+    let r = formscan::photo::read_photo(scan.image(), &t, &ctx, &opts).unwrap();
+    assert!(r.data.is_some(), "bench photo framed: {:?}", r.failed);
+    let mut g = c.benchmark_group("photo");
+    g.sample_size(20);
+    g.bench_function("photo", |b| b.iter(|| formscan::photo::read_photo(scan.image(), &t, &ctx, &opts)));
+    g.finish();
+}
+
+criterion_group!(benches, stages, photo);
 criterion_main!(benches);

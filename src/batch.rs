@@ -28,6 +28,9 @@ pub struct BatchOptions {
     pub out_dir: PathBuf,
     /// Save snippet images. Default true.
     pub snippets: bool,
+    /// Who each form belongs to (ID number, school, birth date): names the photo files and
+    /// decides rule 2 (no photo under 6). Without it, photos go to `photos/unmatched/`.
+    pub people: Option<std::sync::Arc<dyn crate::lookup::PersonLookup>>,
 }
 
 /// Totals of a batch, written to `summary.json`.
@@ -60,6 +63,10 @@ pub struct Summary {
     pub threads: usize,
     /// Files a [`BatchHook`] skipped (already recorded in the campaign store).
     pub skipped_files: usize,
+    /// Card photos written to `photos/` (every check passed).
+    pub photos_written: usize,
+    /// Card photos written to `photos-review/` (a check failed: a person must look).
+    pub photos_review: usize,
 }
 
 /// Creates a folder (and parents) that only its owner can enter.
@@ -132,6 +139,14 @@ impl Sink {
         t.register += rec.timing_ms.register;
         t.identify += rec.timing_ms.identify;
         t.fields += rec.timing_ms.fields;
+        t.photo += rec.timing_ms.photo;
+        if let Some(f) = rec.photo.as_ref().and_then(|p| p.file.as_deref()) {
+            if f.starts_with("photos/") {
+                s.photos_written += 1;
+            } else {
+                s.photos_review += 1;
+            }
+        }
         t.total += rec.timing_ms.total;
         if rec.outcome == Outcome::Read {
             let form = rec.form.as_ref();
@@ -215,6 +230,32 @@ fn save_snippets(out: &Path, rec: &mut PageRecord, snippets: Vec<Snippet>) -> Re
     Ok(())
 }
 
+/// Completes the photo reading with the person (rule 2 needs the age) and writes the card
+/// photo: `photos/<school>/<ID number>.jpg` when every check passed, `photos-review/...` when
+/// one failed, `.../unmatched/<run>-<serial>.jpg` when the form's person is unknown.
+fn save_photo(engine: &Engine, opts: &BatchOptions, rec: &mut PageRecord) -> Result<()> {
+    let (Some(photo), Some(form)) = (rec.photo.as_mut(), rec.form.as_ref()) else { return Ok(()) };
+    let popts = &engine.options().photo;
+    let person = opts.people.as_ref().and_then(|l| l.person(&form.run, &form.serial));
+    let age = person.as_ref().and_then(|p| p.birth_date).map(|b| b.age_on(popts.reference_date));
+    photo.apply_age(age, form.photo_printed, popts);
+    let Some(data) = photo.data.take() else { return Ok(()) };
+    let top = if photo.failed.is_empty() { "photos" } else { "photos-review" };
+    let (folder, stem) = match &person {
+        Some(p) => (crate::lookup::safe_name(&p.school), crate::lookup::safe_name(&p.id_number)),
+        None => ("unmatched".to_string(), crate::lookup::safe_name(&format!("{}-{}", form.run, form.serial))),
+    };
+    let rel = format!("{top}/{folder}/{stem}.jpg");
+    create_private_dir(&opts.out_dir.join(top))?;
+    let dir = opts.out_dir.join(top).join(&folder);
+    create_private_dir(&dir)?;
+    let path = opts.out_dir.join(&rel);
+    let mut f = create_private_file(&path)?;
+    f.write_all(&data).map_err(|e| Error::io_at(&path, e))?;
+    photo.file = Some(rel);
+    Ok(())
+}
+
 fn one_page(
     worker: &mut Worker,
     engine: &Engine,
@@ -239,6 +280,14 @@ fn one_page(
     let (mut rec, snippets) = worker.process(image, src);
     rec.timing_ms.decode = decode_ms;
     rec.timing_ms.total += decode_ms;
+    if let Err(e) = save_photo(engine, opts, &mut rec) {
+        rec.findings.push(crate::audit::Finding {
+            code: "photo_not_saved".into(),
+            subject: String::new(),
+            message: e.to_string(),
+            message_zh: "照片未能保存".into(),
+        });
+    }
     if opts.snippets {
         if let Err(e) = save_snippets(&opts.out_dir, &mut rec, snippets) {
             // The page was read; a snippet that cannot be saved is noted, not fatal.
@@ -396,6 +445,7 @@ pub fn run_with(
         register: t.register / n,
         identify: t.identify / n,
         fields: t.fields / n,
+        photo: t.photo / n,
         total: t.total / n,
     };
     summary.elapsed_s = start.elapsed().as_secs_f64();

@@ -25,6 +25,8 @@ pub struct EngineOptions {
     pub fields: FieldOptions,
     /// Limits on untrusted scan files.
     pub decode: DecodeLimits,
+    /// The photo stage.
+    pub photo: crate::photo::PhotoOptions,
     /// A page whose ink covers less than this fraction of its area is blank. Default 0.0015:
     /// a form's marks and codes alone cover ~1 %, a back side with bleed-through ~0.
     pub blank_max_ink: f64,
@@ -36,6 +38,7 @@ impl Default for EngineOptions {
             register: RegisterOptions::default(),
             fields: FieldOptions::default(),
             decode: DecodeLimits::default(),
+            photo: crate::photo::PhotoOptions::default(),
             blank_max_ink: 0.0015,
         }
     }
@@ -135,6 +138,18 @@ impl Engine {
             self.classifier.as_ref(),
             &mut FieldScratch::default(),
         )
+    }
+
+    /// Stage 4b: reads the photo box (status, and the card photo from a pasted print).
+    pub fn read_photo(
+        &self,
+        scan: &Scan,
+        reg: &Registration,
+        template: &Template,
+        readings: &FieldReadings,
+        photo_printed: bool,
+    ) -> Option<crate::photo::PhotoReading> {
+        photo_stage(scan, reg, template, readings, photo_printed, &self.options)
     }
 
     /// Stage 5: audits a read page.
@@ -291,6 +306,10 @@ impl<'e> Worker<'e> {
         );
         rec.findings = audit::audit(&templates[tj], &readings.fields, &readings.groups);
         times.fields = ms(t2);
+        let t3 = Instant::now();
+        rec.photo =
+            photo_stage(&scan, &reg, &templates[tj], &readings, ident.payload.photo_printed, &self.engine.options);
+        times.photo = ms(t3);
         rec.outcome = Outcome::Read;
         rec.reject = None;
         rec.form = Some(ident.payload);
@@ -298,4 +317,31 @@ impl<'e> Worker<'e> {
         rec.groups = readings.groups;
         done(rec, times, readings.snippets)
     }
+}
+
+/// The checkbox group that answers "the printed photo is the applicant" (`yes` / `no`).
+pub const PHOTO_CONFIRM_GROUP: &str = "photo_is_applicant";
+
+fn photo_stage(
+    scan: &Scan,
+    reg: &Registration,
+    template: &Template,
+    readings: &FieldReadings,
+    photo_printed: bool,
+    options: &EngineOptions,
+) -> Option<crate::photo::PhotoReading> {
+    let field = template.fields.iter().find(|f| f.kind == crate::template::FieldKind::Photo)?;
+    let has_content = readings.fields.get(&field.name).is_none_or(|r| r.state != crate::record::FieldState::Empty);
+    let confirmed = readings
+        .groups
+        .get(PHOTO_CONFIRM_GROUP)
+        .and_then(|g| (g.state == "one").then(|| g.value.as_deref() == Some("yes")));
+    let ctx = crate::photo::PhotoContext {
+        to_scan: reg.to_scan,
+        px_per_mm: reg.px_per_mm,
+        printed: photo_printed,
+        confirmed,
+        has_content,
+    };
+    crate::photo::read_photo(scan.image(), template, &ctx, &options.photo)
 }

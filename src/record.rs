@@ -26,7 +26,16 @@
 //!   },
 //!   "groups": {"agent_relation": {"state": "one", "value": "mother"}},
 //!   "findings": [],
-//!   "timing_ms": {"decode": 31.0, "register": 6.1, "identify": 3.2, "fields": 9.8, "total": 50.1}
+//!   "photo": {"status": "pasted", "required": true, "confirmed": null,
+//!             "quad": [{"x": 165.2, "y": 46.1}, ...], "crop": [...], "angle_deg": -2.1,
+//!             "faces": 1, "face": {"x": 78.0, "y": 98.0, "w": 242.0, "h": 242.0},
+//!             "position": {"face_width": 215.0, "hair_top": 14.0, "eye_mid_x": 179.0,
+//!                          "eye_above_bottom": 256.0},
+//!             "background": [249.0, 3.0, 6.0], "measures": [31.0, 131.0, 58.0],
+//!             "jpeg": [70, 23410], "passed": ["print_found", "face_found", ...], "failed": [],
+//!             "file": "photos/桂林市育才小学/450303202007016377.jpg"},
+//!   "timing_ms": {"decode": 31.0, "register": 6.1, "identify": 3.2, "fields": 9.8, "photo": 12.0,
+//!                 "total": 62.1}
 //! }
 //! ```
 //!
@@ -57,6 +66,12 @@
 //!   `ambiguous` when one of its boxes is.
 //! * `findings` are audit results, each with a stable `code` and messages in English and
 //!   Chinese; a form with findings goes to review.
+//! * `photo` (read forms whose template has a photo box) is the photo stage's
+//!   [`crate::photo::PhotoReading`]: `status` `pasted` / `printed` / `none`, `required` (rules
+//!   1–2; `null` until the applicant's age is known from a person lookup), the print's and the
+//!   card photo's corners in template mm, the face and head position on the 358 × 441 card
+//!   photo, and the checks `passed` and `failed` (stable names, listed in [`crate::photo`]);
+//!   `file` is the card photo written under `photos/` (all checks passed) or `photos-review/`.
 //! * Positions are not repeated per field: the template plus `registration` reproduce them.
 //!   Snippet paths are relative to the output folder.
 
@@ -296,6 +311,9 @@ pub struct StageTimes {
     pub identify: f64,
     /// Reading the fields and cutting snippets.
     pub fields: f64,
+    /// The photo stage: locating, framing, checking and encoding the photo.
+    #[serde(default)]
+    pub photo: f64,
     /// Everything, including writing outputs.
     pub total: f64,
 }
@@ -328,6 +346,10 @@ pub struct PageRecord {
     /// Audit findings.
     #[serde(default)]
     pub findings: Vec<Finding>,
+    /// The photo box: status, whether a photo is required, the print and card-photo corners,
+    /// the face and the checks (see [`crate::photo`]); absent for pages not read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<crate::photo::PhotoReading>,
     /// Stage timings.
     #[serde(default)]
     pub timing_ms: StageTimes,
@@ -347,6 +369,7 @@ impl PageRecord {
             fields: BTreeMap::new(),
             groups: BTreeMap::new(),
             findings: Vec::new(),
+            photo: None,
             timing_ms: StageTimes::default(),
         }
     }

@@ -96,6 +96,10 @@ enum Command {
         /// Campaign store: commit every page there; a rerun skips files already done.
         #[arg(long)]
         db: Option<PathBuf>,
+        /// Print-run manifest(s) (`manifest.csv` from `print`): name photo files by ID number
+        /// and school, and know ages for the photo rule. Repeatable.
+        #[arg(long)]
+        manifest: Vec<PathBuf>,
     },
     /// Progress per school and class from the campaign store.
     Status {
@@ -392,7 +396,17 @@ fn cmd_process(
     templates: &[PathBuf],
     no_snippets: bool,
     db: Option<&Path>,
+    manifests: &[PathBuf],
 ) -> Result<batch::Summary> {
+    let people: Option<std::sync::Arc<dyn formscan::lookup::PersonLookup>> = if manifests.is_empty() {
+        None // with --db, the campaign store is the lookup
+    } else {
+        let mut m = formscan::lookup::ManifestLookup::default();
+        for p in manifests {
+            m.add_file(p)?;
+        }
+        Some(std::sync::Arc::new(m))
+    };
     let mut ts = vec![Template::sbk_student()];
     for p in templates {
         ts.push(Template::from_file(p)?);
@@ -405,7 +419,7 @@ fn cmd_process(
             pb.set_position(done as u64);
         }
     };
-    let opts = batch::BatchOptions { out_dir: out.to_path_buf(), snippets: !no_snippets };
+    let opts = batch::BatchOptions { out_dir: out.to_path_buf(), snippets: !no_snippets, people };
     let s = match db {
         None => batch::run(&engine, inputs, &opts, &progress)?,
         Some(db) => {
@@ -465,7 +479,12 @@ fn cmd_bench(dir: &Path) -> Result<()> {
         .sum();
     let decode_s = t.elapsed().as_secs_f64();
     let out = std::env::temp_dir().join(format!("formscan-bench-{}", std::process::id()));
-    let s = batch::run(&engine, &files, &batch::BatchOptions { out_dir: out.clone(), snippets: true }, &|_, _| {})?;
+    let s = batch::run(
+        &engine,
+        &files,
+        &batch::BatchOptions { out_dir: out.clone(), snippets: true, people: None },
+        &|_, _| {},
+    )?;
     let _ = std::fs::remove_dir_all(&out);
     let m = &s.stage_ms_mean;
     println!("pages            {}", s.pages_in);
@@ -474,8 +493,8 @@ fn cmd_bench(dir: &Path) -> Result<()> {
     println!("decode only      {:.1} pages/s ({:.2} s, {} pages)", pages as f64 / decode_s, decode_s, pages);
     println!("ratio            {:.2} (our time / decode-only time)", s.elapsed_s / decode_s);
     println!(
-        "per page, ms     decode {:.1}  register {:.1}  identify {:.1}  fields {:.1}  total {:.1}",
-        m.decode, m.register, m.identify, m.fields, m.total
+        "per page, ms     decode {:.1}  register {:.1}  identify {:.1}  fields {:.1}  photo {:.1}  total {:.1}",
+        m.decode, m.register, m.identify, m.fields, m.photo, m.total
     );
     println!("peak memory      {:.0} MiB", peak_rss_mib());
     Ok(())
@@ -515,6 +534,25 @@ fn cmd_eval(out: &Path) -> Result<synth::eval::Evaluation> {
             share * 100.0 * e.calibration.len() as f64 / e.digit_fields.max(1) as f64
         );
     }
+    let kb = EngineOptions::default().photo;
+    let ph = synth::eval::evaluate_photos(&recs, out, (kb.kb_min, kb.kb_max));
+    println!(
+        "photos           {} forms: pasted precision {:.2} % recall {:.2} % ({} tp, {} fp, {} fn); status {}",
+        ph.forms,
+        ph.precision() * 100.0,
+        ph.recall() * 100.0,
+        ph.pasted_true_pos,
+        ph.pasted_false_pos,
+        ph.pasted_false_neg,
+        pct(ph.status)
+    );
+    println!("  print IoU>=0.95 {} (min {:.3}, median {:.3})", pct(ph.iou_95), ph.iou_min, ph.iou_median);
+    println!("  files in spec  {}", pct(ph.files_in_spec));
+    println!("  position rules {}", pct(ph.position));
+    println!("  non-white bg flagged {}; white bg passed {}", pct(ph.non_white_flagged), pct(ph.white_passed));
+    for line in ph.errors.iter().take(15) {
+        println!("  ! {line}");
+    }
     for line in e.errors.iter().chain(&e.digit_errors).take(20) {
         println!("  ! {line}");
     }
@@ -536,7 +574,14 @@ fn cmd_demo(out: &Path, students: usize, degrade: &str) -> Result<bool> {
     println!("== synth: simulated scans ({degrade}) → {}", out.join("scans").display());
     cmd_synth(&roster_path, &out.join("scans"), 7, 300.0, degrade, &None, None, false, &ScenarioArgs::default())?;
     println!("== process → {}", out.join("read").display());
-    let s = cmd_process(&[out.join("scans")], &out.join("read"), &[], false, None)?;
+    let s = cmd_process(
+        &[out.join("scans")],
+        &out.join("read"),
+        &[],
+        false,
+        None,
+        &[out.join("print").join("manifest.csv")],
+    )?;
     print_summary(&s);
     println!("== accuracy against the simulator's ground truth");
     let e = cmd_eval(&out.join("read"))?;
@@ -595,9 +640,10 @@ fn run() -> Result<i32> {
             cmd_synth(&roster, &out, seed, dpi, &degrade, &template, run.as_deref(), calibration_digits, &scenario)?;
             true
         }
-        Command::Process { inputs, out, jobs, template, no_snippets, db } => {
+        Command::Process { inputs, out, jobs, template, no_snippets, db, manifest } => {
             set_jobs(jobs);
-            let s = cmd_process(&inputs, &out, &template, no_snippets, db.as_deref()).context("processing failed")?;
+            let s = cmd_process(&inputs, &out, &template, no_snippets, db.as_deref(), &manifest)
+                .context("processing failed")?;
             print_summary(&s);
             s.rejected == 0
         }

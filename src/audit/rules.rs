@@ -8,7 +8,8 @@
 //! | code | rule |
 //! |---|---|
 //! | `photo_missing` | a photo is required (no confirmed printed photo, age 6 or over) and none is pasted |
-//! | `photo_unconfirmed` | a photo is printed but not confirmed as the applicant's; a person must check whether one is pasted |
+//! | `photo_unconfirmed` | a photo is printed but not confirmed as the applicant's, and the photo stage could not tell whether one is pasted |
+//! | `photo_check_failed` | the pasted photo that the card needs fails a card-spec check (background, face, sharpness, light, colour); the subject lists the failed checks |
 //! | `fix_without_paste` | a corrected name or ID number without an ID copy in the paste area |
 //! | `name_corrected` | a corrected name is written: it must be keyed in (hand-written names are not read) |
 //! | `agent_id_missing`, `agent_phone_missing`, `agent_relation_missing`, `agent_signature_missing` | under 16: the agent's data is required |
@@ -47,6 +48,10 @@ pub fn finding(code: &str, subject: &str) -> Finding {
         "photo_unconfirmed" => (
             "the printed photo is not confirmed as the applicant's: check that a photo is pasted",
             "打印照片未确认为申领人本人，请核对是否已粘贴照片",
+        ),
+        "photo_check_failed" => (
+            "the pasted photo fails a card-photo check (see the subject): check it or ask for a new one",
+            "粘贴的照片未通过制卡照片检查（见说明），请核对或要求重交",
         ),
         "fix_without_paste" => (
             "a corrected name or ID number needs a copy of the ID card or household register in the paste area",
@@ -95,11 +100,10 @@ fn accepted_value<'a>(rec: &'a PageRecord, name: &str) -> Option<&'a str> {
     (f.status == Some(ValueStatus::Accepted)).then_some(f.value.as_deref()).flatten()
 }
 
-/// Whether a photo was pasted over a printed one. The photo-box reading does not tell a
-/// pasted print from the printed photo yet (`fill` is high either way), so this is unknown
-/// and the rule asks a person (`photo_unconfirmed`); the photo stage will answer it.
-fn pasted_over_printed(_rec: &PageRecord) -> Option<bool> {
-    None
+/// Whether a photo was pasted over a printed one: the photo stage's answer (it finds the
+/// pasted print's edges), unknown when the stage did not run.
+fn pasted_over_printed(rec: &PageRecord) -> Option<bool> {
+    rec.photo.as_ref().map(|p| p.status == crate::photo::PhotoStatus::Pasted)
 }
 
 /// The applicant's ID number: an accepted, valid correction wins over the printed one.
@@ -117,10 +121,18 @@ pub fn age(rec: &PageRecord, person: &Person, reference: Date) -> Option<i32> {
     Some(birth.age_on(reference))
 }
 
-/// The contact phone used by the shared-phone rule: the applicant's accepted phone number,
-/// normalised to its 11 digits.
+/// The contact phone used by the shared-phone rule: the applicant's phone number as read
+/// (accepted or in review, not invalid), normalised to its 11 digits.
+///
+/// For the class-wide rule a number in review counts too: the same misreading on every form
+/// of a class is far less likely than a teacher's number copied onto every form, and a
+/// confident-only rule would miss most shared numbers while digits await review.
 pub fn contact_phone(rec: &PageRecord) -> Option<String> {
-    accepted_value(rec, "applicant_phone").and_then(normalize_mobile)
+    let f = rec.fields.get("applicant_phone")?;
+    match f.status {
+        Some(ValueStatus::Accepted) | Some(ValueStatus::NeedsReview) => f.value.as_deref().and_then(normalize_mobile),
+        _ => None,
+    }
 }
 
 /// Checks a read form against the notice's rules 1, 2, 4 and 5, and the validity of ID and
@@ -142,6 +154,12 @@ pub fn check_form(rec: &PageRecord, ctx: &FormContext<'_>) -> Vec<Finding> {
                 Some(true) => {}
                 Some(false) => out.push(finding("photo_missing", "photo")),
                 None => out.push(finding("photo_unconfirmed", "photo")),
+            }
+        }
+        // The pasted photo goes on the card: it must pass the card-spec checks.
+        if let Some(p) = rec.photo.as_ref().filter(|p| p.status == crate::photo::PhotoStatus::Pasted) {
+            if !p.failed.is_empty() {
+                out.push(finding("photo_check_failed", &p.failed.join(",")));
             }
         }
     }
@@ -210,6 +228,7 @@ mod tests {
             cells: None,
             snippet: None,
             value: value.map(str::to_string),
+            value_confidence: None,
             status,
             reason: None,
             candidates: Vec::new(),

@@ -151,9 +151,13 @@ fn record(a: &Assessed, page: &PageView) -> (CardRow, Photo) {
     let birth = info.as_ref().map(|i| i.birth_date).or(p.birth_date).map(|d| d.to_string()).unwrap_or_default();
     let relation =
         page.fields.get("group:agent_relation").and_then(|g| g.value.as_deref()).map(relation_zh).unwrap_or("");
-    // The photo stage names card photos by the printed ID number.
-    let dir = Path::new(&page.out_dir).join("photos").join(school_dir(&p.school));
-    let photo = [&id, &p.id_number].iter().map(|i| dir.join(format!("{i}.jpg"))).find(|f| f.is_file());
+    // The photo stage names card photos `photos/<school>/<ID>.jpg` by the printed ID number,
+    // with `lookup::safe_name` making both safe as file names.
+    let dir = Path::new(&page.out_dir).join("photos").join(crate::lookup::safe_name(&p.school));
+    let photo = [&id, &p.id_number]
+        .iter()
+        .map(|i| dir.join(format!("{}.jpg", crate::lookup::safe_name(i))))
+        .find(|f| f.is_file());
     let name = format!("{id}.jpg");
     let row = [
         p.name.clone(),

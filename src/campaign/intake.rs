@@ -204,6 +204,27 @@ pub fn process(
     // Absolute, so that export finds the photos from any working folder.
     let out_dir = std::fs::canonicalize(&opts.out_dir).map_err(|e| Error::io_at(&opts.out_dir, e))?;
     let out_dir = out_dir.display().to_string();
+    // Photos are named by the person's ID number and school, and rule 2 needs the age: the
+    // store knows every printed form's person, so it is the lookup unless one was given.
+    let with_people;
+    let opts = if opts.people.is_some() {
+        opts
+    } else {
+        let mut m = crate::lookup::ManifestLookup::default();
+        for v in store.persons()? {
+            let p = &v.person.person;
+            for (run, serial, _) in &v.forms {
+                let info = crate::lookup::PersonInfo {
+                    id_number: p.id_number.clone(),
+                    school: p.school.clone(),
+                    birth_date: p.birth_date,
+                };
+                m.insert(run, serial, info);
+            }
+        }
+        with_people = BatchOptions { people: Some(std::sync::Arc::new(m)), ..opts.clone() };
+        &with_people
+    };
     let done = store.completed_files()?;
     let (tx, rx) = sync_channel(1024);
     let hook = Hook {

@@ -243,3 +243,216 @@ pub fn read_records(path: &Path) -> crate::Result<Vec<PageRecord>> {
         .map(|l| serde_json::from_str(l).map_err(|e| crate::Error::input_at(path, e.to_string())))
         .collect()
 }
+
+/// Photo-stage accuracy of a batch against its truth (see [`evaluate_photos`]).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PhotoEvaluation {
+    /// Forms scored.
+    pub forms: usize,
+    /// Pasted prints reported pasted.
+    pub pasted_true_pos: usize,
+    /// Forms without a pasted print reported pasted.
+    pub pasted_false_pos: usize,
+    /// Pasted prints not reported pasted.
+    pub pasted_false_neg: usize,
+    /// Status (printed / pasted / none) right.
+    pub status: Score,
+    /// Found prints whose corners overlap the truth with IoU ≥ 0.95, of the pasted ones.
+    pub iou_95: Score,
+    /// Lowest and median IoU of the found prints.
+    pub iou_min: f64,
+    /// Median IoU.
+    pub iou_median: f64,
+    /// Written photo files that are 358 × 441 RGB JPEG, 350 dpi, inside the KB range.
+    pub files_in_spec: Score,
+    /// Card photos (a face was found) whose true eyes, hair and face width meet the rules.
+    pub position: Score,
+    /// Non-white backgrounds flagged (a background check failed, or no card photo at all).
+    pub non_white_flagged: Score,
+    /// White backgrounds that passed both background checks.
+    pub white_passed: Score,
+    /// Problems, one line each.
+    pub errors: Vec<String>,
+}
+
+impl PhotoEvaluation {
+    /// Presence precision.
+    pub fn precision(&self) -> f64 {
+        self.pasted_true_pos as f64 / (self.pasted_true_pos + self.pasted_false_pos).max(1) as f64
+    }
+
+    /// Presence recall.
+    pub fn recall(&self) -> f64 {
+        self.pasted_true_pos as f64 / (self.pasted_true_pos + self.pasted_false_neg).max(1) as f64
+    }
+}
+
+fn poly_area(p: &[Point]) -> f64 {
+    let n = p.len();
+    (0..n).map(|i| p[i].x * p[(i + 1) % n].y - p[(i + 1) % n].x * p[i].y).sum::<f64>().abs() / 2.0
+}
+
+/// Intersection over union of two convex quadrilaterals (Sutherland–Hodgman clipping).
+pub fn quad_iou(a: &[Point; 4], b: &[Point; 4]) -> f64 {
+    let orient = |q: &[Point; 4]| {
+        let s: f64 = (0..4).map(|i| q[i].x * q[(i + 1) % 4].y - q[(i + 1) % 4].x * q[i].y).sum();
+        if s < 0.0 {
+            let mut r = *q;
+            r.reverse();
+            r
+        } else {
+            *q
+        }
+    };
+    let (a, b) = (orient(a), orient(b));
+    let mut poly: Vec<Point> = a.to_vec();
+    for i in 0..4 {
+        let (p, q) = (b[i], b[(i + 1) % 4]);
+        let inside = |r: Point| (q.x - p.x) * (r.y - p.y) - (q.y - p.y) * (r.x - p.x) >= 0.0;
+        let cross = |r: Point, s: Point| {
+            let (d1, d2) = (
+                (q.x - p.x) * (r.y - p.y) - (q.y - p.y) * (r.x - p.x),
+                (q.x - p.x) * (s.y - p.y) - (q.y - p.y) * (s.x - p.x),
+            );
+            let t = d1 / (d1 - d2);
+            Point::new(r.x + (s.x - r.x) * t, r.y + (s.y - r.y) * t)
+        };
+        let input = std::mem::take(&mut poly);
+        for k in 0..input.len() {
+            let (cur, prev) = (input[k], input[(k + input.len() - 1) % input.len()]);
+            match (inside(cur), inside(prev)) {
+                (true, true) => poly.push(cur),
+                (true, false) => {
+                    poly.push(cross(prev, cur));
+                    poly.push(cur);
+                }
+                (false, true) => poly.push(cross(prev, cur)),
+                _ => {}
+            }
+        }
+        if poly.is_empty() {
+            return 0.0;
+        }
+    }
+    let inter = poly_area(&poly);
+    inter / (poly_area(&a) + poly_area(&b) - inter).max(1e-9)
+}
+
+/// Scores the photo readings of `records` (written by a batch into `out_dir`) against the
+/// truth beside each scan, with the KB range the batch used.
+pub fn evaluate_photos(records: &[PageRecord], out_dir: &Path, kb: (u32, u32)) -> PhotoEvaluation {
+    let mut e = PhotoEvaluation::default();
+    let mut ious = Vec::new();
+    for r in records {
+        let Some(truth) = std::fs::read_to_string(Path::new(&r.source.file).with_extension("json"))
+            .ok()
+            .and_then(|s| serde_json::from_str::<Truth>(&s).ok())
+        else {
+            continue;
+        };
+        if truth.kind != "form" || r.outcome != Outcome::Read {
+            continue;
+        }
+        let Some(ft) = truth.fields.values().find(|f| f.photo.is_some()) else { continue };
+        let Some(rp) = &r.photo else {
+            e.errors.push(format!("{}: no photo reading", r.source.file));
+            continue;
+        };
+        e.forms += 1;
+        let want = ft.photo.as_deref().unwrap_or("none");
+        let got = match rp.status {
+            crate::photo::PhotoStatus::Pasted => "pasted",
+            crate::photo::PhotoStatus::Printed => "printed",
+            crate::photo::PhotoStatus::None => "none",
+        };
+        e.status.add(want == got);
+        match (want == "pasted", got == "pasted") {
+            (true, true) => e.pasted_true_pos += 1,
+            (false, true) => e.pasted_false_pos += 1,
+            (true, false) => e.pasted_false_neg += 1,
+            _ => {}
+        }
+        if want != got {
+            e.errors.push(format!("{}: photo {want}, read {got}", r.source.file));
+        }
+        if let Some(f) = &rp.file {
+            let ok = std::fs::read(out_dir.join(f)).ok().is_some_and(|d| {
+                let size_ok = (kb.0 as usize * 1024..=kb.1 as usize * 1024).contains(&d.len());
+                let dpi_ok = crate::photo::encode::jfif_density(&d) == Some((1, 350, 350));
+                let img_ok = image::load_from_memory(&d)
+                    .is_ok_and(|i| (i.width(), i.height(), i.color()) == (358, 441, image::ColorType::Rgb8));
+                size_ok && dpi_ok && img_ok
+            });
+            e.files_in_spec.add(ok);
+            if !ok {
+                e.errors.push(format!("{}: photo file {f} out of spec", r.source.file));
+            }
+        }
+        let (Some(tq), Some(pt)) = (&ft.quad, &ft.pasted) else { continue };
+        if let Some(q) = &rp.quad {
+            let iou = quad_iou(tq, q);
+            ious.push(iou);
+            e.iou_95.add(iou >= 0.95);
+            if iou < 0.95 {
+                e.errors.push(format!("{}: print IoU {iou:.3}", r.source.file));
+            }
+        } else if got == "pasted" {
+            e.iou_95.add(false);
+        }
+        let flagged_bg = rp.failed.iter().any(|c| c.starts_with("background_"));
+        if pt.background == "white" {
+            if rp.position.is_some() {
+                e.white_passed.add(!flagged_bg);
+            }
+        } else {
+            let flagged = flagged_bg || rp.file.as_deref().is_none_or(|f| !f.starts_with("photos/"));
+            e.non_white_flagged.add(flagged);
+            if !flagged {
+                e.errors.push(format!("{}: {} background not flagged", r.source.file, pt.background));
+            }
+        }
+        if let (Some(crop), Some(_)) = (&rp.crop, &rp.position) {
+            let out = [Point::new(0.0, 0.0), Point::new(358.0, 0.0), Point::new(358.0, 441.0), Point::new(0.0, 441.0)];
+            if let Some(h) = crate::geometry::Homography::fit(crop, &out) {
+                let (l, rr) = (h.apply(pt.eyes[0]), h.apply(pt.eyes[1]));
+                let hair = h.apply(pt.hair_top);
+                let fw = pt.face_width_mm * 358.0 / crop[0].dist(crop[1]);
+                let eye_y = (l.y + rr.y) / 2.0;
+                let ok = crate::photo::frame::meets_rules(fw, hair.y, (l.x + rr.x) / 2.0, 441.0 - eye_y);
+                e.position.add(ok);
+                if !ok {
+                    e.errors.push(format!(
+                        "{}: position: face {fw:.0}, hair {:.0}, eyes x {:.0}, above bottom {:.0} ({})",
+                        r.source.file,
+                        hair.y,
+                        (l.x + rr.x) / 2.0,
+                        441.0 - eye_y,
+                        pt.subject
+                    ));
+                }
+            }
+        }
+    }
+    ious.sort_by(f64::total_cmp);
+    e.iou_min = ious.first().copied().unwrap_or(0.0);
+    e.iou_median = ious.get(ious.len() / 2).copied().unwrap_or(0.0);
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quad_iou_of_shifted_and_rotated_squares() {
+        let sq = |x: f64, y: f64| {
+            [Point::new(x, y), Point::new(x + 2.0, y), Point::new(x + 2.0, y + 2.0), Point::new(x, y + 2.0)]
+        };
+        assert!((quad_iou(&sq(0.0, 0.0), &sq(0.0, 0.0)) - 1.0).abs() < 1e-9);
+        assert!((quad_iou(&sq(0.0, 0.0), &sq(1.0, 0.0)) - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(quad_iou(&sq(0.0, 0.0), &sq(5.0, 0.0)), 0.0);
+        let mut rev = sq(0.0, 0.0);
+        rev.reverse();
+        assert!((quad_iou(&rev, &sq(0.0, 1.0)) - 1.0 / 3.0).abs() < 1e-9);
+    }
+}

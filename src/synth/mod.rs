@@ -83,7 +83,40 @@ pub struct FieldTruth {
     /// Photo box: the pasted print's corners in template mm.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub quad: Option<[Point; 4]>,
+    /// Photo box: what was pasted (subject, background, landmarks).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pasted: Option<PastedTruth>,
 }
+
+/// The truth of a pasted print beyond its corners.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PastedTruth {
+    /// Bundled subject name.
+    pub subject: String,
+    /// Background: `white`, `blue` or `grey` (only white is compliant).
+    pub background: String,
+    /// Print size, mm (26 × 32 box-sized or 25 × 35 one-inch, times the scale drawn).
+    pub size_mm: (f64, f64),
+    /// The eye centres (left, right in the image), template mm.
+    pub eyes: [Point; 2],
+    /// The top of the hair above the face centre, template mm.
+    pub hair_top: Point,
+    /// Cheek-to-cheek face width, mm.
+    pub face_width_mm: f64,
+}
+
+/// Measured landmarks of the bundled portraits (520 × 640 px): eye centres (located by hand on
+/// the images), first hair row (first mask row above half opacity) and face width (the
+/// portraits' README). Same order as [`face`].
+/// A portrait's landmarks: name, eye centres (px), first hair row (px), face width / width.
+type FaceMarks = (&'static str, [(f64, f64); 2], f64, f64);
+
+const FACE_MARKS: [FaceMarks; 4] = [
+    ("obama", [(202.5, 256.5), (330.0, 257.5)], 34.0, 0.57),
+    ("obama2", [(147.5, 287.5), (285.0, 287.5)], 34.0, 0.645),
+    ("obama3", [(212.5, 207.5), (345.0, 207.5)], 24.0, 0.58),
+    ("astronaut", [(190.0, 295.0), (325.0, 295.0)], 25.0, 0.556),
+];
 
 /// Ground truth of one simulated page, written beside it as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -242,10 +275,26 @@ fn age(p: &Person) -> i32 {
         .unwrap_or(10)
 }
 
-fn paste_photo<R: Rng>(c: &mut Canvas, rng: &mut R, bx: Rect, face_jpeg: &[u8]) -> [Point; 4] {
-    let img = image::load_from_memory(face_jpeg).expect("bundled face decodes").to_rgb8();
-    let scale = rng.gen_range(0.93..1.08);
-    let (w, h) = (bx.w * scale, bx.w * scale * img.height() as f64 / img.width() as f64);
+/// Pastes a print of a bundled portrait near the box: box-sized (26 mm wide, scale 0.93–1.08)
+/// or, one time in four, a 1-inch print (25 × 35 mm, the portrait with extra background above),
+/// offset up to ±2 mm and tilted up to ±4°, so that some prints overlap the box's border. The
+/// print's edge casts a thin shadow line, as paper thickness does under a scanner lamp.
+fn paste_photo<R: Rng>(c: &mut Canvas, rng: &mut R, bx: Rect, who: usize, bg: &str) -> ([Point; 4], PastedTruth) {
+    let img = image::load_from_memory(face(who, bg)).expect("bundled face decodes").to_rgb8();
+    // The draws are those of the first simulator (scale, offset, angle, in that order), so that
+    // pages made before 1-inch prints existed keep every other field; the print kind comes from
+    // the scale draw's low digits.
+    let draw = rng.gen_range(0.93..1.08);
+    let one_inch = ((draw - 0.93) * 1e7) as u64 % 4 == 0;
+    // Rows of background added above the portrait for a 1-inch print's taller shape.
+    let pad = if one_inch { (img.width() as f64 * 35.0 / 25.0 - img.height() as f64).round() } else { 0.0 };
+    let (iw, ih) = (img.width() as f64, img.height() as f64 + pad);
+    let (w, h) = if one_inch {
+        let s = 0.97 + (draw - 0.93) / 0.15 * 0.06;
+        (25.0 * s, 35.0 * s)
+    } else {
+        (bx.w * draw, bx.w * draw * ih / iw)
+    };
     let centre = Point::new(bx.center().x + rng.gen_range(-2.0..2.0), bx.center().y + rng.gen_range(-2.0..2.0));
     let a = rng.gen_range(-4.0f64..4.0).to_radians();
     let place = Homography::scale_translate(1.0, centre.x, centre.y)
@@ -256,19 +305,38 @@ fn paste_photo<R: Rng>(c: &mut Canvas, rng: &mut R, bx: Rect, face_jpeg: &[u8]) 
     let s = c.px_per_mm;
     let (minx, maxx) = quad.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.x), b.max(p.x)));
     let (miny, maxy) = quad.iter().fold((f64::MAX, f64::MIN), |(a, b), p| (a.min(p.y), b.max(p.y)));
-    let (iw, ih) = (img.width() as f64, img.height() as f64);
+    let pad_colour = *img.get_pixel(img.width() / 2, 0);
     for py in (miny * s) as i64..=(maxy * s) as i64 {
         for px in (minx * s) as i64..=(maxx * s) as i64 {
             let q = inv.apply(Point::new((px as f64 + 0.5) / s, (py as f64 + 0.5) / s));
             if q.x < 0.0 || q.y < 0.0 || q.x >= w || q.y >= h {
                 continue;
             }
-            let (u, v) = ((q.x / w * iw) as u32, (q.y / h * ih) as u32);
-            let p = img.get_pixel(u.min(img.width() - 1), v.min(img.height() - 1));
-            c.blend(px, py, Rgb(p.0[0], p.0[1], p.0[2]), 1.0);
+            let (u, v) = ((q.x / w * iw) as u32, (q.y / h * ih - pad).max(-1.0));
+            let p = if v < 0.0 {
+                pad_colour
+            } else {
+                *img.get_pixel(u.min(img.width() - 1), (v as u32).min(img.height() - 1))
+            };
+            let edge = q.x.min(w - q.x).min(q.y).min(h - q.y) < 0.12;
+            let col = Rgb(p.0[0], p.0[1], p.0[2]);
+            c.blend(px, py, col, 1.0);
+            if edge {
+                c.blend(px, py, Rgb(90, 90, 90), 0.55);
+            }
         }
     }
-    quad
+    let (name, eyes, hair, fw) = FACE_MARKS[who % FACE_MARKS.len()];
+    let to_mm = |x: f64, y: f64| place.apply(Point::new(x / iw * w, (y + pad) / ih * h));
+    let truth = PastedTruth {
+        subject: name.into(),
+        background: bg.into(),
+        size_mm: (w, h),
+        eyes: [to_mm(eyes[0].0, eyes[0].1), to_mm(eyes[1].0, eyes[1].1)],
+        hair_top: to_mm((eyes[0].0 + eyes[1].0) / 2.0, hair),
+        face_width_mm: fw * w,
+    };
+    (quad, truth)
 }
 
 fn paste_id_copy<R: Rng>(c: &mut Canvas, rng: &mut R, area: Rect) {
@@ -305,7 +373,8 @@ fn fill_form<R: Rng>(
     let drawing = layout::form_page(t, &FormPage { person, payload: payload.clone(), photo });
     let mut c = raster::render(&drawing, t.width, t.height, opts.dpi);
     let mut truth = BTreeMap::new();
-    let plain = |s: &str| FieldTruth { state: s.into(), cells: None, text: None, photo: None, quad: None };
+    let plain =
+        |s: &str| FieldTruth { state: s.into(), cells: None, text: None, photo: None, quad: None, pasted: None };
     let minor = age(person) < 16;
     // Scenario overrides replace a draw after it is made, so the rest of the page stays as
     // the default page would be.
@@ -405,6 +474,7 @@ fn fill_form<R: Rng>(
                     text: None,
                     photo: None,
                     quad: None,
+                    pasted: None,
                 }
             }
             FieldKind::Text => {
@@ -422,6 +492,7 @@ fn fill_form<R: Rng>(
                     text,
                     photo: None,
                     quad: None,
+                    pasted: None,
                 }
             }
             FieldKind::Signature => {
@@ -446,6 +517,7 @@ fn fill_form<R: Rng>(
                         text: None,
                         photo: Some("printed".into()),
                         quad: None,
+                        pasted: None,
                     }
                 } else if !sc.no_photo && rng.gen_bool(if need { 0.8 } else { 0.05 }) {
                     let bg = match rng.gen_range(0..10) {
@@ -454,13 +526,14 @@ fn fill_form<R: Rng>(
                         _ => "white",
                     };
                     let who = rng.gen_range(0..FACE_COUNT);
-                    let quad = paste_photo(&mut c, rng, f.rect, face(who, bg));
+                    let (quad, pasted) = paste_photo(&mut c, rng, f.rect, who, bg);
                     FieldTruth {
                         state: "ink".into(),
                         cells: None,
                         text: None,
                         photo: Some("pasted".into()),
                         quad: Some(quad),
+                        pasted: Some(pasted),
                     }
                 } else if printed_photo {
                     FieldTruth {
@@ -469,6 +542,7 @@ fn fill_form<R: Rng>(
                         text: None,
                         photo: Some("printed".into()),
                         quad: None,
+                        pasted: None,
                     }
                 } else {
                     FieldTruth {
@@ -477,6 +551,7 @@ fn fill_form<R: Rng>(
                         text: None,
                         photo: Some("none".into()),
                         quad: None,
+                        pasted: None,
                     }
                 }
             }

@@ -49,7 +49,7 @@ fn accuracy_ratchet() {
     for p in RATCHET {
         let dir = scratch(&format!("ratchet-{:?}", p.degrade));
         simulate(&dir.join("scans"), p.students, p.seed, p.degrade, 300.0, 0.15);
-        let opts = BatchOptions { out_dir: dir.join("out"), snippets: false };
+        let opts = BatchOptions { out_dir: dir.join("out"), snippets: false, people: None };
         let summary = batch::run(&engine, &[dir.join("scans")], &opts, &|_, _| {}).unwrap();
         assert_eq!(summary.rejected, 0, "{:?}: {:?}", p.degrade, summary.rejected_by_reason);
         let recs = eval::read_records(&dir.join("out/records.jsonl")).unwrap();
@@ -60,6 +60,14 @@ fn accuracy_ratchet() {
             (e.digits.right, e.digits.total),
             (e.digit_fields, e.digit_fields_accepted, e.digit_fields_accepted_wrong),
         );
+        let ph = eval::evaluate_photos(&recs, &dir.join("out"), (14, 40));
+        let photo =
+            [ph.status, ph.iou_95, ph.files_in_spec, ph.position, ph.non_white_flagged].map(|s| (s.right, s.total));
+        // Photos: every status right, every print located (IoU ≥ 0.95), every written file in
+        // spec, every framed head within the rules, every non-white background flagged.
+        if photo.iter().any(|&(right, total)| right != total) {
+            failures.push(format!("{:?}: photos {photo:?}; errors: {:?}", p.degrade, ph.errors));
+        }
         if got != p.counts || digits != p.digits {
             failures.push(format!(
                 "{:?}: pinned {:?} {:?}, got {:?} {:?}; errors: {:?}",

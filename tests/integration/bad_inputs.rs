@@ -48,7 +48,7 @@ fn bad_inputs_are_rejected_with_reasons_and_the_batch_goes_on() {
     let s = batch::run(
         &Engine::default(),
         std::slice::from_ref(&inputs),
-        &BatchOptions { out_dir: out.clone(), snippets: true },
+        &BatchOptions { out_dir: out.clone(), snippets: true, people: None },
         &|_, _| {},
     )
     .unwrap();
