@@ -1,5 +1,6 @@
-//! End to end through the campaign store: print → synth (missing forms, a duplicate file, a
-//! rescan, a page of a foreign run, rule-breaking forms) → intake killed with SIGKILL
+//! End to end through the campaign store: roster clean → print → synth (missing forms, a
+//! duplicate file, a rescan, a page of a foreign run, rule-breaking forms, a class that shares
+//! one phone number) → intake killed with SIGKILL
 //! part-way, then rerun → status → export. Every person is accounted for exactly once, rule
 //! breakers carry the right finding codes (expected from the simulator's truth), and the
 //! export holds exactly the accepted forms.
@@ -80,6 +81,40 @@ fn campaign_end_to_end() {
             persons.push(p);
         }
     }
+
+    // roster clean: the insured list and the school roll hold these 30 pupils and two more,
+    // one who already holds a card and one whose data is already submitted; the pending list
+    // must be exactly the 30.
+    let (holder, submitted) = (all[5].clone(), all[6].clone());
+    let mut listed = persons.clone();
+    listed.extend([holder.clone(), submitted.clone()]);
+    let mut lists = Vec::new();
+    formscan::roster::write_roster_csv(&listed, &mut lists).unwrap();
+    let holders = format!("id_number\n{}\n", holder.id_number);
+    let done = format!("公民身份号码\n{}\n", submitted.id_number);
+    let cleaned = formscan::clean::clean(&formscan::clean::CleanInputs {
+        insured: &lists,
+        roll: &lists,
+        holders: &[holders.as_bytes()],
+        submitted: &[done.as_bytes()],
+    })
+    .unwrap();
+    let mut reasons: Vec<&str> = cleaned.report.iter().map(|r| r.reason.as_str()).collect();
+    reasons.sort();
+    assert_eq!(reasons, ["already_submitted", "holds_card"]);
+    let ids = |v: &[formscan::roster::Person]| v.iter().map(|p| p.id_number.clone()).collect::<BTreeSet<_>>();
+    assert_eq!(ids(&cleaned.pending), ids(&persons));
+    // The pending list carries no photos; the bureau's photos go back on by ID number.
+    let photo_of: std::collections::HashMap<String, Option<String>> =
+        persons.iter().map(|p| (p.id_number.clone(), p.photo.clone())).collect();
+    let persons: Vec<_> = cleaned
+        .pending
+        .into_iter()
+        .map(|mut p| {
+            p.photo = photo_of[&p.id_number].clone();
+            p
+        })
+        .collect();
     let lines: Vec<(usize, _)> = persons.into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
 
     // print --db
