@@ -93,8 +93,9 @@ enum Command {
         /// Do not save snippet images.
         #[arg(long)]
         no_snippets: bool,
-        /// Campaign store: commit every page there; a rerun skips files already done.
-        #[arg(long)]
+        /// Campaign store: commit every page there; a rerun skips files already done. `--db`
+        /// alone means `<out>/campaign.db`.
+        #[arg(long, num_args = 0..=1, default_missing_value = OUT_DB)]
         db: Option<PathBuf>,
         /// Print-run manifest(s) (`manifest.csv` from `print`): name photo files by ID number
         /// and school, and know ages for the photo rule. Repeatable.
@@ -617,6 +618,9 @@ fn cmd_status(db: &Path, csv: Option<&Path>, xlsx: Option<&Path>, details: bool)
     Ok(true)
 }
 
+/// What `process --db` alone stands for: the campaign store in the output folder.
+const OUT_DB: &str = "<out>/campaign.db";
+
 fn run() -> Result<i32> {
     let cli = Cli::parse();
     let ok = match cli.command {
@@ -642,6 +646,7 @@ fn run() -> Result<i32> {
         }
         Command::Process { inputs, out, jobs, template, no_snippets, db, manifest } => {
             set_jobs(jobs);
+            let db = db.map(|d| if d == Path::new(OUT_DB) { out.join("campaign.db") } else { d });
             let s = cmd_process(&inputs, &out, &template, no_snippets, db.as_deref(), &manifest)
                 .context("processing failed")?;
             print_summary(&s);
