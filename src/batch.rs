@@ -140,6 +140,7 @@ impl Sink {
         t.identify += rec.timing_ms.identify;
         t.fields += rec.timing_ms.fields;
         t.photo += rec.timing_ms.photo;
+        t.digits += rec.timing_ms.digits;
         if let Some(f) = rec.photo.as_ref().and_then(|p| p.file.as_deref()) {
             if f.starts_with("photos/") {
                 s.photos_written += 1;
@@ -446,6 +447,7 @@ pub fn run_with(
         identify: t.identify / n,
         fields: t.fields / n,
         photo: t.photo / n,
+        digits: t.digits / n,
         total: t.total / n,
     };
     summary.elapsed_s = start.elapsed().as_secs_f64();

@@ -306,6 +306,7 @@ impl<'e> Worker<'e> {
         );
         rec.findings = audit::audit(&templates[tj], &readings.fields, &readings.groups);
         times.fields = ms(t2);
+        times.digits = readings.digits_ms;
         let t3 = Instant::now();
         rec.photo =
             photo_stage(&scan, &reg, &templates[tj], &readings, ident.payload.photo_printed, &self.engine.options);

@@ -35,7 +35,7 @@
 //!             "jpeg": [70, 23410], "passed": ["print_found", "face_found", ...], "failed": [],
 //!             "file": "photos/桂林市育才小学/450303202007016377.jpg"},
 //!   "timing_ms": {"decode": 31.0, "register": 6.1, "identify": 3.2, "fields": 9.8, "photo": 12.0,
-//!                 "total": 62.1}
+//!                 "digits": 2.4, "total": 62.1}
 //! }
 //! ```
 //!
@@ -314,6 +314,10 @@ pub struct StageTimes {
     /// The photo stage: locating, framing, checking and encoding the photo.
     #[serde(default)]
     pub photo: f64,
+    /// Of `fields`, the handwritten-character recogniser: resampling, normalising and
+    /// classifying the written comb cells and decoding their fields.
+    #[serde(default)]
+    pub digits: f64,
     /// Everything, including writing outputs.
     pub total: f64,
 }

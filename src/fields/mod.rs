@@ -102,6 +102,8 @@ pub struct FieldReadings {
     pub groups: BTreeMap<String, GroupReading>,
     /// Snippets to save.
     pub snippets: Vec<Snippet>,
+    /// Time spent in the character recogniser (cells and decoding), ms.
+    pub digits_ms: f64,
 }
 
 /// Reusable buffers.
@@ -236,6 +238,7 @@ pub fn read_fields(
                     cr.push(CellReading { state, fill, alternatives: Vec::new() });
                     // Recognise a written cell at once, while its pixels are still in cache.
                     if state != FieldState::Empty {
+                        let t = std::time::Instant::now();
                         written.push(i as usize);
                         probs.push(digits::recognise_cell(
                             scan,
@@ -246,6 +249,7 @@ pub fn read_fields(
                             &opts.digits,
                             &mut scratch.patch,
                         ));
+                        out.digits_ms += t.elapsed().as_secs_f64() * 1e3;
                     }
                 }
                 let state = if any_amb {
@@ -255,7 +259,9 @@ pub fn read_fields(
                 } else {
                     FieldState::Empty
                 };
+                let t = std::time::Instant::now();
                 let v = digits::decode(f, &written, &probs, &opts.digits);
+                out.digits_ms += t.elapsed().as_secs_f64() * 1e3;
                 let mut alts = v.cells.into_iter();
                 for c in cr.iter_mut().filter(|c| c.state != FieldState::Empty) {
                     c.alternatives = alts.next().unwrap_or_default();

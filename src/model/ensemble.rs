@@ -1,17 +1,21 @@
 //! A small deep ensemble of digit networks, consulted as a cascade.
 //!
-//! Networks trained alike from different random seeds make different mistakes, and their
-//! averaged probabilities are better calibrated than any one of them: a cell that one network
-//! reads as a 7 with p = 0.998 while another says 4 comes out doubtful, which is what the
-//! field's accept rule needs (Lakshminarayanan, Pritzel & Blundell, "Simple and scalable
-//! predictive uncertainty estimation using deep ensembles", NeurIPS 2017).
+//! Networks trained alike from different random seeds make different mistakes (Lakshminarayanan,
+//! Pritzel & Blundell, "Simple and scalable predictive uncertainty estimation using deep
+//! ensembles", NeurIPS 2017): a cell that one network reads as a 7 with p = 0.998 while another
+//! says 4 comes out doubtful, which is what the field's accept rule needs.
+//!
+//! The members are pooled log-linearly: their logits are averaged, which after the softmax is
+//! the normalised geometric mean of their probabilities (a product of experts, Hinton 2002).
+//! A class keeps its probability only when every member gives it some; on the harsh
+//! calibration pages this accepted 5 % more fields at the same posterior threshold than the
+//! arithmetic mean did, with no more errors (`docs/digits.md`).
 //!
 //! Most cells are read with near-certainty by every member, so only the primary network reads
 //! every cell; the others are run only when the primary's top probability is below
-//! [`CnnEnsemble::consult_below`], and the members' probabilities are then averaged. On the
-//! calibration pages no cell the primary read with p ≥ 0.9999 was wrong, and about a fifth of
-//! the cells fall below it, so the cascade costs about 40 % more than one network instead of
-//! 200 %.
+//! [`CnnEnsemble::consult_below`]. On the calibration pages no cell the primary read with
+//! p ≥ 0.9999 was wrong, and about a fifth of the cells fall below it, so the cascade costs
+//! about 40 % more than one network instead of 200 %.
 
 use std::sync::OnceLock;
 
@@ -82,19 +86,22 @@ impl CnnEnsemble {
 
 impl DigitClassifier for CnnEnsemble {
     fn classify(&self, cell: &[f32; 784]) -> [f32; 11] {
-        let first = self.members[0].classify(cell);
-        let top = first.iter().copied().fold(0.0f32, f32::max);
+        let first = self.members[0].logits(cell);
+        let p = super::softmax(first);
+        let top = p.iter().copied().fold(0.0f32, f32::max);
         if top >= self.consult_below || self.members.len() == 1 {
-            return first;
+            return p;
         }
+        // Log-linear pooling: the mean of the members' logits is, after the softmax, their
+        // normalised geometric mean (a product of experts, Hinton 2002).
         let mut sum = first;
         for m in &self.members[1..] {
-            for (s, p) in sum.iter_mut().zip(m.classify(cell)) {
-                *s += p;
+            for (s, z) in sum.iter_mut().zip(m.logits(cell)) {
+                *s += z;
             }
         }
         let n = self.members.len() as f32;
-        sum.map(|s| s / n)
+        super::softmax(sum.map(|s| s / n))
     }
 }
 
@@ -113,7 +120,7 @@ mod tests {
     }
 
     #[test]
-    fn confident_primary_is_not_second_guessed_and_doubt_is_averaged() {
+    fn confident_primary_is_not_second_guessed_and_doubt_is_pooled() {
         let e = CnnEnsemble::bundled();
         let p = super::super::tests::probe();
         let mut consulted = 0;
@@ -125,13 +132,17 @@ mod tests {
                 assert_eq!(out, first);
             } else {
                 consulted += 1;
-                let mean: Vec<f32> =
-                    (0..11).map(|k| e.members.iter().map(|m| m.classify(img)[k]).sum::<f32>() / 3.0).collect();
-                assert!(out.iter().zip(&mean).all(|(a, b)| (a - b).abs() < 1e-6));
+                // The normalised geometric mean of the members' probabilities.
+                let geo: Vec<f32> = (0..11)
+                    .map(|k| e.members.iter().map(|m| m.classify(img)[k].max(1e-30).ln()).sum::<f32>() / 3.0)
+                    .map(f32::exp)
+                    .collect();
+                let z: f32 = geo.iter().sum();
+                assert!(out.iter().zip(&geo).all(|(a, b)| (a - b / z).abs() < 1e-5));
             }
             assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-4);
         }
-        // Not a vacuous test: a blank input is uncertain for the primary and gets averaged.
+        // Not a vacuous test: a blank input is uncertain for the primary and gets pooled.
         let blank = [0.0f32; 784];
         let top = e.members[0].classify(&blank).iter().copied().fold(0.0f32, f32::max);
         assert!(top < e.consult_below() || consulted > 0);
