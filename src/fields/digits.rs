@@ -524,5 +524,25 @@ mod speed {
         }
         let ms = |t: f64| t / n as f64 * 1e3;
         println!("  sampling {:.3} ms, normalising {:.3} ms, classifying {:.3} ms", ms(ts), ms(tn), ms(tc));
+        // How many cells the cascade sends to all three networks, and one network's cost.
+        let primary = crate::model::CnnDigits::bundled();
+        let (mut consulted, mut t1) = (0, 0.0);
+        for i in 0..18 {
+            let rect = field.cell(i).inflate(-opts.margin_mm);
+            let (w, h) = scan.sample_ink(&reg.to_scan, rect, opts.px_per_mm, &mut buf);
+            let paper = scan.paper_at(reg.to_scan.apply(rect.center()));
+            let Some(img) = crate::model::normalise_cell(&buf, w, h, paper) else { continue };
+            let top = primary.classify(&img).iter().copied().fold(0.0f32, f32::max);
+            consulted += usize::from(top < CnnEnsemble::bundled().consult_below());
+            let a = cpu_seconds();
+            for _ in 0..n {
+                std::hint::black_box(primary.classify(std::hint::black_box(&img)));
+            }
+            t1 += cpu_seconds() - a;
+        }
+        println!(
+            "  one network {:.1} µs per cell; {consulted} of 18 cells consult the ensemble",
+            t1 / (18 * n) as f64 * 1e6
+        );
     }
 }

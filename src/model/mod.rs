@@ -434,7 +434,29 @@ pub fn normalise_cell(patch: &[u8], w: usize, h: usize, paper: f32) -> Option<[f
     if w == 0 || h == 0 || w.checked_mul(h) != Some(patch.len()) || !(paper.is_finite() && paper > 0.0) {
         return None;
     }
-    let dark: Vec<f32> = patch.iter().map(|&v| ((paper - f32::from(v)) / paper).clamp(0.0, 1.0)).collect();
+    // Every written cell of every page comes through here: the buffers are kept per thread
+    // rather than allocated per cell.
+    NORMALISE_SCRATCH.with(|s| normalise_with(&mut s.borrow_mut(), patch, w, h, paper))
+}
+
+/// Buffers of [`normalise_cell`], reused across calls on one thread.
+#[derive(Default)]
+struct NormaliseScratch {
+    dark: Vec<f32>,
+    grey: Vec<f32>,
+    rows: Vec<f32>,
+    wx: Resampler,
+    wy: Resampler,
+}
+
+thread_local! {
+    static NORMALISE_SCRATCH: std::cell::RefCell<NormaliseScratch> = std::cell::RefCell::default();
+}
+
+fn normalise_with(s: &mut NormaliseScratch, patch: &[u8], w: usize, h: usize, paper: f32) -> Option<[f32; 784]> {
+    let dark = &mut s.dark;
+    dark.clear();
+    dark.extend(patch.iter().map(|&v| ((paper - f32::from(v)) / paper).clamp(0.0, 1.0)));
     let dmax = dark.iter().copied().fold(0.0, f32::max);
     if dmax < MIN_INK {
         return None;
@@ -442,14 +464,14 @@ pub fn normalise_cell(patch: &[u8], w: usize, h: usize, paper: f32) -> Option<[f
 
     // The character's box, from the pixels that belong to the shape.
     let (mut x0, mut x1, mut y0, mut y1) = (usize::MAX, 0, usize::MAX, 0);
-    for (i, &d) in dark.iter().enumerate() {
-        if d >= SHAPE_LEVEL * dmax {
-            let (x, y) = (i % w, i / w);
-            x0 = x0.min(x);
-            x1 = x1.max(x);
-            y0 = y0.min(y);
-            y1 = y1.max(y);
-        }
+    let level = SHAPE_LEVEL * dmax;
+    for (y, row) in dark.chunks_exact(w).enumerate() {
+        let Some(first) = row.iter().position(|&d| d >= level) else { continue };
+        let last = row.iter().rposition(|&d| d >= level).unwrap_or(first);
+        x0 = x0.min(first);
+        x1 = x1.max(last);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
     }
     let scale = 20.0 / (x1 - x0 + 1).max(y1 - y0 + 1) as f32;
     let (cx0, cx1) = (x0.saturating_sub(MARGIN), (x1 + MARGIN).min(w - 1));
@@ -458,7 +480,9 @@ pub fn normalise_cell(patch: &[u8], w: usize, h: usize, paper: f32) -> Option<[f
 
     // Grey levels of the crop, and their centre of mass (pixel centres at integer coordinates).
     let (lo, hi) = (GREY_LO * dmax, GREY_HI * dmax);
-    let mut grey = vec![0.0f32; cw * ch];
+    let grey = &mut s.grey;
+    grey.clear();
+    grey.resize(cw * ch, 0.0);
     let (mut mass, mut mx, mut my) = (0.0f64, 0.0f64, 0.0f64);
     for y in 0..ch {
         for x in 0..cw {
@@ -476,9 +500,12 @@ pub fn normalise_cell(patch: &[u8], w: usize, h: usize, paper: f32) -> Option<[f
 
     // Separable resampling: out = Wy · grey · Wxᵀ, each output pixel touching only the few
     // source pixels under its window.
-    let wx = Resampler::new(cw, cx, scale);
-    let wy = Resampler::new(ch, cy, scale);
-    let mut rows = vec![0.0f32; SIDE * cw]; // Wy · grey
+    let (wx, wy) = (&mut s.wx, &mut s.wy);
+    wx.set(cw, cx, scale);
+    wy.set(ch, cy, scale);
+    let rows = &mut s.rows; // Wy · grey
+    rows.clear();
+    rows.resize(SIDE * cw, 0.0);
     for (v, row) in rows.chunks_exact_mut(cw).enumerate() {
         for y in wy.span(v) {
             let k = wy.weight(v, y);
@@ -504,6 +531,7 @@ pub fn normalise_cell(patch: &[u8], w: usize, h: usize, paper: f32) -> Option<[f
 /// Output pixel `u` averages the source over a window centred at `centre + (u − 14) / scale`,
 /// `1 / scale` wide when shrinking (area averaging: every source pixel counted once) and one
 /// pixel wide when enlarging (which, over a piecewise-constant image, is linear interpolation).
+#[derive(Default)]
 struct Resampler {
     n: usize,
     /// `[28][n]`, zero outside each output's span.
@@ -513,11 +541,13 @@ struct Resampler {
 }
 
 impl Resampler {
-    fn new(n: usize, centre: f32, scale: f32) -> Resampler {
+    /// Sets the weights for `n` source pixels, reusing the allocation.
+    fn set(&mut self, n: usize, centre: f32, scale: f32) {
         let width = (1.0 / scale).max(1.0);
-        let mut weights = vec![0.0f32; SIDE * n];
-        let mut spans = [(0, 0); SIDE];
-        for (u, span) in spans.iter_mut().enumerate() {
+        self.n = n;
+        self.weights.clear();
+        self.weights.resize(SIDE * n, 0.0);
+        for (u, span) in self.spans.iter_mut().enumerate() {
             let mid = centre + (u as f32 - 14.0) / scale;
             let (a, b) = (mid - width / 2.0, mid + width / 2.0);
             // Source pixel x covers [x − 0.5, x + 0.5).
@@ -526,10 +556,9 @@ impl Resampler {
             *span = (first.min(end), end);
             for x in span.0..span.1 {
                 let overlap = (b.min(x as f32 + 0.5) - a.max(x as f32 - 0.5)).max(0.0);
-                weights[u * n + x] = overlap / width;
+                self.weights[u * n + x] = overlap / width;
             }
         }
-        Resampler { n, weights, spans }
     }
 
     fn span(&self, u: usize) -> std::ops::Range<usize> {
