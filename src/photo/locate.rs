@@ -306,6 +306,10 @@ pub(crate) fn locate(patch: &Patch, excluded: &[Rect], box_mm: Rect) -> Option<L
 /// A side as the line `a·u + b·v = c` in the rectangle's rotated frame (patch px).
 type Line = (f64, f64, f64);
 
+/// A side of the rectangle for [`fit_sides`]: `(n, t) → (u, v)`, the outer extent in `n`, the
+/// tangent range and the rectangle's own side line.
+type Side = (fn(f64, f64) -> (f64, f64), f64, f64, f64, Line);
+
 fn intersect(p: Line, q: Line) -> (f64, f64) {
     let det = p.0 * q.1 - p.1 * q.0;
     if det.abs() < 1e-9 {
@@ -349,7 +353,7 @@ fn fit_sides(patch: &Patch, free: &[bool], thr: f32, (s, c): (f64, f64), ext: [f
     let step = 0.5;
     // Side k: outward normal coordinate n and tangent t; (u, v) from (n, t), the rectangle's
     // outer extent (its outermost pixel centres) and the tangent range.
-    let sides: [(fn(f64, f64) -> (f64, f64), f64, f64, f64, Line); 4] = [
+    let sides: [Side; 4] = [
         (|n, t| (t, -n), -v0, u0, u1, (0.0, -1.0, -v0 + 0.5)),
         (|n, t| (n, t), u1, v0, v1, (1.0, 0.0, u1 + 0.5)),
         (|n, t| (t, n), v1, u0, u1, (0.0, 1.0, v1 + 0.5)),
