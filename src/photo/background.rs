@@ -55,25 +55,38 @@ pub fn check(img: &image::RgbImage, hair_top: u32) -> BackgroundCheck {
     // Per block, the 80th percentile of luminance and the median chroma: hair or a shoulder
     // reaching into a block is darker than the backdrop and drops below the percentile, while
     // a gradient, vignette or shadow moves the whole block.
+    // Histograms rather than sorts: luminance in quarter levels, chroma in whole levels.
     let mut levels = Vec::new();
     let mut chromas = Vec::new();
+    let mut lh = vec![0u32; 1024];
+    let mut ch = [0u32; 256];
+    let raw = img.as_raw();
     for (x0, y0, x1, y1) in blocks {
-        let mut ls = Vec::new();
-        let mut cs = Vec::new();
+        lh.iter_mut().for_each(|v| *v = 0);
+        ch.iter_mut().for_each(|v| *v = 0);
+        let mut n = 0usize;
         for y in y0..y1.min(h) {
             for x in x0..x1.min(w) {
-                let p = img.get_pixel(x, y).0;
-                ls.push(luma(p));
-                cs.push(chroma(p));
+                let i = (y as usize * w as usize + x as usize) * 3;
+                let p = [raw[i], raw[i + 1], raw[i + 2]];
+                lh[((luma(p) * 4.0) as usize).min(1023)] += 1;
+                ch[chroma(p) as usize] += 1;
+                n += 1;
             }
         }
-        if ls.is_empty() {
+        if n == 0 {
             continue;
         }
-        ls.sort_by(f64::total_cmp);
-        cs.sort_by(f64::total_cmp);
-        levels.push(ls[ls.len() * 8 / 10]);
-        chromas.push(cs[cs.len() / 2]);
+        // The value at sorted index k, as the sorted list would give it.
+        let nth = |hist: &[u32], k: usize| {
+            let mut acc = 0usize;
+            hist.iter().position(|&c| {
+                acc += c as usize;
+                acc > k
+            })
+        };
+        levels.push(nth(&lh, n * 8 / 10).unwrap_or(0) as f64 / 4.0);
+        chromas.push(nth(&ch, n / 2).unwrap_or(0) as f64);
     }
     let n = levels.len().max(1) as f64;
     let level = levels.iter().sum::<f64>() / n;
@@ -94,10 +107,11 @@ pub fn check(img: &image::RgbImage, hair_top: u32) -> BackgroundCheck {
 /// pixels changed.
 pub fn clean(img: &mut image::RgbImage, hair_top: u32) -> f64 {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let lum: Vec<f64> = img.pixels().map(|p| luma(p.0)).collect();
-    let near_white = |i: usize, p: [u8; 3]| lum[i] >= 200.0 && chroma(p) <= 24.0;
+    let lum: Vec<f32> = img.pixels().map(|p| luma(p.0) as f32).collect();
+    // Near-white and low in colour: where the fill may go.
+    let open: Vec<bool> = img.pixels().zip(&lum).map(|(p, &l)| l >= 200.0 && chroma(p.0) <= 24.0).collect();
     let mut bg = vec![false; w * h];
-    let mut stack = Vec::new();
+    let mut stack = Vec::with_capacity(w * h / 4);
     let seed_rows = (hair_top as usize).saturating_sub(2).clamp(1, 10);
     for y in 0..h * 55 / 100 {
         for x in 0..w {
@@ -107,14 +121,14 @@ pub fn clean(img: &mut image::RgbImage, hair_top: u32) -> f64 {
         }
     }
     while let Some(i) = stack.pop() {
-        if bg[i] || !near_white(i, img.as_raw()[i * 3..i * 3 + 3].try_into().unwrap_or([0; 3])) {
+        if bg[i] || !open[i] {
             continue;
         }
         bg[i] = true;
         let (x, y) = (i % w, i / w);
         let mut push = |j: usize| {
             // An edge (a step of more than 18 grey levels) stops the fill.
-            if !bg[j] && (lum[j] - lum[i]).abs() <= 18.0 {
+            if !bg[j] && open[j] && (lum[j] - lum[i]).abs() <= 18.0 {
                 stack.push(j);
             }
         };
@@ -138,7 +152,7 @@ pub fn clean(img: &mut image::RgbImage, hair_top: u32) -> f64 {
             continue;
         }
         // 200 → untouched, 235 and above → pure white.
-        let t = ((lum[i] - 200.0) / 35.0).clamp(0.0, 1.0);
+        let t = ((lum[i] as f64 - 200.0) / 35.0).clamp(0.0, 1.0);
         for c in &mut raw[i * 3..i * 3 + 3] {
             let v = *c as f64;
             let nv = (v + (255.0 - v) * t).round() as u8;

@@ -8,63 +8,70 @@
 //! print on white paper. The print is the smallest rectangle, over angles within ±6°, that
 //! holds those pixels (a rotating-calipers search restricted to small angles, after Toussaint
 //! 1983, "Solving geometric problems with the rotating calipers"), with a few stray pixels
-//! trimmed from each side so that noise specks cannot stretch it.
+//! trimmed from each side so that noise specks cannot stretch it. That rectangle is only a
+//! start: anything dark beside the print (the photo printed in the box, peeking out past a
+//! pasted print that does not quite cover it) stretches it, so each side is then fitted as a
+//! line to the print's own outer edge, at sub-pixel precision (see `fit_sides`).
 //!
 //! A pasted print is told from a photo printed in the box by that edge line: it shows on
 //! most of a pasted print's perimeter, and not at the content edge of a printed photo.
 
 use crate::geometry::{Homography, Point, Rect};
 
-/// A rectified RGB patch: pixel `(i, j)` has its centre at template mm
-/// `(x0 + (i + 0.5) / ppm, y0 + (j + 0.5) / ppm)`.
+/// A rectified patch of the red channel (where the red drop-out print vanishes): pixel
+/// `(i, j)` has its centre at template mm `(x0 + (i + 0.5) / ppm, y0 + (j + 0.5) / ppm)`.
 pub(crate) struct Patch {
     pub x0: f64,
     pub y0: f64,
     pub ppm: f64,
     pub w: usize,
     pub h: usize,
-    pub rgb: Vec<[u8; 3]>,
+    pub red: Vec<u8>,
+    /// Per-channel paper level: the 90th percentile of each channel, read in colour on every
+    /// third pixel of every third row (a percentile needs no more).
+    pub paper: [f32; 3],
 }
 
 impl Patch {
     /// Resamples `area` (template mm) of `image` through `to_scan` at `ppm` px/mm.
     pub fn sample(image: &image::DynamicImage, to_scan: &Homography, area: Rect, ppm: f64) -> Patch {
         let (w, h) = ((area.w * ppm).round().max(1.0) as usize, (area.h * ppm).round().max(1.0) as usize);
-        let mut rgb = Vec::with_capacity(w * h);
+        let mut red = vec![255u8; w * h];
         let s = Sampler::new(image);
-        for j in 0..h {
-            for i in 0..w {
-                let p = Point::new(area.x + (i as f64 + 0.5) / ppm, area.y + (j as f64 + 0.5) / ppm);
-                rgb.push(s.at(to_scan.apply(p)));
+        // Patch pixel (i, j) → template mm (its centre) → scan.
+        let to_px = to_scan.compose(&Homography::scale_translate(1.0 / ppm, area.x + 0.5 / ppm, area.y + 0.5 / ppm));
+        let mut hist = [[0u32; 256]; 3];
+        let mut n = 0u32;
+        for (j, row) in red.chunks_exact_mut(w).enumerate() {
+            if j % 3 == 1 {
+                s.row(&to_px, j as f64, 0..w, |i, p| {
+                    row[i] = p[0];
+                    if i % 3 == 1 {
+                        (0..3).for_each(|c| hist[c][p[c] as usize] += 1);
+                        n += 1;
+                    }
+                });
+            } else {
+                s.row_red(&to_px, j as f64, 0..w, |i, r| row[i] = r);
             }
         }
-        Patch { x0: area.x, y0: area.y, ppm, w, h, rgb }
+        let paper = [0, 1, 2].map(|c| {
+            let target = n * 9 / 10;
+            let mut acc = 0;
+            for (v, &k) in hist[c].iter().enumerate() {
+                acc += k;
+                if acc >= target.max(1) {
+                    return (v as f32).max(120.0);
+                }
+            }
+            255.0
+        });
+        Patch { x0: area.x, y0: area.y, ppm, w, h, red, paper }
     }
 
     /// Template mm of a patch position (in patch pixels, continuous).
     pub fn to_mm(&self, u: f64, v: f64) -> Point {
         Point::new(self.x0 + u / self.ppm, self.y0 + v / self.ppm)
-    }
-
-    /// Per-channel paper level: the 90th percentile of each channel.
-    pub fn paper(&self) -> [f32; 3] {
-        let mut out = [255f32; 3];
-        for (c, o) in out.iter_mut().enumerate() {
-            let mut hist = [0u32; 256];
-            for p in &self.rgb {
-                hist[p[c] as usize] += 1;
-            }
-            let target = self.rgb.len() as u32 * 9 / 10;
-            let mut acc = 0;
-            for (v, &n) in hist.iter().enumerate() {
-                acc += n;
-                if acc >= target {
-                    *o = (v as f32).max(120.0);
-                    break;
-                }
-            }
-        }
-        out
     }
 }
 
@@ -102,18 +109,90 @@ impl<'a> Sampler<'a> {
     /// The colour at continuous pixel coordinates (pixel centres at +0.5).
     #[inline]
     pub fn at(&self, p: Point) -> [u8; 3] {
-        let (x, y) = (p.x - 0.5, p.y - 0.5);
+        self.at_xy(p.x, p.y)
+    }
+
+    #[inline]
+    fn at_xy(&self, x: f64, y: f64) -> [u8; 3] {
+        let (x, y) = (x - 0.5, y - 0.5);
         let (x0, y0) = (x.floor(), y.floor());
-        let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
         let (xi, yi) = (x0 as i64, y0 as i64);
-        let (a, b, c, d) = (self.px(xi, yi), self.px(xi + 1, yi), self.px(xi, yi + 1), self.px(xi + 1, yi + 1));
         let mut out = [0u8; 3];
+        if xi >= 0 && yi >= 0 && xi + 1 < self.w && yi + 1 < self.h {
+            // Inside: the four neighbours straight from the buffer, in 8-bit fixed point.
+            let (fx, fy) = (((x - x0) * 256.0) as u32, ((y - y0) * 256.0) as u32);
+            let (ch, stride) = (self.ch, self.w as usize * self.ch);
+            let i = yi as usize * stride + xi as usize * ch;
+            let r = &self.raw[i..i + stride + 2 * ch];
+            for (k, o) in out.iter_mut().enumerate() {
+                let c = if ch == 3 { k } else { 0 };
+                let top = r[c] as u32 * (256 - fx) + r[ch + c] as u32 * fx;
+                let bot = r[stride + c] as u32 * (256 - fx) + r[stride + ch + c] as u32 * fx;
+                *o = ((top * (256 - fy) + bot * fy + 32768) >> 16) as u8;
+            }
+            return out;
+        }
+        let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
+        let (a, b, c, d) = (self.px(xi, yi), self.px(xi + 1, yi), self.px(xi, yi + 1), self.px(xi + 1, yi + 1));
         for k in 0..3 {
             let top = a[k] + (b[k] - a[k]) * fx;
             let bot = c[k] + (d[k] - c[k]) * fx;
             out[k] = (top + (bot - top) * fy + 0.5).clamp(0.0, 255.0) as u8;
         }
         out
+    }
+
+    /// The first channel alone (red, or grey) at continuous pixel coordinates.
+    #[inline]
+    fn red_xy(&self, x: f64, y: f64) -> u8 {
+        let (x, y) = (x - 0.5, y - 0.5);
+        let (x0, y0) = (x.floor(), y.floor());
+        let (xi, yi) = (x0 as i64, y0 as i64);
+        if xi >= 0 && yi >= 0 && xi + 1 < self.w && yi + 1 < self.h {
+            let (fx, fy) = (((x - x0) * 256.0) as u32, ((y - y0) * 256.0) as u32);
+            let (ch, stride) = (self.ch, self.w as usize * self.ch);
+            let i = yi as usize * stride + xi as usize * ch;
+            let r = &self.raw[i..i + stride + 2 * ch];
+            let top = r[0] as u32 * (256 - fx) + r[ch] as u32 * fx;
+            let bot = r[stride] as u32 * (256 - fx) + r[stride + ch] as u32 * fx;
+            return ((top * (256 - fy) + bot * fy + 32768) >> 16) as u8;
+        }
+        self.at_xy(x + 0.5, y + 0.5)[0]
+    }
+
+    /// Like [`Sampler::row`] for the first channel only.
+    #[inline]
+    pub fn row_red(&self, h: &Homography, j: f64, range: std::ops::Range<usize>, mut put: impl FnMut(usize, u8)) {
+        let m = &h.m;
+        let i0 = range.start as f64;
+        let (mut nx, mut ny, mut d) =
+            (m[0] * i0 + m[1] * j + m[2], m[3] * i0 + m[4] * j + m[5], m[6] * i0 + m[7] * j + m[8]);
+        for i in range {
+            let inv = 1.0 / d;
+            put(i, self.red_xy(nx * inv, ny * inv));
+            nx += m[0];
+            ny += m[3];
+            d += m[6];
+        }
+    }
+
+    /// Samples the points `h.apply((i, j))` for `i` in `range` (scan pixel coordinates, centres
+    /// at +0.5), handing each colour to `put(i, colour)`. Along a row the homography's numerators
+    /// and denominator are linear in `i`, so they are stepped by addition (as `Scan::sample_ink`
+    /// does); one division per pixel remains.
+    #[inline]
+    pub fn row(&self, h: &Homography, j: f64, range: std::ops::Range<usize>, mut put: impl FnMut(usize, [u8; 3])) {
+        let m = &h.m;
+        let i0 = range.start as f64;
+        let (mut nx, mut ny, mut d) =
+            (m[0] * i0 + m[1] * j + m[2], m[3] * i0 + m[4] * j + m[5], m[6] * i0 + m[7] * j + m[8]);
+        for i in range {
+            let inv = 1.0 / d;
+            put(i, self.at_xy(nx * inv, ny * inv));
+            nx += m[0];
+            ny += m[3];
+            d += m[6];
+        }
     }
 }
 
@@ -127,19 +206,27 @@ pub(crate) struct Located {
 }
 
 /// Finds the print in `patch`. `excluded` are template rects (mm) of other fields whose ink
-/// must not count (ticks in the nearby checkboxes). `min_points` below which nothing is there.
+/// must not count (ticks in the nearby checkboxes).
 pub(crate) fn locate(patch: &Patch, excluded: &[Rect], box_mm: Rect) -> Option<Located> {
-    let paper = patch.paper();
+    let paper = patch.paper;
     let thr = paper[0] * 0.88;
     let (w, h) = (patch.w, patch.h);
+    // Other fields' rects in patch pixels (a pixel is excluded when its centre lies inside).
+    let mut free = vec![true; w * h];
+    for r in excluded {
+        let i0 = ((r.x - patch.x0) * patch.ppm - 0.5).ceil().max(0.0) as usize;
+        let i1 = (((r.x + r.w - patch.x0) * patch.ppm - 0.5).floor() + 1.0).clamp(0.0, w as f64) as usize;
+        let j0 = ((r.y - patch.y0) * patch.ppm - 0.5).ceil().max(0.0) as usize;
+        let j1 = (((r.y + r.h - patch.y0) * patch.ppm - 0.5).floor() + 1.0).clamp(0.0, h as f64) as usize;
+        for j in j0..j1 {
+            free[j * w + i0.min(i1)..j * w + i1].iter_mut().for_each(|f| *f = false);
+        }
+    }
     let mut mask = vec![false; w * h];
     for j in 1..h.saturating_sub(1) {
         for i in 1..w.saturating_sub(1) {
-            let m = patch.to_mm(i as f64 + 0.5, j as f64 + 0.5);
-            if excluded.iter().any(|r| r.contains(m)) {
-                continue;
-            }
-            mask[j * w + i] = (patch.rgb[j * w + i][0] as f32) < thr;
+            let k = j * w + i;
+            mask[k] = free[k] && (patch.red[k] as f32) < thr;
         }
     }
     // Keep pixels with at least 2 set 8-neighbours: noise specks go, lines 1 px wide stay.
@@ -163,33 +250,32 @@ pub(crate) fn locate(patch: &Patch, excluded: &[Rect], box_mm: Rect) -> Option<L
     if pts.len() < (box_mm.w * box_mm.h * patch.ppm * patch.ppm * 0.02) as usize {
         return None;
     }
-    // The angle search runs on at most ~6,000 points (a regular subsample keeps each side's
-    // share); the final extents use them all.
-    let stride = (pts.len() / 6_000).max(1);
+    // The angle search runs on at most ~3,000 points (a regular subsample keeps each side's
+    // share); the final extents use them all. It only needs to land within a few tenths of a
+    // degree: the side lines fitted below set the final corners.
+    let stride = (pts.len() / 3_000).max(1);
     let all = pts;
     let pts: Vec<(f32, f32)> = all.iter().step_by(stride).copied().collect();
-    let extents_of = |pts: &[(f32, f32)], deg: f64| -> (f64, [f64; 4]) {
+    let (mut us, mut vs) = (Vec::with_capacity(all.len()), Vec::with_capacity(all.len()));
+    let mut extents_of = |pts: &[(f32, f32)], deg: f64| -> (f64, [f64; 4]) {
         let trim = (pts.len() / 500).max(3);
         let (s, c) = (deg.to_radians().sin() as f32, deg.to_radians().cos() as f32);
-        let mut us: Vec<f32> = pts.iter().map(|&(x, y)| x * c + y * s).collect();
-        let mut vs: Vec<f32> = pts.iter().map(|&(x, y)| -x * s + y * c).collect();
+        us.clear();
+        vs.clear();
+        us.extend(pts.iter().map(|&(x, y)| x * c + y * s));
+        vs.extend(pts.iter().map(|&(x, y)| -x * s + y * c));
         let n = us.len();
-        let (_, u0, _) = us.select_nth_unstable_by(trim, f32::total_cmp);
-        let u0 = *u0;
-        let (_, u1, _) = us.select_nth_unstable_by(n - 1 - trim, f32::total_cmp);
-        let u1 = *u1;
-        let (_, v0, _) = vs.select_nth_unstable_by(trim, f32::total_cmp);
-        let v0 = *v0;
-        let (_, v1, _) = vs.select_nth_unstable_by(n - 1 - trim, f32::total_cmp);
-        let v1 = *v1;
+        let u0 = *us.select_nth_unstable_by(trim, f32::total_cmp).1;
+        let u1 = *us.select_nth_unstable_by(n - 1 - trim, f32::total_cmp).1;
+        let v0 = *vs.select_nth_unstable_by(trim, f32::total_cmp).1;
+        let v1 = *vs.select_nth_unstable_by(n - 1 - trim, f32::total_cmp).1;
         (((u1 - u0) * (v1 - v0)) as f64, [u0 as f64, u1 as f64, v0 as f64, v1 as f64])
     };
     let mut best = (f64::MAX, 0.0, [0.0; 4]);
-    let extents = |deg: f64| extents_of(&pts, deg);
-    let search = |from: f64, to: f64, step: f64, best: &mut (f64, f64, [f64; 4])| {
+    let mut search = |from: f64, to: f64, step: f64, best: &mut (f64, f64, [f64; 4])| {
         let mut a = from;
         while a <= to + 1e-9 {
-            let (area, e) = extents(a);
+            let (area, e) = extents_of(&pts, a);
             if area < best.0 {
                 *best = (area, a, e);
             }
@@ -198,18 +284,165 @@ pub(crate) fn locate(patch: &Patch, excluded: &[Rect], box_mm: Rect) -> Option<L
     };
     search(-6.0, 6.0, 1.0, &mut best);
     let centre = best.1;
-    search(centre - 0.8, centre + 0.8, 0.2, &mut best);
-    let centre = best.1;
-    search(centre - 0.1, centre + 0.1, 0.05, &mut best);
+    search(centre - 0.75, centre + 0.75, 0.25, &mut best);
     let deg = best.1;
-    let (_, [u0, u1, v0, v1]) = extents_of(&all, deg);
-    // Pixel centres on the outline: the print's edge lies half a pixel outside them.
-    let (u0, u1, v0, v1) = (u0 - 0.5, u1 + 0.5, v0 - 0.5, v1 + 0.5);
+    let (_, ext) = extents_of(&all, deg);
     let (s, c) = (deg.to_radians().sin(), deg.to_radians().cos());
+    let sides = fit_sides(patch, &free, thr, (s, c), ext);
     let back = |u: f64, v: f64| patch.to_mm(u * c - v * s, u * s + v * c);
-    let quad = [back(u0, v0), back(u1, v0), back(u1, v1), back(u0, v1)];
+    // Corners: top-left, top-right, bottom-right, bottom-left (sides top, right, bottom, left).
+    let quad = [(3, 0), (0, 1), (1, 2), (2, 3)].map(|(a, b)| {
+        let (u, v) = intersect(sides[a], sides[b]);
+        back(u, v)
+    });
+    let angle_deg = {
+        let dir = |a: Point, b: Point| (b.y - a.y).atan2(b.x - a.x);
+        ((dir(quad[0], quad[1]) + dir(quad[3], quad[2])) / 2.0).to_degrees()
+    };
     let edge_score = edge_line_score(patch, &quad, paper[0]);
-    Some(Located { quad, angle_deg: deg, edge_score })
+    Some(Located { quad, angle_deg, edge_score })
+}
+
+/// A side as the line `a·u + b·v = c` in the rectangle's rotated frame (patch px).
+type Line = (f64, f64, f64);
+
+/// A side of the rectangle for [`fit_sides`]: `(n, t) → (u, v)`, the outer extent in `n`, the
+/// tangent range and the rectangle's own side line.
+type Side = (fn(f64, f64) -> (f64, f64), f64, f64, f64, Line);
+
+fn intersect(p: Line, q: Line) -> (f64, f64) {
+    let det = p.0 * q.1 - p.1 * q.0;
+    if det.abs() < 1e-9 {
+        return (0.0, 0.0);
+    }
+    ((p.2 * q.1 - p.1 * q.2) / det, (p.0 * q.2 - p.2 * q.0) / det)
+}
+
+/// Fits the print's four sides (top, right, bottom, left) as lines over its outer edge points.
+///
+/// The smallest rectangle around the dark pixels is pulled outward by anything dark next to
+/// the print — most often the photo printed in the box peeking out beside a pasted print
+/// that does not quite cover it (an ear, a shoulder). The print's own edge is instead the one
+/// long straight boundary: each side is searched inward from the rectangle up to 3 mm, along
+/// lines across the side every 2 patch pixels, for outer boundaries (dark inside, ≥ 1 px of light
+/// outside) at sub-pixel precision (linear interpolation of the red level across the
+/// threshold); the outermost offset that a third or more of the lines agree on is the edge,
+/// and a least-squares line through the boundaries near it, refitted once without outliers,
+/// is the side (a line fit over edge points as in Canny-style edge fitting, here with a
+/// 1-D threshold crossing; cf. Forsyth & Ponce, "Computer Vision", ch. 5). A side with too few
+/// such points keeps the rectangle's side.
+fn fit_sides(patch: &Patch, free: &[bool], thr: f32, (s, c): (f64, f64), ext: [f64; 4]) -> [Line; 4] {
+    let [u0, u1, v0, v1] = ext;
+    let (w, h) = (patch.w, patch.h);
+    // Red level at rotated-frame point (u, v), bilinear; excluded and outside pixels read as paper.
+    let red = |u: f64, v: f64| -> f32 {
+        let (x, y) = (u * c - v * s - 0.5, u * s + v * c - 0.5);
+        let (xf, yf) = (x.floor(), y.floor());
+        if xf < 0.0 || yf < 0.0 || xf + 1.0 >= w as f64 || yf + 1.0 >= h as f64 {
+            return 255.0;
+        }
+        let (i, j) = (xf as usize, yf as usize);
+        let (fx, fy) = ((x - xf) as f32, (y - yf) as f32);
+        let at = |k: usize| if free[k] { patch.red[k] as f32 } else { 255.0 };
+        let k = j * w + i;
+        let (a, b, cc, d) = (at(k), at(k + 1), at(k + w), at(k + w + 1));
+        let top = a + (b - a) * fx;
+        top + (cc + (d - cc) * fx - top) * fy
+    };
+    let depth = 3.0 * patch.ppm;
+    let step = 0.5;
+    // Side k: outward normal coordinate n and tangent t; (u, v) from (n, t), the rectangle's
+    // outer extent (its outermost pixel centres) and the tangent range.
+    let sides: [Side; 4] = [
+        (|n, t| (t, -n), -v0, u0, u1, (0.0, -1.0, -v0 + 0.5)),
+        (|n, t| (n, t), u1, v0, v1, (1.0, 0.0, u1 + 0.5)),
+        (|n, t| (t, n), v1, u0, u1, (0.0, 1.0, v1 + 0.5)),
+        (|n, t| (-n, t), -u0, v0, v1, (-1.0, 0.0, -u0 + 0.5)),
+    ];
+    let mut out = [(0.0, 0.0, 0.0); 4];
+    let mut prof = Vec::new();
+    let mut found: Vec<(f64, f64)> = Vec::new();
+    for (k, &(uv, e, t0, t1, rect_side)) in sides.iter().enumerate() {
+        out[k] = rect_side;
+        // Lines across the side every 2 px, kept 0.5 mm clear of the corners.
+        let margin = 0.5 * patch.ppm;
+        let ts: Vec<f64> = (0..).map(|i| t0 + margin + 2.0 * i as f64).take_while(|&t| t <= t1 - margin).collect();
+        if ts.len() < 8 {
+            continue;
+        }
+        let n_top = e + 3.0;
+        let steps = ((3.0 + depth) / step) as usize;
+        let bins = steps + 1;
+        let mut hist = vec![0u32; bins];
+        found.clear();
+        for &t in &ts {
+            prof.clear();
+            prof.extend((0..=steps).map(|q| {
+                let (u, v) = uv(n_top - q as f64 * step, t);
+                red(u, v)
+            }));
+            // Outer boundaries: dark at q, light over the 1 px (2 steps) outward of it.
+            for q in 2..=steps {
+                if prof[q] < thr && prof[q - 1] >= thr && prof[q - 2] >= thr {
+                    let f = ((thr - prof[q]) / (prof[q - 1] - prof[q])).clamp(0.0, 1.0) as f64;
+                    let n = n_top - (q as f64 - f) * step;
+                    found.push((t, n));
+                    hist[q] += 1;
+                }
+            }
+        }
+        // The outermost offset that a third of the lines agree on, within ±1 px.
+        let need = ts.len() as u32 / 3;
+        let Some(q) = (0..bins).find(|&q| hist[q.saturating_sub(2)..(q + 3).min(bins)].iter().sum::<u32>() >= need)
+        else {
+            continue;
+        };
+        let n_edge = n_top - q as f64 * step;
+        // Per line, the outermost boundary within ±3 px of that offset (a tilt of up to ~0.7°
+        // left by the angle search moves the edge by that much along a 30 mm side).
+        let mut pts: Vec<(f64, f64)> = Vec::with_capacity(ts.len());
+        for &(t, n) in &found {
+            if (n - n_edge).abs() > 3.0 {
+                continue;
+            }
+            match pts.last_mut() {
+                Some(last) if last.0 == t => last.1 = last.1.max(n),
+                _ => pts.push((t, n)),
+            }
+        }
+        let Some(mut line) = fit_line(&pts) else { continue };
+        pts.retain(|&(t, n)| (n - line.0 - line.1 * t).abs() <= 1.0);
+        if pts.len() * 3 < ts.len() {
+            continue;
+        }
+        if let Some(l) = fit_line(&pts) {
+            line = l;
+        }
+        // n = α + β t → in (u, v): a·u + b·v = α with n and t expressed through (u, v).
+        let (alpha, beta) = line;
+        out[k] = match k {
+            0 => (-beta, -1.0, alpha),
+            1 => (1.0, -beta, alpha),
+            2 => (-beta, 1.0, alpha),
+            _ => (-1.0, -beta, alpha),
+        };
+    }
+    out
+}
+
+/// Least-squares line `n = α + β t` through the points, if they span a line.
+fn fit_line(pts: &[(f64, f64)]) -> Option<(f64, f64)> {
+    if pts.len() < 8 {
+        return None;
+    }
+    let k = pts.len() as f64;
+    let (mt, mn) = pts.iter().fold((0.0, 0.0), |a, p| (a.0 + p.0 / k, a.1 + p.1 / k));
+    let (stt, stn) = pts.iter().fold((0.0, 0.0), |a, p| (a.0 + (p.0 - mt).powi(2), a.1 + (p.0 - mt) * (p.1 - mn)));
+    if stt < 1e-9 {
+        return None;
+    }
+    let beta = stn / stt;
+    Some((mn - beta * mt, beta))
 }
 
 /// Share of points along the quad's outline where the edge is darker than the paper outside
@@ -221,7 +454,7 @@ fn edge_line_score(patch: &Patch, quad: &[Point; 4], paper: f32) -> f64 {
         if u < 0.0 || v < 0.0 || u >= (patch.w - 1) as f64 || v >= (patch.h - 1) as f64 {
             return None;
         }
-        Some(patch.rgb[v.round() as usize * patch.w + u.round() as usize][0] as f32)
+        Some(patch.red[v.round() as usize * patch.w + u.round() as usize] as f32)
     };
     let (mut n, mut hits) = (0usize, 0usize);
     for k in 0..4 {
@@ -299,6 +532,35 @@ mod tests {
             assert!(g.dist(w) < 0.25, "corner {g:?} vs {w:?}");
         }
         assert!(loc.edge_score > 0.7, "edge score {}", loc.edge_score);
+    }
+
+    /// A pasted print that does not quite cover the photo printed in the box: the printed
+    /// photo's ear and shoulder peek out beside the print's right edge, up to 1 mm past it.
+    /// The rectangle around all dark pixels would take them in; the fitted sides do not.
+    #[test]
+    fn content_peeking_out_beside_the_print_is_left_out() {
+        let bx = Rect::new(20.0, 20.0, 26.0, 32.0);
+        let centre = Point::new(32.5, 36.0);
+        let mut img = page_with_print(0.8, centre, (24.6, 30.3), true).to_rgb8();
+        // Right edge of the print near x = 44.8 mm; blobs just outside it, on paper.
+        let right = centre.x + 12.3;
+        for (cy, half_h) in [(33.0, 1.5), (48.5, 2.0)] {
+            for y in ((cy - half_h) * 10.0) as u32..((cy + half_h) * 10.0) as u32 {
+                for x in ((right + 0.35) * 10.0) as u32..((right + 1.1) * 10.0) as u32 {
+                    img.put_pixel(x, y, image::Rgb([150, 100, 80]));
+                }
+            }
+        }
+        let img = image::DynamicImage::ImageRgb8(img);
+        let h = Homography::scale_translate(10.0, 0.0, 0.0);
+        let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 8.0), &[], bx).expect("print found");
+        let (s, c) = (0.8f64.to_radians().sin(), 0.8f64.to_radians().cos());
+        let want = [(-12.3, -15.15), (12.3, -15.15), (12.3, 15.15), (-12.3, 15.15)]
+            .map(|(u, v)| Point::new(centre.x + u * c - v * s, centre.y + u * s + v * c));
+        for (g, w) in loc.quad.iter().zip(want) {
+            assert!(g.dist(w) < 0.15, "corner {g:?} vs {w:?}");
+        }
+        assert!((loc.angle_deg - 0.8).abs() < 0.15, "angle {}", loc.angle_deg);
     }
 
     #[test]
