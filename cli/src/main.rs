@@ -197,6 +197,9 @@ struct ScenarioArgs {
     /// Class (0-based, in print order) in which every pupil writes the same phone number.
     #[arg(long)]
     shared_phone_class: Option<usize>,
+    /// Share of pasted prints that are defective: grey photocopies, dark or blurred (0–1).
+    #[arg(long, default_value_t = 0.0)]
+    defective_prints: f64,
 }
 
 impl ScenarioArgs {
@@ -206,6 +209,7 @@ impl ScenarioArgs {
             (self.duplicates, "--duplicates"),
             (self.rescans, "--rescans"),
             (self.rule_breaking, "--rule-breaking"),
+            (self.defective_prints, "--defective-prints"),
         ] {
             if !(0.0..=1.0).contains(&v) {
                 bail!("{flag} must be between 0 and 1");
@@ -374,8 +378,15 @@ fn cmd_synth(
     let serials: Vec<_> = plan.pages.iter().map(|p| p.serial.clone()).collect();
     let photos: Vec<_> = plan.pages.iter().map(|p| p.photo.clone()).collect();
     let digits = if calibration_digits { synth::DigitSet::Calibration } else { synth::DigitSet::Pages };
-    let opts =
-        synth::SynthOptions { dpi, degrade, seed, digits, scenario: scenario.to_options()?, ..Default::default() };
+    let opts = synth::SynthOptions {
+        dpi,
+        degrade,
+        seed,
+        digits,
+        scenario: scenario.to_options()?,
+        defective_prints: scenario.defective_prints,
+        ..Default::default()
+    };
     let s = synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, out)?;
     eprintln!("simulated {} form pages and {} blank backs in {}", s.forms, s.blanks, out.display());
     if opts.scenario.is_active() {
@@ -566,6 +577,9 @@ fn cmd_eval(out: &Path, pool: &[PathBuf]) -> Result<synth::eval::Evaluation> {
     println!("  files in spec  {}", pct(ph.files_in_spec));
     println!("  position rules {}", pct(ph.position));
     println!("  non-white bg flagged {}; white bg passed {}", pct(ph.non_white_flagged), pct(ph.white_passed));
+    if ph.defects_flagged.total > 0 {
+        println!("  defective prints flagged {}", pct(ph.defects_flagged));
+    }
     for line in ph.errors.iter().take(15) {
         println!("  ! {line}");
     }

@@ -278,8 +278,12 @@ pub struct PhotoEvaluation {
     pub position: Score,
     /// Non-white backgrounds flagged (a background check failed, or no card photo at all).
     pub non_white_flagged: Score,
-    /// White backgrounds that passed both background checks.
+    /// White backgrounds that passed both background checks (sound prints only).
     pub white_passed: Score,
+    /// Defective prints (synth `defective_prints`) kept out of `photos/` by the check for their
+    /// defect: `colour_print` for a grey copy, `sharp` for a blurred print, `bright_enough`
+    /// (or `face_found`, when nothing is visible) for a dark one.
+    pub defects_flagged: Score,
     /// Problems, one line each.
     pub errors: Vec<String>,
 }
@@ -409,8 +413,22 @@ pub fn evaluate_photos(records: &[PageRecord], out_dir: &Path, kb: (u32, u32)) -
             e.iou_95.add(false);
         }
         let flagged_bg = rp.failed.iter().any(|c| c.starts_with("background_"));
+        let in_photos = rp.file.as_deref().is_some_and(|f| f.starts_with("photos/"));
+        if let Some(defect) = &pt.defect {
+            let failed = |c: &str| rp.failed.iter().any(|f| f == c);
+            let caught = match defect.as_str() {
+                "grey_copy" => failed("colour_print"),
+                "blurred" => failed("sharp"),
+                _ => failed("bright_enough") || failed("face_found"),
+            };
+            let flagged = caught && !in_photos;
+            e.defects_flagged.add(flagged);
+            if !flagged {
+                e.errors.push(format!("{}: {defect} print not flagged (failed {:?})", r.source.file, rp.failed));
+            }
+        }
         if pt.background == "white" {
-            if rp.position.is_some() {
+            if pt.defect.is_none() && rp.position.is_some() {
                 e.white_passed.add(!flagged_bg);
             }
         } else {

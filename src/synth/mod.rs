@@ -51,6 +51,11 @@ pub struct SynthOptions {
     /// Batch-workflow scenarios (missing forms, duplicates, rescans, rule-breaking forms, a
     /// class sharing one phone). Default: none, so output is unchanged.
     pub scenario: Scenarios,
+    /// Share of pasted prints that are defective: a grey photocopy, too dark, or blurred (a
+    /// third each), which the photo checks must send to review. Default 0, so that output is
+    /// unchanged; the choice comes from the print's own draws, so no other field changes when
+    /// it is switched on.
+    pub defective_prints: f64,
 }
 
 impl Default for SynthOptions {
@@ -62,6 +67,7 @@ impl Default for SynthOptions {
             blank_backs: 0.1,
             digits: DigitSet::Pages,
             scenario: Scenarios::default(),
+            defective_prints: 0.0,
         }
     }
 }
@@ -103,6 +109,9 @@ pub struct PastedTruth {
     pub hair_top: Point,
     /// Cheek-to-cheek face width, mm.
     pub face_width_mm: f64,
+    /// A defect of the print the photo checks must catch: `grey_copy`, `dark` or `blurred`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub defect: Option<String>,
 }
 
 /// Measured landmarks of the bundled portraits (520 × 640 px): eye centres (located by hand on
@@ -279,13 +288,22 @@ fn age(p: &Person) -> i32 {
 /// or, one time in four, a 1-inch print (25 × 35 mm, the portrait with extra background above),
 /// offset up to ±2 mm and tilted up to ±4°, so that some prints overlap the box's border. The
 /// print's edge casts a thin shadow line, as paper thickness does under a scanner lamp.
-fn paste_photo<R: Rng>(c: &mut Canvas, rng: &mut R, bx: Rect, who: usize, bg: &str) -> ([Point; 4], PastedTruth) {
-    let img = image::load_from_memory(face(who, bg)).expect("bundled face decodes").to_rgb8();
+fn paste_photo<R: Rng>(
+    c: &mut Canvas,
+    rng: &mut R,
+    bx: Rect,
+    who: usize,
+    bg: &str,
+    defective: f64,
+) -> ([Point; 4], PastedTruth) {
+    let mut img = image::load_from_memory(face(who, bg)).expect("bundled face decodes").to_rgb8();
     // The draws are those of the first simulator (scale, offset, angle, in that order), so that
-    // pages made before 1-inch prints existed keep every other field; the print kind comes from
-    // the scale draw's low digits.
+    // pages made before 1-inch prints existed keep every other field; the print kind and any
+    // defect come from the scale draw's low digits.
     let draw = rng.gen_range(0.93..1.08);
     let one_inch = ((draw - 0.93) * 1e7) as u64 % 4 == 0;
+    let low = ((draw - 0.93) * 1e11) as u64 % 3000;
+    let defect = (defective > 0.0 && (low as f64) < defective * 3000.0).then(|| spoil_print(&mut img, low % 3));
     // Rows of background added above the portrait for a 1-inch print's taller shape.
     let pad = if one_inch { (img.width() as f64 * 35.0 / 25.0 - img.height() as f64).round() } else { 0.0 };
     let (iw, ih) = (img.width() as f64, img.height() as f64 + pad);
@@ -335,8 +353,35 @@ fn paste_photo<R: Rng>(c: &mut Canvas, rng: &mut R, bx: Rect, who: usize, bg: &s
         eyes: [to_mm(eyes[0].0, eyes[0].1), to_mm(eyes[1].0, eyes[1].1)],
         hair_top: to_mm((eyes[0].0 + eyes[1].0) / 2.0, hair),
         face_width_mm: fw * w,
+        defect,
     };
     (quad, truth)
+}
+
+/// Spoils a portrait the way returned forms do: a grey photocopy (no colour, flattened
+/// contrast), a dark print (under-exposed, a third of the light), or a blurred one (Gaussian,
+/// σ = 0.4 mm on a 26 mm print: out of focus or a copy of a copy). Returns the defect's name.
+fn spoil_print(img: &mut image::RgbImage, kind: u64) -> String {
+    match kind {
+        0 => {
+            for p in img.pixels_mut() {
+                let l = 0.299 * p.0[0] as f64 + 0.587 * p.0[1] as f64 + 0.114 * p.0[2] as f64;
+                p.0 = [(40.0 + 0.8 * l).round() as u8; 3];
+            }
+            "grey_copy".into()
+        }
+        1 => {
+            for p in img.pixels_mut() {
+                p.0 = p.0.map(|v| (v as f64 * 0.33).round() as u8);
+            }
+            "dark".into()
+        }
+        _ => {
+            let sigma = 0.4 * img.width() as f32 / 26.0;
+            *img = image::imageops::blur(img, sigma);
+            "blurred".into()
+        }
+    }
 }
 
 fn paste_id_copy<R: Rng>(c: &mut Canvas, rng: &mut R, area: Rect) {
@@ -526,7 +571,7 @@ fn fill_form<R: Rng>(
                         _ => "white",
                     };
                     let who = rng.gen_range(0..FACE_COUNT);
-                    let (quad, pasted) = paste_photo(&mut c, rng, f.rect, who, bg);
+                    let (quad, pasted) = paste_photo(&mut c, rng, f.rect, who, bg, opts.defective_prints);
                     FieldTruth {
                         state: "ink".into(),
                         cells: None,

@@ -2,7 +2,7 @@
 //! A regression fails the test; so does an improvement, until the counts here are raised
 //! (the zxing-cpp blackbox-runner discipline).
 
-use crate::{scratch, simulate};
+use crate::{scratch, simulate_with_defects};
 use formscan::batch::{self, BatchOptions};
 use formscan::synth::{eval, Degrade};
 use formscan::{Engine, Template};
@@ -15,6 +15,11 @@ struct Pinned {
     counts: [(usize, usize); 8],
     /// Digits: (top class right, written cells), (fully written fields, accepted, accepted wrong).
     digits: ((usize, usize), (usize, usize, usize)),
+    /// Share of pasted prints made defective (grey copy, dark, blurred).
+    defective: f64,
+    /// Photos, (right, total): status, print located (IoU ≥ 0.95), written file in spec, framed
+    /// head within the rules, non-white background flagged, defective print flagged.
+    photos: [(usize, usize); 6],
 }
 
 const RATCHET: &[Pinned] = &[
@@ -24,6 +29,8 @@ const RATCHET: &[Pinned] = &[
         seed: 101,
         digits: ((148, 149), (11, 9, 0)),
         counts: [(4, 4), (1, 1), (28, 28), (232, 232), (8, 8), (8, 8), (4, 4), (4, 4)],
+        defective: 0.0,
+        photos: [(4, 4), (1, 1), (1, 1), (1, 1), (0, 0), (0, 0)],
     },
     Pinned {
         degrade: Degrade::Mild,
@@ -31,6 +38,8 @@ const RATCHET: &[Pinned] = &[
         seed: 102,
         digits: ((223, 224), (16, 12, 0)),
         counts: [(6, 6), (0, 0), (42, 42), (348, 348), (12, 12), (12, 12), (6, 6), (6, 6)],
+        defective: 0.0,
+        photos: [(6, 6), (4, 4), (4, 4), (4, 4), (1, 1), (0, 0)],
     },
     Pinned {
         degrade: Degrade::Harsh,
@@ -38,6 +47,8 @@ const RATCHET: &[Pinned] = &[
         seed: 103,
         digits: ((386, 389), (29, 16, 0)),
         counts: [(10, 10), (1, 1), (70, 70), (580, 580), (20, 20), (20, 20), (10, 10), (10, 10)],
+        defective: 1.0,
+        photos: [(10, 10), (3, 3), (3, 3), (3, 3), (0, 0), (3, 3)],
     },
 ];
 
@@ -48,7 +59,7 @@ fn accuracy_ratchet() {
     let mut failures = Vec::new();
     for p in RATCHET {
         let dir = scratch(&format!("ratchet-{:?}", p.degrade));
-        simulate(&dir.join("scans"), p.students, p.seed, p.degrade, 300.0, 0.15);
+        simulate_with_defects(&dir.join("scans"), p.students, p.seed, p.degrade, 300.0, 0.15, p.defective);
         let opts = BatchOptions { out_dir: dir.join("out"), snippets: false, people: None };
         let summary = batch::run(&engine, &[dir.join("scans")], &opts, &|_, _| {}).unwrap();
         assert_eq!(summary.rejected, 0, "{:?}: {:?}", p.degrade, summary.rejected_by_reason);
@@ -61,12 +72,11 @@ fn accuracy_ratchet() {
             (e.digit_fields, e.digit_fields_accepted, e.digit_fields_accepted_wrong),
         );
         let ph = eval::evaluate_photos(&recs, &dir.join("out"), (14, 40));
-        let photo =
-            [ph.status, ph.iou_95, ph.files_in_spec, ph.position, ph.non_white_flagged].map(|s| (s.right, s.total));
-        // Photos: every status right, every print located (IoU ≥ 0.95), every written file in
-        // spec, every framed head within the rules, every non-white background flagged.
-        if photo.iter().any(|&(right, total)| right != total) {
-            failures.push(format!("{:?}: photos {photo:?}; errors: {:?}", p.degrade, ph.errors));
+        let photo = [ph.status, ph.iou_95, ph.files_in_spec, ph.position, ph.non_white_flagged, ph.defects_flagged]
+            .map(|s| (s.right, s.total));
+        if photo != p.photos {
+            failures
+                .push(format!("{:?}: photos pinned {:?}, got {photo:?}; errors: {:?}", p.degrade, p.photos, ph.errors));
         }
         if got != p.counts || digits != p.digits {
             failures.push(format!(

@@ -26,6 +26,19 @@ pub fn simulate(
     dpi: f64,
     blank_backs: f64,
 ) {
+    simulate_with_defects(dir, n, seed, degrade, dpi, blank_backs, 0.0);
+}
+
+/// [`simulate`], with a share of the pasted prints defective (grey copies, dark, blurred).
+pub fn simulate_with_defects(
+    dir: &std::path::Path,
+    n: usize,
+    seed: u64,
+    degrade: formscan::synth::Degrade,
+    dpi: f64,
+    blank_backs: f64,
+    defective_prints: f64,
+) {
     use formscan::{print, synth, Template};
     let t = Template::sbk_student();
     let mut persons = synth::roster(n, seed);
@@ -39,6 +52,6 @@ pub fn simulate(
     let persons: Vec<_> = plan.pages.iter().map(|p| p.person.clone()).collect();
     let serials: Vec<_> = plan.pages.iter().map(|p| p.serial.clone()).collect();
     let photos: Vec<_> = plan.pages.iter().map(|p| p.photo.clone()).collect();
-    let opts = synth::SynthOptions { dpi, degrade, seed, blank_backs, ..Default::default() };
+    let opts = synth::SynthOptions { dpi, degrade, seed, blank_backs, defective_prints, ..Default::default() };
     synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, dir).unwrap();
 }
