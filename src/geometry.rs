@@ -134,6 +134,26 @@ impl Homography {
         Point::new((m[0] * p.x + m[1] * p.y + m[2]) / w, (m[3] * p.x + m[4] * p.y + m[5]) / w)
     }
 
+    /// The images of the row of points `(x0 + k·dx, y)`, k = 0, 1, … (endless: zip or take).
+    /// Along a row the numerators and the denominator are linear in k, so they are stepped by
+    /// addition and one division per point remains; the resampling loops of the field reader
+    /// and the photo stage run through here.
+    #[inline]
+    pub fn row_points(&self, x0: f64, y: f64, dx: f64) -> impl Iterator<Item = (f64, f64)> {
+        let m = &self.m;
+        let (mut nx, mut ny, mut d) =
+            (m[0] * x0 + m[1] * y + m[2], m[3] * x0 + m[4] * y + m[5], m[6] * x0 + m[7] * y + m[8]);
+        let (sx, sy, sd) = (m[0] * dx, m[3] * dx, m[6] * dx);
+        std::iter::repeat(()).map(move |()| {
+            let inv = 1.0 / d;
+            let p = (nx * inv, ny * inv);
+            nx += sx;
+            ny += sy;
+            d += sd;
+            p
+        })
+    }
+
     /// `self ∘ other`: first `other`, then `self`.
     pub fn compose(&self, other: &Homography) -> Homography {
         let a = &self.m;
@@ -313,6 +333,16 @@ mod tests {
             let fit = Homography::fit(&src, &dst).unwrap();
             for &q in &src {
                 prop_assert!(fit.apply(q).dist(h.apply(q)) < 1e-6 * s * 300.0);
+            }
+        }
+
+        #[test]
+        fn row_stepping_matches_apply(angle in -3.2f64..3.2, s in 0.5f64..15.0, x0 in 0.0f64..200.0,
+                                      y in 0.0f64..297.0, dx in 0.05f64..1.0) {
+            let h = sample_transform(angle, s, 30.0, -40.0, 1e-5);
+            for (k, (px, py)) in h.row_points(x0, y, dx).take(300).enumerate() {
+                let q = h.apply(Point::new(x0 + k as f64 * dx, y));
+                prop_assert!(Point::new(px, py).dist(q) < 1e-6 * s, "point {}: {} {} vs {:?}", k, px, py, q);
             }
         }
 

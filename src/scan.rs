@@ -198,21 +198,12 @@ impl Scan {
         let (iw, ih) = (self.width as usize, self.height as usize);
         out.clear();
         out.resize(w * hh, 255);
-        // Along a row the homography's numerators and denominator are linear in u, so they are
-        // stepped by addition; one division per pixel remains (perspective).
-        let m = &h.m;
         let step = 1.0 / px_per_mm;
         let x0 = rect.x + 0.5 * step;
         for (v, row) in out.chunks_exact_mut(w).enumerate() {
             let y = rect.y + (v as f64 + 0.5) * step;
-            let (mut nx, mut ny, mut d) =
-                (m[0] * x0 + m[1] * y + m[2], m[3] * x0 + m[4] * y + m[5], m[6] * x0 + m[7] * y + m[8]);
-            for o in row.iter_mut() {
-                let inv = 1.0 / d;
-                *o = ink_bilinear(raw, ch, iw, ih, nx * inv, ny * inv) as u8;
-                nx += m[0] * step;
-                ny += m[3] * step;
-                d += m[6] * step;
+            for (o, (x, y)) in row.iter_mut().zip(h.row_points(x0, y, step)) {
+                *o = ink_bilinear(raw, ch, iw, ih, x, y) as u8;
             }
         }
         (w, hh)

@@ -163,35 +163,17 @@ impl<'a> Sampler<'a> {
     /// Like [`Sampler::row`] for the first channel only.
     #[inline]
     pub fn row_red(&self, h: &Homography, j: f64, range: std::ops::Range<usize>, mut put: impl FnMut(usize, u8)) {
-        let m = &h.m;
-        let i0 = range.start as f64;
-        let (mut nx, mut ny, mut d) =
-            (m[0] * i0 + m[1] * j + m[2], m[3] * i0 + m[4] * j + m[5], m[6] * i0 + m[7] * j + m[8]);
-        for i in range {
-            let inv = 1.0 / d;
-            put(i, self.red_xy(nx * inv, ny * inv));
-            nx += m[0];
-            ny += m[3];
-            d += m[6];
+        for (i, (x, y)) in range.clone().zip(h.row_points(range.start as f64, j, 1.0)) {
+            put(i, self.red_xy(x, y));
         }
     }
 
     /// Samples the points `h.apply((i, j))` for `i` in `range` (scan pixel coordinates, centres
-    /// at +0.5), handing each colour to `put(i, colour)`. Along a row the homography's numerators
-    /// and denominator are linear in `i`, so they are stepped by addition (as `Scan::sample_ink`
-    /// does); one division per pixel remains.
+    /// at +0.5), handing each colour to `put(i, colour)`, by [`Homography::row_points`].
     #[inline]
     pub fn row(&self, h: &Homography, j: f64, range: std::ops::Range<usize>, mut put: impl FnMut(usize, [u8; 3])) {
-        let m = &h.m;
-        let i0 = range.start as f64;
-        let (mut nx, mut ny, mut d) =
-            (m[0] * i0 + m[1] * j + m[2], m[3] * i0 + m[4] * j + m[5], m[6] * i0 + m[7] * j + m[8]);
-        for i in range {
-            let inv = 1.0 / d;
-            put(i, self.at_xy(nx * inv, ny * inv));
-            nx += m[0];
-            ny += m[3];
-            d += m[6];
+        for (i, (x, y)) in range.clone().zip(h.row_points(range.start as f64, j, 1.0)) {
+            put(i, self.at_xy(x, y));
         }
     }
 }
