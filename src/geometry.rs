@@ -288,6 +288,25 @@ fn solve8(mut a: [[f64; 8]; 8], mut b: [f64; 8]) -> Option<[f64; 8]> {
     Some(x)
 }
 
+/// Calls `f` with the 4-connected neighbours of pixel `i` in a row-major `w × h` grid (the
+/// flood fills of mark finding and background cleaning).
+#[inline]
+pub(crate) fn neighbours4(i: usize, w: usize, h: usize, mut f: impl FnMut(usize)) {
+    let (x, y) = (i % w, i / w);
+    if x > 0 {
+        f(i - 1);
+    }
+    if x + 1 < w {
+        f(i + 1);
+    }
+    if y > 0 {
+        f(i - w);
+    }
+    if y + 1 < h {
+        f(i + w);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -125,25 +125,12 @@ pub fn clean(img: &mut image::RgbImage, hair_top: u32) -> f64 {
             continue;
         }
         bg[i] = true;
-        let (x, y) = (i % w, i / w);
-        let mut push = |j: usize| {
+        crate::geometry::neighbours4(i, w, h, |j| {
             // An edge (a step of more than 18 grey levels) stops the fill.
             if !bg[j] && open[j] && (lum[j] - lum[i]).abs() <= 18.0 {
                 stack.push(j);
             }
-        };
-        if x > 0 {
-            push(i - 1);
-        }
-        if x + 1 < w {
-            push(i + 1);
-        }
-        if y > 0 {
-            push(i - w);
-        }
-        if y + 1 < h {
-            push(i + w);
-        }
+        });
     }
     let mut changed = 0usize;
     let raw: &mut [u8] = img;

@@ -64,24 +64,12 @@ pub fn find_candidates(
             y0 = y0.min(y);
             x1 = x1.max(x);
             y1 = y1.max(y);
-            let mut visit = |j: usize| {
+            crate::geometry::neighbours4(i, w, h, |j| {
                 if visited[j] == 0 && ink(j) {
                     visited[j] = label;
                     stack.push(j as u32);
                 }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < w {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - w);
-            }
-            if y + 1 < h {
-                visit(i + w);
-            }
+            });
         }
         let side = (n as f64).sqrt();
         if side < min_side || side > max_side || n > max_area {
