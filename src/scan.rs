@@ -200,10 +200,23 @@ impl Scan {
         out.resize(w * hh, 255);
         let step = 1.0 / px_per_mm;
         let x0 = rect.x + 0.5 * step;
+        let x_last = x0 + (w - 1) as f64 * step;
         for (v, row) in out.chunks_exact_mut(w).enumerate() {
             let y = rect.y + (v as f64 + 0.5) * step;
-            for (o, (x, y)) in row.iter_mut().zip(h.row_points(x0, y, step)) {
-                *o = ink_bilinear(raw, ch, iw, ih, x, y) as u8;
+            // Across one row of a field box (millimetres) a scan's homography is affine to far
+            // below a hundredth of a pixel: its denominator changes by ~1e-4 relative over the
+            // row, and the deviation from the chord goes with the square of that. So the row is
+            // walked on the straight line between its two exactly mapped ends, in fixed point,
+            // which is about three times as fast as a division per sample.
+            let (a, b) = (h.apply(Point::new(x0, y)), h.apply(Point::new(x_last, y)));
+            let done = match ch {
+                3 => ink_row_fixed::<3>(raw, iw, ih, a, b, row),
+                _ => ink_row_fixed::<1>(raw, iw, ih, a, b, row),
+            };
+            if !done {
+                for (o, (x, y)) in row.iter_mut().zip(h.row_points(x0, y, step)) {
+                    *o = ink_bilinear(raw, ch, iw, ih, x, y) as u8;
+                }
             }
         }
         (w, hh)
@@ -265,6 +278,40 @@ fn ink_bilinear(raw: &[u8], ch: usize, w: usize, h: usize, x: f64, y: f64) -> f3
     let top = raw[i] as f32 * (1.0 - fx) + raw[i + ch] as f32 * fx;
     let bot = raw[j] as f32 * (1.0 - fx) + raw[j + ch] as f32 * fx;
     top * (1.0 - fy) + bot * fy + 0.5
+}
+
+/// Bilinear ink-channel samples at `row.len()` points evenly spaced from `a` to `b` (scan pixel
+/// coordinates, centres at +0.5), as [`ink_bilinear`] computes them but in 16.16 fixed point
+/// with 8-bit interpolation weights (a result differs from the floating-point one by at most
+/// one grey level). Returns `false`, writing nothing, unless both ends lie at least a pixel
+/// inside the image: then every point does (the segment is inside the convex interior), and
+/// no sample needs a bounds test of its own.
+fn ink_row_fixed<const CH: usize>(raw: &[u8], w: usize, h: usize, a: Point, b: Point, row: &mut [u8]) -> bool {
+    const ONE: f64 = 65536.0;
+    let (ax, ay, bx, by) = (a.x - 0.5, a.y - 0.5, b.x - 0.5, b.y - 0.5);
+    let inside = |x: f64, y: f64| x >= 0.0 && y >= 0.0 && x <= (w as f64 - 2.0) && y <= (h as f64 - 2.0);
+    if row.is_empty() || !inside(ax, ay) || !inside(bx, by) || raw.len() < w * h * CH {
+        return false;
+    }
+    let n = (row.len() - 1).max(1) as f64;
+    let (sx, sy) = (((bx - ax) / n * ONE).round() as i64, ((by - ay) / n * ONE).round() as i64);
+    let (mut fx, mut fy) = ((ax * ONE).round() as i64, (ay * ONE).round() as i64);
+    let stride = w * CH;
+    for o in row.iter_mut() {
+        // Rounding of the step drifts by under 0.001 px over a row; clamp anyway, so that an
+        // index can never leave the interior the test above established.
+        let (x, y) = (fx.clamp(0, (w as i64 - 2) << 16), fy.clamp(0, (h as i64 - 2) << 16));
+        let (x0, y0) = ((x >> 16) as usize, (y >> 16) as usize);
+        let (wx, wy) = (((x >> 8) & 0xff) as u32, ((y >> 8) & 0xff) as u32);
+        let i = y0 * stride + x0 * CH;
+        let j = i + stride;
+        let top = raw[i] as u32 * (256 - wx) + raw[i + CH] as u32 * wx;
+        let bot = raw[j] as u32 * (256 - wx) + raw[j + CH] as u32 * wx;
+        *o = ((top * (256 - wy) + bot * wy + (1 << 15)) >> 16) as u8;
+        fx += sx;
+        fy += sy;
+    }
+    true
 }
 
 #[inline(always)]
@@ -335,5 +382,38 @@ mod tests {
         let (w, h) = s.sample_ink(&Homography::IDENTITY, Rect::new(90.0, 90.0, 20.0, 20.0), 1.0, &mut out);
         assert_eq!((w, h), (20, 20));
         assert!(out[0] > 200 && out[15 * 20 + 15] < 30);
+    }
+
+    /// The fixed-point row walk agrees with the exact floating-point sampler to one grey level
+    /// under a rotated, perspective template → scan map, in grey and colour scans, and rows
+    /// that leave the page fall back to the exact sampler (paper outside).
+    #[test]
+    fn fixed_point_rows_match_the_exact_sampler() {
+        let (w, h) = (900u32, 700u32);
+        let value = |x: u32, y: u32| ((x * 37 + y * 91 + (x * y) % 113) % 256) as u8;
+        let grey = GrayImage::from_fn(w, h, |x, y| Luma([value(x, y)]));
+        let rgb = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([value(x, y), 7, 200]));
+        let tpl = [Point::new(0.0, 0.0), Point::new(80.0, 0.0), Point::new(80.0, 60.0), Point::new(0.0, 60.0)];
+        let scan_pts =
+            [Point::new(40.0, 30.0), Point::new(850.0, 60.0), Point::new(830.0, 680.0), Point::new(20.0, 650.0)];
+        let hom = Homography::fit(&tpl, &scan_pts).unwrap();
+        for image in [DynamicImage::ImageLuma8(grey), DynamicImage::ImageRgb8(rgb)] {
+            let s = Scan::new(image);
+            let mut out = Vec::new();
+            for rect in
+                [Rect::new(3.3, 4.1, 4.5, 7.5), Rect::new(51.0, 40.2, 20.0, 9.0), Rect::new(-3.0, 50.0, 10.0, 20.0)]
+            {
+                let ppm = 8.0;
+                let (pw, ph) = s.sample_ink(&hom, rect, ppm, &mut out);
+                for v in 0..ph {
+                    for u in 0..pw {
+                        let q = hom.apply(Point::new(rect.x + (u as f64 + 0.5) / ppm, rect.y + (v as f64 + 0.5) / ppm));
+                        let exact = s.ink_at(q.x, q.y) as u8;
+                        let got = out[v * pw + u];
+                        assert!(got.abs_diff(exact) <= 1, "{rect:?} ({u}, {v}): {got} vs {exact}");
+                    }
+                }
+            }
+        }
     }
 }
