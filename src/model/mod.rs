@@ -19,11 +19,15 @@
 //! # Model
 //!
 //! ```text
-//! 1×28×28 → conv 3×3 (valid) 1→16 + bias, ReLU → 16×26×26 → max-pool 2×2/2 → 16×13×13
-//!         → conv 3×3 (valid) 16→32 + bias, ReLU → 32×11×11 → max-pool 2×2/2 (floor) → 32×5×5
-//!         → flatten (channel, row, column) → 800 → dense 800→128 + bias, ReLU
-//!         → dense 128→11 + bias → softmax
+//! 1×28×28 → conv 3×3 (valid) 1→C1 + bias, ReLU → C1×26×26 → max-pool 2×2/2 → C1×13×13
+//!         → conv 3×3 (valid) C1→C2 + bias, ReLU → C2×11×11 → max-pool 2×2/2 (floor) → C2×5×5
+//!         → flatten (channel, row, column) → 25·C2 → dense 25·C2→H + bias, ReLU
+//!         → dense H→11 + bias → softmax
 //! ```
+//!
+//! The widths C1/C2/H are 16/32/128 for the primary network, which reads every cell, and
+//! 32/64/128 for the wide ensemble member, which reads only the cells the primary is unsure
+//! of (see [`CnnEnsemble`]). A file declares its widths through its tensor shapes.
 //!
 //! "conv" is cross-correlation, as in every deep-learning library:
 //! `out[o][y][x] = b[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · in[i][y+ky][x+kx]`. The floor pooling
@@ -43,13 +47,13 @@
 //!
 //! | # | tensor | dims | axis order |
 //! |---|---|---|---|
-//! | 0 | conv1.weight | `[16, 1, 3, 3]` | out channel, in channel, kernel row, kernel column |
-//! | 1 | conv1.bias | `[16]` | |
-//! | 2 | conv2.weight | `[32, 16, 3, 3]` | out channel, in channel, kernel row, kernel column |
-//! | 3 | conv2.bias | `[32]` | |
-//! | 4 | fc1.weight | `[128, 800]` | out, in; in = channel · 25 + row · 5 + column |
-//! | 5 | fc1.bias | `[128]` | |
-//! | 6 | fc2.weight | `[11, 128]` | out (class index into [`CLASSES`]), in |
+//! | 0 | conv1.weight | `[C1, 1, 3, 3]` | out channel, in channel, kernel row, kernel column |
+//! | 1 | conv1.bias | `[C1]` | |
+//! | 2 | conv2.weight | `[C2, C1, 3, 3]` | out channel, in channel, kernel row, kernel column |
+//! | 3 | conv2.bias | `[C2]` | |
+//! | 4 | fc1.weight | `[H, 25·C2]` | out, in; in = channel · 25 + row · 5 + column |
+//! | 5 | fc1.bias | `[H]` | |
+//! | 6 | fc2.weight | `[11, H]` | out (class index into [`CLASSES`]), in |
 //! | 7 | fc2.bias | `[11]` | |
 //!
 //! This is PyTorch's layout, so a model trained elsewhere can be exported to it. When loading,
@@ -80,47 +84,63 @@ const MAGIC: &[u8; 8] = b"FSCNN1\0\0";
 const NAME: &str = "digits-cnn";
 
 const SIDE: usize = 28;
-const C1: usize = 16; // conv1 output channels
 const P1: usize = 13; // side after the first pool
-const C2: usize = 32; // conv2 output channels
 const P2: usize = 5; // side after the second pool
-const HIDDEN: usize = 128;
-const FLAT: usize = C2 * P2 * P2;
 
-/// The bundled CNN (see the module documentation for its architecture and file format).
+/// The layer widths (conv1 channels, conv2 channels, dense units) inference is compiled for.
+/// A weight file declares its widths in its tensor shapes; each supported shape gets its own
+/// fully unrolled forward pass (const generics), so the loops over channels have fixed
+/// lengths the compiler vectorises.
+const SHAPES: [(usize, usize, usize); 2] = [(16, 32, 128), (32, 64, 128)];
+/// The largest conv2 output over all [`SHAPES`], flattened: sizes the stack buffer of fc1.
+const MAX_FLAT: usize = 64 * P2 * P2;
+
+/// A CNN of the architecture in the module documentation, in one of the supported widths.
 ///
-/// Inference allocates nothing: the activations (about 21 KiB) live on the stack. At most
-/// 0.66 M multiply-adds per cell, fewer the more of the cell is blank; about 60 µs per cell on
-/// one core in a release build (the `inference_speed` test, plain x86-64 SSE2 code).
+/// Inference allocates nothing: the activations (at most about 40 KiB) live on the stack. The
+/// narrow network (16/32/128) costs at most 0.66 M multiply-adds per cell, the wide one
+/// (32/64/128) 2.6 M; fewer the more of the cell is blank.
 pub struct CnnDigits {
-    /// `[ky * 3 + kx][out]`.
-    conv1: [[f32; C1]; 9],
-    conv1_b: [f32; C1],
-    /// `[(ky * 3 + kx) * 16 + in][out]`.
-    conv2: Box<[[f32; C2]]>,
-    conv2_b: [f32; C2],
-    /// `[(row * 5 + col) * 32 + channel][out]`: the input in the order the pooled activations
-    /// are stored here (row, column, channel), not the file's (channel, row, column).
-    fc1: Box<[[f32; HIDDEN]]>,
-    fc1_b: [f32; HIDDEN],
-    /// `[class][in]`.
-    fc2: [[f32; HIDDEN]; 11],
+    c1: usize,
+    c2: usize,
+    hidden: usize,
+    /// `[ky * 3 + kx][out]`, flattened.
+    conv1: Vec<f32>,
+    conv1_b: Vec<f32>,
+    /// `[(ky * 3 + kx) * c1 + in][out]`, flattened.
+    conv2: Vec<f32>,
+    conv2_b: Vec<f32>,
+    /// `[(row * 5 + col) * c2 + channel][out]`, flattened: the input in the order the pooled
+    /// activations are stored here (row, column, channel), not the file's (channel, row, column).
+    fc1: Vec<f32>,
+    fc1_b: Vec<f32>,
+    /// `[class][in]`, flattened.
+    fc2: Vec<f32>,
     fc2_b: [f32; 11],
-    blank: Blank,
-}
-
-/// What the network computes over blank paper (see [`CnnDigits::logits`]).
-struct Blank {
-    /// A pooled conv1 cell over a blank 4×4 patch: ReLU(conv1 bias).
-    p1: [f32; C1],
-    /// conv2 over a 3×3 window of such cells.
-    conv2: [f32; C2],
+    /// What the network computes over blank paper (see [`CnnDigits::logits`]): a pooled conv1
+    /// cell over a blank 4×4 patch, ReLU(conv1 bias), ...
+    blank_p1: Vec<f32>,
+    /// ... and conv2 over a 3×3 window of such cells.
+    blank_conv2: Vec<f32>,
 }
 
 impl fmt::Debug for CnnDigits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CnnDigits").field("layers", &"conv16-conv32-fc128-fc11").finish_non_exhaustive()
+        let layers = format!("conv{}-conv{}-fc{}-fc11", self.c1, self.c2, self.hidden);
+        f.debug_struct("CnnDigits").field("layers", &layers).finish_non_exhaustive()
     }
+}
+
+/// `v` as fixed-size rows of `N` (the loader guarantees the length is a multiple).
+#[inline(always)]
+fn rows<const N: usize>(v: &[f32]) -> &[[f32; N]] {
+    v.as_chunks::<N>().0
+}
+
+/// `v` as one fixed-size array of `N` (the loader guarantees the length).
+#[inline(always)]
+fn fixed<const N: usize>(v: &[f32]) -> [f32; N] {
+    rows::<N>(v)[0]
 }
 
 fn model_error(reason: impl Into<String>) -> Error {
@@ -142,6 +162,20 @@ impl Reader<'_> {
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)
+    }
+
+    /// The first dimension of the next tensor, without consuming it (0 when it has none).
+    fn peek_first_dim(&mut self, what: &str) -> Result<usize> {
+        let start = self.pos;
+        let ndim = self.u32(what)?;
+        let first = if ndim == 0 { 0 } else { self.u32(what)? as usize };
+        self.pos = start;
+        // No supported width is near this; the cap keeps the size arithmetic that follows far
+        // from overflow whatever the file declares.
+        if first > 1024 {
+            return Err(model_error(format!("{what}: implausible width {first}")));
+        }
+        Ok(first)
     }
 
     fn u32(&mut self, what: &str) -> Result<u32> {
@@ -187,74 +221,94 @@ impl CnnDigits {
 
     /// Parses a weight file in the format described in the module documentation.
     ///
-    /// Returns [`Error::Model`] for a wrong magic, a tensor of the wrong shape, truncated
-    /// data, trailing bytes or a non-finite weight; never panics.
+    /// The layer widths are read from the tensor shapes and must be one of the supported
+    /// shapes (16/32/128 or 32/64/128). Returns [`Error::Model`] for a wrong magic, a tensor
+    /// of the wrong or an unsupported shape, truncated data, trailing bytes or a non-finite
+    /// weight; never panics.
     pub fn from_bytes(b: &[u8]) -> Result<CnnDigits> {
         let mut r = Reader { bytes: b, pos: 0 };
         if r.take(8, "magic")? != MAGIC {
             return Err(model_error("not a formscan CNN file (bad magic)"));
         }
-        let w1 = r.tensor("conv1.weight", &[C1, 1, 3, 3])?;
-        let b1 = r.tensor("conv1.bias", &[C1])?;
-        let w2 = r.tensor("conv2.weight", &[C2, C1, 3, 3])?;
-        let b2 = r.tensor("conv2.bias", &[C2])?;
-        let w3 = r.tensor("fc1.weight", &[HIDDEN, FLAT])?;
-        let b3 = r.tensor("fc1.bias", &[HIDDEN])?;
-        let w4 = r.tensor("fc2.weight", &[11, HIDDEN])?;
+        // The widths come from the first dimension of conv1, conv2 and fc1; every other
+        // dimension is then fixed, and `tensor` checks it.
+        let c1 = r.peek_first_dim("conv1.weight")?;
+        let w1 = r.tensor("conv1.weight", &[c1, 1, 3, 3])?;
+        let b1 = r.tensor("conv1.bias", &[c1])?;
+        let c2 = r.peek_first_dim("conv2.weight")?;
+        let w2 = r.tensor("conv2.weight", &[c2, c1, 3, 3])?;
+        let b2 = r.tensor("conv2.bias", &[c2])?;
+        let hidden = r.peek_first_dim("fc1.weight")?;
+        let flat = c2 * P2 * P2;
+        let w3 = r.tensor("fc1.weight", &[hidden, flat])?;
+        let b3 = r.tensor("fc1.bias", &[hidden])?;
+        let w4 = r.tensor("fc2.weight", &[11, hidden])?;
         let b4 = r.tensor("fc2.bias", &[11])?;
         if r.pos != b.len() {
             return Err(model_error(format!("{} trailing bytes after the last tensor", b.len() - r.pos)));
         }
+        if !SHAPES.contains(&(c1, c2, hidden)) {
+            return Err(model_error(format!("layer widths {c1}/{c2}/{hidden} are not one of {SHAPES:?}")));
+        }
 
         // File order is [out][in][ky][kx]; inference wants the output channel innermost.
-        let mut conv1 = [[0.0; C1]; 9];
-        for (o, k) in (0..C1).flat_map(|o| (0..9).map(move |k| (o, k))) {
-            conv1[k][o] = w1[o * 9 + k];
+        let mut conv1 = vec![0.0; 9 * c1];
+        for (o, k) in (0..c1).flat_map(|o| (0..9).map(move |k| (o, k))) {
+            conv1[k * c1 + o] = w1[o * 9 + k];
         }
-        let mut conv2 = vec![[0.0; C2]; 9 * C1].into_boxed_slice();
-        for o in 0..C2 {
-            for i in 0..C1 {
+        let mut conv2 = vec![0.0; 9 * c1 * c2];
+        for o in 0..c2 {
+            for i in 0..c1 {
                 for k in 0..9 {
-                    conv2[k * C1 + i][o] = w2[(o * C1 + i) * 9 + k];
+                    conv2[(k * c1 + i) * c2 + o] = w2[(o * c1 + i) * 9 + k];
                 }
             }
         }
-        // File input index is channel * 25 + pixel; here it is pixel * 32 + channel.
-        let mut fc1 = vec![[0.0; HIDDEN]; FLAT].into_boxed_slice();
-        for o in 0..HIDDEN {
-            for c in 0..C2 {
+        // File input index is channel * 25 + pixel; here it is pixel * c2 + channel.
+        let mut fc1 = vec![0.0; flat * hidden];
+        for o in 0..hidden {
+            for c in 0..c2 {
                 for px in 0..P2 * P2 {
-                    fc1[px * C2 + c][o] = w3[o * FLAT + c * P2 * P2 + px];
+                    fc1[(px * c2 + c) * hidden + o] = w3[o * flat + c * P2 * P2 + px];
                 }
             }
         }
-        let mut fc2 = [[0.0; HIDDEN]; 11];
-        for (o, row) in fc2.iter_mut().enumerate() {
-            row.copy_from_slice(&w4[o * HIDDEN..(o + 1) * HIDDEN]);
-        }
-        let conv1_b: [f32; C1] = to_array(&b1);
+        let blank_p1: Vec<f32> = b1.iter().map(|b| b.max(0.0)).collect();
         let mut model = CnnDigits {
+            c1,
+            c2,
+            hidden,
             conv1,
-            conv1_b,
+            conv1_b: b1,
             conv2,
-            conv2_b: to_array(&b2),
+            conv2_b: b2,
             fc1,
-            fc1_b: to_array(&b3),
-            fc2,
-            fc2_b: to_array(&b4),
-            blank: Blank { p1: conv1_b.map(|b| b.max(0.0)), conv2: [0.0; C2] },
+            fc1_b: b3,
+            fc2: w4,
+            fc2_b: fixed(&b4),
+            blank_conv2: Vec::new(),
+            blank_p1,
         };
-        model.blank.conv2 = model.conv2_at(&[model.blank.p1; P1 * P1], 0, 0);
+        model.blank_conv2 = match (c1, c2) {
+            (16, 32) => model.conv2_at::<16, 32>(&[fixed(&model.blank_p1); P1 * P1], 0, 0).to_vec(),
+            _ => model.conv2_at::<32, 64>(&[fixed(&model.blank_p1); P1 * P1], 0, 0).to_vec(),
+        };
         Ok(model)
+    }
+
+    /// The layer widths: conv1 channels, conv2 channels, dense units.
+    pub fn widths(&self) -> (usize, usize, usize) {
+        (self.c1, self.c2, self.hidden)
     }
 
     /// conv2's pre-activation at output position (`y`, `x`) over the pooled conv1 map `p1`.
     #[inline(always)]
-    fn conv2_at(&self, p1: &[[f32; C1]; P1 * P1], y: usize, x: usize) -> [f32; C2] {
-        let mut acc = self.conv2_b;
+    fn conv2_at<const C1: usize, const C2: usize>(&self, p1: &[[f32; C1]; P1 * P1], y: usize, x: usize) -> [f32; C2] {
+        let mut acc: [f32; C2] = fixed(&self.conv2_b);
+        let conv2 = rows::<C2>(&self.conv2);
         for k in 0..9 {
             let input = &p1[(y + k / 3) * P1 + x + k % 3];
-            let taps = &self.conv2[k * C1..(k + 1) * C1];
+            let taps = &conv2[k * C1..(k + 1) * C1];
             for (&v, w) in input.iter().zip(taps) {
                 for o in 0..C2 {
                     acc[o] += v * w[o];
@@ -269,7 +323,7 @@ impl CnnDigits {
     /// Most of a normalised cell is paper (exactly 0), and over paper every layer computes
     /// the same thing everywhere: a pooled conv1 cell over a 4×4 blank patch is ReLU(conv1
     /// bias), and a conv2 output whose 3×3 window holds only such cells is a constant. Both
-    /// are taken from [`Blank`] instead of being recomputed. The constants were computed by
+    /// are taken from the stored blank values instead of being recomputed. The constants were computed by
     /// the same code in the same order, so the result is bit-for-bit the same either way.
     fn logits(&self, x: &[f32; 784]) -> [f32; 11] {
         #[cfg(target_arch = "x86_64")]
@@ -292,6 +346,18 @@ impl CnnDigits {
 
     #[inline(always)]
     fn logits_portable(&self, x: &[f32; 784]) -> [f32; 11] {
+        match (self.c1, self.c2, self.hidden) {
+            (16, 32, 128) => self.forward::<16, 32, 128>(x),
+            _ => self.forward::<32, 64, 128>(x),
+        }
+    }
+
+    /// The forward pass for layer widths `C1`/`C2`/`H` (one of [`SHAPES`]).
+    #[inline(always)]
+    fn forward<const C1: usize, const C2: usize, const H: usize>(&self, x: &[f32; 784]) -> [f32; 11] {
+        let conv1 = rows::<C1>(&self.conv1);
+        let (conv1_b, blank_p1): ([f32; C1], [f32; C1]) = (fixed(&self.conv1_b), fixed(&self.blank_p1));
+        let blank_conv2: [f32; C2] = fixed(&self.blank_conv2);
         // conv1 → 2×2 max-pool → ReLU, fused: ReLU and max commute, so each pooled value is
         // the ReLU of the largest of its four conv outputs. Layout [row * 13 + col][channel].
         let mut p1 = [[0.0f32; C1]; P1 * P1];
@@ -302,15 +368,15 @@ impl CnnDigits {
                 // The four 3×3 windows of this cell cover the 4×4 patch at (2py, 2px).
                 let patch = (0..4).flat_map(|r| &x[(2 * py + r) * SIDE + 2 * px..][..4]);
                 if patch.clone().all(|&v| v == 0.0) {
-                    p1[i] = self.blank.p1;
+                    p1[i] = blank_p1;
                     blank1[i] = true;
                     continue;
                 }
                 let mut best = [f32::NEG_INFINITY; C1];
                 for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
                     let (y, x0) = (2 * py + dy, 2 * px + dx);
-                    let mut acc = self.conv1_b;
-                    for (k, w) in self.conv1.iter().enumerate() {
+                    let mut acc = conv1_b;
+                    for (k, w) in conv1.iter().enumerate() {
                         let v = x[(y + k / 3) * SIDE + x0 + k % 3];
                         for o in 0..C1 {
                             acc[o] += v * w[o];
@@ -334,7 +400,7 @@ impl CnnDigits {
                 for (dy, dx) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
                     let (y, x0) = (2 * py + dy, 2 * px + dx);
                     let blank = (0..9).all(|k| blank1[(y + k / 3) * P1 + x0 + k % 3]);
-                    let acc = if blank { self.blank.conv2 } else { self.conv2_at(&p1, y, x0) };
+                    let acc = if blank { blank_conv2 } else { self.conv2_at::<C1, C2>(&p1, y, x0) };
                     for o in 0..C2 {
                         best[o] = best[o].max(acc[o]);
                     }
@@ -348,19 +414,20 @@ impl CnnDigits {
 
         // fc1 over the non-zero inputs only (ReLU zeroes about half), 32 outputs at a time so
         // the accumulators stay in registers while the 400 KB of weights stream past.
-        let mut nz = [(0u16, 0.0f32); FLAT];
+        let mut nz = [(0u16, 0.0f32); MAX_FLAT];
         let mut n = 0;
         for (i, &v) in (0u16..).zip(p2.iter().flatten()) {
             // Branch-free compaction: always write, advance only past non-zeros.
             nz[n] = (i, v);
             n += usize::from(v != 0.0);
         }
-        let mut h = self.fc1_b;
+        let fc1 = rows::<H>(&self.fc1);
+        let mut h: [f32; H] = fixed(&self.fc1_b);
         for (block, out) in h.chunks_exact_mut(32).enumerate() {
             let mut acc = [0.0f32; 32];
             acc.copy_from_slice(out);
             for &(i, v) in &nz[..n] {
-                let w = &self.fc1[usize::from(i)][block * 32..][..32];
+                let w = &fc1[usize::from(i)][block * 32..][..32];
                 for o in 0..32 {
                     acc[o] += v * w[o];
                 }
@@ -371,7 +438,7 @@ impl CnnDigits {
         }
 
         let mut logits = self.fc2_b;
-        for (l, w) in logits.iter_mut().zip(&self.fc2) {
+        for (l, w) in logits.iter_mut().zip(rows::<H>(&self.fc2)) {
             *l += h.iter().zip(w).map(|(a, b)| a * b).sum::<f32>();
         }
         logits
@@ -382,12 +449,6 @@ impl DigitClassifier for CnnDigits {
     fn classify(&self, cell: &[f32; 784]) -> [f32; 11] {
         softmax(self.logits(cell))
     }
-}
-
-fn to_array<const N: usize>(v: &[f32]) -> [f32; N] {
-    let mut a = [0.0; N];
-    a.copy_from_slice(v);
-    a
 }
 
 fn softmax(z: [f32; 11]) -> [f32; 11] {
@@ -740,6 +801,34 @@ mod tests {
         let mut huge = BUNDLED.to_vec();
         huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(CnnDigits::from_bytes(&huge).is_err());
+        let mut wide = BUNDLED.to_vec();
+        wide[8 + 4..8 + 8].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(CnnDigits::from_bytes(&wide).unwrap_err().to_string().contains("implausible"));
+    }
+
+    /// A weight file of the given widths, every weight `w` (the file format of the module doc).
+    fn weight_file(c1: usize, c2: usize, hidden: usize, w: f32) -> Vec<u8> {
+        let mut out = MAGIC.to_vec();
+        let shapes: [&[usize]; 8] =
+            [&[c1, 1, 3, 3], &[c1], &[c2, c1, 3, 3], &[c2], &[hidden, c2 * 25], &[hidden], &[11, hidden], &[11]];
+        for dims in shapes {
+            out.extend((dims.len() as u32).to_le_bytes());
+            dims.iter().for_each(|&d| out.extend((d as u32).to_le_bytes()));
+            (0..dims.iter().product::<usize>()).for_each(|_| out.extend(w.to_le_bytes()));
+        }
+        out
+    }
+
+    #[test]
+    fn widths_come_from_the_file_and_only_supported_ones_load() {
+        let wide = CnnDigits::from_bytes(&weight_file(32, 64, 128, 0.0)).unwrap();
+        assert_eq!(wide.widths(), (32, 64, 128));
+        // All-zero weights: every logit is 0, so the classes are equally likely.
+        let p = wide.classify(&[0.5; 784]);
+        assert!(p.iter().all(|&v| (v - 1.0 / 11.0).abs() < 1e-6), "{p:?}");
+        assert_eq!(CnnDigits::from_bytes(&weight_file(16, 32, 128, 0.01)).unwrap().widths(), (16, 32, 128));
+        let err = CnnDigits::from_bytes(&weight_file(8, 16, 32, 0.0)).unwrap_err().to_string();
+        assert!(err.contains("8/16/32"), "{err}");
     }
 
     /// On-CPU time of this thread in seconds (Linux), so the figure means something on a
@@ -768,6 +857,16 @@ mod tests {
             std::hint::black_box(model.classify(std::hint::black_box(&p.inputs[i % p.inputs.len()])));
         });
         println!("classify: {:.1} µs per cell wall, {:.1} µs on CPU", wall * 1e6, cpu.unwrap_or(f64::NAN) * 1e6);
+        let wide = CnnDigits::from_bytes(include_bytes!("../../assets/models/digits-cnn-1.bin")).unwrap();
+        let (wall, cpu) = time_per_call(20_000, |i| {
+            std::hint::black_box(wide.classify(std::hint::black_box(&p.inputs[i % p.inputs.len()])));
+        });
+        println!(
+            "classify, wide member {:?}: {:.1} µs per cell wall, {:.1} µs on CPU",
+            wide.widths(),
+            wall * 1e6,
+            cpu.unwrap_or(f64::NAN) * 1e6
+        );
         // A 60×60 patch holding a 40×40 ring: a cell scanned at about 300 dpi.
         let patch: Vec<u8> = (0..60 * 60)
             .map(|i| {
