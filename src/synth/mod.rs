@@ -301,7 +301,7 @@ fn paste_photo<R: Rng>(
     // pages made before 1-inch prints existed keep every other field; the print kind and any
     // defect come from the scale draw's low digits.
     let draw = rng.gen_range(0.93..1.08);
-    let one_inch = ((draw - 0.93) * 1e7) as u64 % 4 == 0;
+    let one_inch = (((draw - 0.93) * 1e7) as u64).is_multiple_of(4);
     let low = ((draw - 0.93) * 1e11) as u64 % 3000;
     let defect = (defective > 0.0 && (low as f64) < defective * 3000.0).then(|| spoil_print(&mut img, low % 3));
     // Rows of background added above the portrait for a 1-inch print's taller shape.
