@@ -118,6 +118,18 @@ mod tests {
         // The members must not agree to the bit even on a blank cell.
         let probe = [0.0f32; 784];
         assert!(e.members[0].classify(&probe) != e.members[1].classify(&probe));
+        // The wide member's own forward pass reads the probe's validation digits and X.
+        let p = super::super::tests::probe();
+        let right = p
+            .inputs
+            .iter()
+            .zip(&p.labels)
+            .filter(|(img, &label)| {
+                let out = e.members[1].classify(img);
+                (0..11).max_by(|&a, &b| out[a].total_cmp(&out[b])) == Some(label)
+            })
+            .count();
+        assert!(right >= p.inputs.len() - 1, "{right} of {}", p.inputs.len());
     }
 
     #[test]

@@ -346,6 +346,7 @@ impl CnnDigits {
 
     #[inline(always)]
     fn logits_portable(&self, x: &[f32; 784]) -> [f32; 11] {
+        // One arm per entry of SHAPES; the loader admits no other widths.
         match (self.c1, self.c2, self.hidden) {
             (16, 32, 128) => self.forward::<16, 32, 128>(x),
             _ => self.forward::<32, 64, 128>(x),
@@ -642,7 +643,7 @@ mod tests {
     pub(crate) struct Probe {
         pub(crate) inputs: Vec<[f32; 784]>,
         probs: Vec<[f32; 11]>,
-        labels: Vec<usize>,
+        pub(crate) labels: Vec<usize>,
     }
 
     pub(crate) fn probe() -> Probe {
@@ -821,12 +822,15 @@ mod tests {
 
     #[test]
     fn widths_come_from_the_file_and_only_supported_ones_load() {
-        let wide = CnnDigits::from_bytes(&weight_file(32, 64, 128, 0.0)).unwrap();
-        assert_eq!(wide.widths(), (32, 64, 128));
-        // All-zero weights: every logit is 0, so the classes are equally likely.
-        let p = wide.classify(&[0.5; 784]);
-        assert!(p.iter().all(|&v| (v - 1.0 / 11.0).abs() < 1e-6), "{p:?}");
-        assert_eq!(CnnDigits::from_bytes(&weight_file(16, 32, 128, 0.01)).unwrap().widths(), (16, 32, 128));
+        // Every supported shape has a forward pass of its own: with all-zero weights every
+        // logit is 0, so the classes come out equally likely (a pass for other widths would
+        // read past its weights or mix them up).
+        for (c1, c2, h) in SHAPES {
+            let net = CnnDigits::from_bytes(&weight_file(c1, c2, h, 0.0)).unwrap();
+            assert_eq!(net.widths(), (c1, c2, h));
+            let p = net.classify(&[0.5; 784]);
+            assert!(p.iter().all(|&v| (v - 1.0 / 11.0).abs() < 1e-6), "{p:?}");
+        }
         let err = CnnDigits::from_bytes(&weight_file(8, 16, 32, 0.0)).unwrap_err().to_string();
         assert!(err.contains("8/16/32"), "{err}");
     }
