@@ -101,6 +101,12 @@ enum Command {
         /// and school, and know ages for the photo rule. Repeatable.
         #[arg(long)]
         manifest: Vec<PathBuf>,
+        /// Digit fields (phone, ID numbers): accept a field without review when its posterior
+        /// reaches this. The default (0.996) was calibrated on simulated harsh scans;
+        /// `formscan eval OUT --pool OUT2 ...` computes the threshold for pages of your own
+        /// whose truth you know.
+        #[arg(long, value_name = "P")]
+        accept_posterior: Option<f64>,
     },
     /// Progress per school and class from the campaign store.
     Status {
@@ -414,6 +420,7 @@ fn cmd_process(
     no_snippets: bool,
     db: Option<&Path>,
     manifests: &[PathBuf],
+    accept_posterior: Option<f64>,
 ) -> Result<batch::Summary> {
     let people: Option<std::sync::Arc<dyn formscan::lookup::PersonLookup>> = if manifests.is_empty() {
         None // with --db, the campaign store is the lookup
@@ -428,7 +435,14 @@ fn cmd_process(
     for p in templates {
         ts.push(Template::from_file(p)?);
     }
-    let engine = Engine::with_templates(ts, EngineOptions::default());
+    let mut options = EngineOptions::default();
+    if let Some(p) = accept_posterior {
+        if !(p > 0.0 && p <= 1.0) {
+            bail!("--accept-posterior must be a probability above 0 and at most 1, not {p}");
+        }
+        options.fields.digits.accept_min_posterior = p;
+    }
+    let engine = Engine::with_templates(ts, options);
     let pb = progress_bar(0);
     let progress = |done: usize, total: usize| {
         if let Some(pb) = &pb {
@@ -611,6 +625,7 @@ fn cmd_demo(out: &Path, students: usize, degrade: &str) -> Result<bool> {
         false,
         None,
         &[out.join("print").join("manifest.csv")],
+        None,
     )?;
     print_summary(&s);
     println!("== accuracy against the simulator's ground truth");
@@ -673,10 +688,10 @@ fn run() -> Result<i32> {
             cmd_synth(&roster, &out, seed, dpi, &degrade, &template, run.as_deref(), calibration_digits, &scenario)?;
             true
         }
-        Command::Process { inputs, out, jobs, template, no_snippets, db, manifest } => {
+        Command::Process { inputs, out, jobs, template, no_snippets, db, manifest, accept_posterior } => {
             set_jobs(jobs);
             let db = db.map(|d| if d == Path::new(OUT_DB) { out.join("campaign.db") } else { d });
-            let s = cmd_process(&inputs, &out, &template, no_snippets, db.as_deref(), &manifest)
+            let s = cmd_process(&inputs, &out, &template, no_snippets, db.as_deref(), &manifest, accept_posterior)
                 .context("processing failed")?;
             print_summary(&s);
             s.rejected == 0
