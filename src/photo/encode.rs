@@ -62,6 +62,20 @@ pub fn encode_in_range(img: &image::RgbImage, dpi: u16, min_bytes: usize, max_by
     // Qualities known to give too small (lo) and too large (hi) a file.
     let (mut lo, mut hi) = if too_small { (70u8, 96u8) } else { (19u8, 70u8) };
     let mut seen = vec![(table_scale(70.0).ln(), (first.len().max(1) as f64).ln())];
+    // One encode at quality `q`: the file when it lands in the range; otherwise the bracket
+    // (lo, hi) narrows to exclude `q` and the size comes back.
+    let encode = |q: u8, lo: &mut u8, hi: &mut u8| -> Result<(Vec<u8>, u8), usize> {
+        let data = at(img, q, dpi);
+        if (min_bytes..=max_bytes).contains(&data.len()) {
+            return Ok((data, q));
+        }
+        if data.len() < min_bytes {
+            *lo = q;
+        } else {
+            *hi = q;
+        }
+        Err(data.len())
+    };
     for _ in 0..4 {
         if hi - lo <= 1 {
             return None;
@@ -80,27 +94,14 @@ pub fn encode_in_range(img: &image::RgbImage, dpi: u16, min_bytes: usize, max_by
         };
         let q =
             quality_for_scale((ls + (target - lz) / gamma).exp()).round().clamp((lo + 1) as f64, (hi - 1) as f64) as u8;
-        let data = at(img, q, dpi);
-        if (min_bytes..=max_bytes).contains(&data.len()) {
-            return Some((data, q));
+        match encode(q, &mut lo, &mut hi) {
+            Ok(hit) => return Some(hit),
+            Err(len) => seen.push((table_scale(q as f64).ln(), (len.max(1) as f64).ln())),
         }
-        if data.len() < min_bytes {
-            lo = q;
-        } else {
-            hi = q;
-        }
-        seen.push((table_scale(q as f64).ln(), (data.len().max(1) as f64).ln()));
     }
     while hi - lo > 1 {
-        let mid = (lo + hi) / 2;
-        let data = at(img, mid, dpi);
-        if (min_bytes..=max_bytes).contains(&data.len()) {
-            return Some((data, mid));
-        }
-        if data.len() < min_bytes {
-            lo = mid;
-        } else {
-            hi = mid;
+        if let Ok(hit) = encode((lo + hi) / 2, &mut lo, &mut hi) {
+            return Some(hit);
         }
     }
     None
