@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Train the bundled handwritten-character recogniser for comb cells (digits 0-9 and 'X').
 
-    nice -n 10 python3 tools/train_digits.py     # numpy only, one CPU thread; about 15 + 40 minutes
+    nice -n 10 python3 tools/train_digits.py     # numpy only, one CPU thread; about 25 + 25 minutes
 
 One command, no downloads, no arguments: everything (seed, split, epochs) is fixed below, all
 randomness comes from ``numpy.random.default_rng`` with fixed seeds, and BLAS runs on one
