@@ -99,7 +99,7 @@ const MAX_FLAT: usize = 64 * P2 * P2;
 ///
 /// Inference allocates nothing: the activations (at most about 40 KiB) live on the stack. The
 /// narrow network (16/32/128) costs at most 0.66 M multiply-adds per cell, the wide one
-/// (32/64/128) 2.6 M; fewer the more of the cell is blank.
+/// (32/64/128) 2.2 M; fewer the more of the cell is blank.
 pub struct CnnDigits {
     c1: usize,
     c2: usize,
