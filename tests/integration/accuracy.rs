@@ -2,7 +2,7 @@
 //! A regression fails the test; so does an improvement, until the counts here are raised
 //! (the zxing-cpp blackbox-runner discipline).
 
-use crate::{scratch, simulate_with_defects};
+use crate::{scratch, simulate};
 use formscan::batch::{self, BatchOptions};
 use formscan::synth::{eval, Degrade};
 use formscan::{Engine, Template};
@@ -59,7 +59,7 @@ fn accuracy_ratchet() {
     let mut failures = Vec::new();
     for p in RATCHET {
         let dir = scratch(&format!("ratchet-{:?}", p.degrade));
-        simulate_with_defects(&dir.join("scans"), p.students, p.seed, p.degrade, 300.0, 0.15, p.defective);
+        simulate(&dir.join("scans"), p.students, p.seed, p.degrade, 300.0, 0.15, p.defective);
         let opts = BatchOptions { out_dir: dir.join("out"), snippets: false, people: None };
         let summary = batch::run(&engine, &[dir.join("scans")], &opts, &|_, _| {}).unwrap();
         assert_eq!(summary.rejected, 0, "{:?}: {:?}", p.degrade, summary.rejected_by_reason);

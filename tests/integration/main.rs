@@ -17,20 +17,9 @@ pub fn scratch(name: &str) -> PathBuf {
     d
 }
 
-/// Simulates `n` students' scans at `degrade` into `dir` and returns the print plan's run.
+/// Simulates `n` students' scans at `degrade` into `dir`, with a share `defective_prints` of
+/// the pasted prints defective (grey copies, dark, blurred).
 pub fn simulate(
-    dir: &std::path::Path,
-    n: usize,
-    seed: u64,
-    degrade: formscan::synth::Degrade,
-    dpi: f64,
-    blank_backs: f64,
-) {
-    simulate_with_defects(dir, n, seed, degrade, dpi, blank_backs, 0.0);
-}
-
-/// [`simulate`], with a share of the pasted prints defective (grey copies, dark, blurred).
-pub fn simulate_with_defects(
     dir: &std::path::Path,
     n: usize,
     seed: u64,
