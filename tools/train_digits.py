@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """Train the bundled handwritten-character recogniser for comb cells (digits 0-9 and 'X').
 
-    nice -n 10 python3 tools/train_digits.py     # numpy only, one CPU thread; about 25 + 25 minutes
+    nice -n 10 python3 tools/train_digits.py     # numpy only, one CPU thread; about 25 + 25 + 25 minutes
 
 One command, no downloads, no arguments: everything (seed, split, epochs) is fixed below, all
 randomness comes from ``numpy.random.default_rng`` with fixed seeds, and BLAS runs on one
 thread, so a rerun with the same numpy/OpenBLAS reproduces the weights. It writes
 
 * ``assets/models/digits-cnn.bin``   the weights, read by ``src/model/mod.rs`` (``include_bytes!``);
-* ``assets/models/digits-cnn-1.bin`` (+ ``.json`` summary) a second network trained the same
-  way but twice as wide (``MEMBERS``), the other member of the ensemble in
-  ``src/model/ensemble.rs``;
+* ``assets/models/digits-cnn-1.bin``, ``digits-cnn-2.bin`` (+ ``.json`` summaries) two more
+  networks trained the same way but twice as wide, from different seeds (``MEMBERS``), the
+  other members of the ensemble in ``src/model/ensemble.rs``;
 * ``assets/models/README.md``        what was trained, how, and the measured results;
 * ``tests/fixtures/digits-probe.bin`` 22 validation inputs with this script's output
   probabilities, so a Rust unit test can check that the Rust forward pass agrees with numpy.
@@ -136,13 +136,15 @@ OUT_README = os.path.join(ROOT, "assets", "models", "README.md")
 OUT_PROBE = os.path.join(ROOT, "tests", "fixtures", "digits-probe.bin")
 # The ensemble, trained in this order (``--member K`` trains one). Member 0 is the primary
 # network, which reads every cell; the others are consulted when it is unsure
-# (src/model/ensemble.rs). The second is twice as wide: too slow to read every cell within
-# the 2 ms budget of an 18-cell field, but affordable for the fifth of the cells the cascade
-# sends on. The same seed gives different draws, since the wider initialisation consumes more
-# of the generator. Fields: file, seed, (conv1, conv2, dense) widths, epochs.
+# (src/model/ensemble.rs). The others are twice as wide: too slow to read every cell within
+# the 2 ms budget of an 18-cell field, but affordable for the seventh of the cells the cascade
+# sends on (and the fortieth it sends to the third). Member 1 shares the primary's seed, which
+# still gives different draws, since the wider initialisation consumes more of the generator;
+# member 2 has its own. Fields: file, seed, (conv1, conv2, dense) widths, epochs.
 MEMBERS = [
     ("digits-cnn.bin", 1998, (16, 32, 128), 30),
     ("digits-cnn-1.bin", 1998, (32, 64, 128), 24),
+    ("digits-cnn-2.bin", 2026, (32, 64, 128), 24),
 ]
 
 
@@ -790,7 +792,11 @@ def write_ensemble_section():
     """Appends (or replaces) the README section listing the ensemble members 1.. from the
     JSON summaries their training runs wrote next to their weights."""
     with open(OUT_README) as f:
-        text = f.read().split("\n" + ENSEMBLE_HEADING)[0].rstrip("\n")
+        head, _, rest = f.read().partition("\n" + ENSEMBLE_HEADING)
+    text = head.rstrip("\n")
+    # Sections after this one (the face detector's) are kept as they are.
+    after = rest.find("\n## ")
+    tail = rest[after:] if after >= 0 else ""
     rows = []
     for k in range(1, len(MEMBERS)):
         try:
@@ -806,14 +812,15 @@ def write_ensemble_section():
 {ENSEMBLE_HEADING}
 
 `src/model/ensemble.rs` reads cells with the network above and, when it is less than 99.99 %
-sure, also with this network, pooling the two log-linearly (a deep ensemble:
-Lakshminarayanan et al. 2017). It is trained by the same command with the same data and
-recipe, but is twice as wide (conv1/conv2/dense widths below) and trained for 24 epochs.
-`python3 tools/train_digits.py` trains both in turn; `--member K` trains one.
+sure, also with these networks, pooling all of them log-linearly (a deep ensemble:
+Lakshminarayanan et al. 2017). They are trained by the same command with the same data and
+recipe, but are twice as wide (conv1/conv2/dense widths below), trained for 24 epochs, and
+differ from each other in their seed. `python3 tools/train_digits.py` trains every network
+in turn; `--member K` trains one (two can run side by side, one per core).
 
 | file | seed | widths | epochs | val digits | val X | minutes |
 |---|---|---|---|---|---|---|
-""" + "\n".join(rows) + "\n"
+""" + "\n".join(rows) + "\n" + tail
     with open(OUT_README, "w") as f:
         f.write(text)
 

@@ -36,9 +36,9 @@ pub struct DigitOptions {
     /// The top reading's posterior among the valid readings must reach this for a field to be
     /// accepted without review. Default 0.996: the calibration rule of `formscan eval --pool`
     /// (both the observed and the posterior-predicted share of wrong accepted fields at most
-    /// half the 0.1 % target) gave 0.99580 with the bundled two-network ensemble on 1200
-    /// harsh calibration pages (MNIST 50,000–54,999, six seeds, 3043 written fields), rounded
-    /// up. See `docs/digits.md` for the method and the counts.
+    /// half the 0.1 % target) gave 0.99580 with the bundled three-network ensemble (as with the
+    /// two-network one before it) on 1200 harsh calibration pages (MNIST 50,000–54,999, six
+    /// seeds, 3043 written fields), rounded up. See `docs/digits.md` for the method and the counts.
     pub accept_min_posterior: f64,
     /// Candidates listed for review. Default 3.
     pub max_candidates: usize,
