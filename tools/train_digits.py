@@ -812,8 +812,9 @@ def write_ensemble_section():
 {ENSEMBLE_HEADING}
 
 `src/model/ensemble.rs` reads cells with the network above and, when it is less than 99.99 %
-sure, also with these networks, pooling all of them log-linearly (a deep ensemble:
-Lakshminarayanan et al. 2017). They are trained by the same command with the same data and
+sure, also with the first of these networks, and with the second too when the two pooled
+are still less than 99 % sure, pooling the networks it consulted log-linearly (a deep
+ensemble: Lakshminarayanan et al. 2017). They are trained by the same command with the same data and
 recipe, but are twice as wide (conv1/conv2/dense widths below), trained for 24 epochs, and
 differ from each other in their seed. `python3 tools/train_digits.py` trains every network
 in turn; `--member K` trains one (two can run side by side, one per core).

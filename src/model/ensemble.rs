@@ -124,12 +124,16 @@ impl CnnEnsemble {
     }
 }
 
+/// The largest of a cell's class probabilities.
+fn top(p: &[f32; 11]) -> f32 {
+    p.iter().copied().fold(0.0f32, f32::max)
+}
+
 impl DigitClassifier for CnnEnsemble {
     fn classify(&self, cell: &[f32; 784]) -> [f32; 11] {
         let first = self.members[0].logits(cell);
         let p = super::softmax(first);
-        let top = p.iter().copied().fold(0.0f32, f32::max);
-        if top >= self.consult_below || self.members.len() == 1 {
+        if top(&p) >= self.consult_below || self.members.len() == 1 {
             return p;
         }
         // Log-linear pooling: the mean of the members' logits is, after the softmax, their
@@ -143,7 +147,7 @@ impl DigitClassifier for CnnEnsemble {
             }
             let n = (k + 1) as f32;
             pooled = super::softmax(sum.map(|s| s / n));
-            if pooled.iter().copied().fold(0.0f32, f32::max) >= self.settled_at {
+            if top(&pooled) >= self.settled_at {
                 break;
             }
         }
@@ -189,10 +193,6 @@ mod tests {
         });
         let z: f32 = geo.iter().sum();
         geo.map(|g| g / z)
-    }
-
-    fn top(p: &[f32; 11]) -> f32 {
-        p.iter().copied().fold(0.0f32, f32::max)
     }
 
     #[test]
