@@ -108,10 +108,14 @@ fn pasted_over_printed(rec: &PageRecord) -> Option<bool> {
 
 /// The applicant's ID number: an accepted, valid correction wins over the printed one.
 pub fn effective_id(rec: &PageRecord, person: &Person) -> String {
-    accepted_value(rec, "applicant_id_fix")
-        .filter(|v| parse_id(v).is_ok())
-        .map(str::to_string)
-        .unwrap_or_else(|| person.id_number.clone())
+    preferred_id(accepted_value(rec, "applicant_id_fix"), &person.id_number)
+}
+
+/// The rule behind [`effective_id`], for callers that hold the accepted correction some
+/// other way (the card-data export reads it from the store): a correction counts only when
+/// it is a valid ID number.
+pub fn preferred_id(accepted_fix: Option<&str>, printed: &str) -> String {
+    accepted_fix.filter(|v| parse_id(v).is_ok()).unwrap_or(printed).to_string()
 }
 
 /// The applicant's age on `reference`, from the effective ID number (or the roster's birth
@@ -269,6 +273,16 @@ mod tests {
     fn codes(rec: &PageRecord, person: &Person, printed: bool) -> Vec<String> {
         let ctx = FormContext { person, photo_printed: printed, reference: Date::new(2026, 9, 1) };
         check_form(rec, &ctx).into_iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn only_a_valid_correction_replaces_the_printed_id() {
+        let printed = "440524188001010014";
+        assert_eq!(preferred_id(Some("11010519491231002X"), printed), "11010519491231002X");
+        // A wrong check character, a short number, nothing accepted: the printed one stays.
+        assert_eq!(preferred_id(Some("110105194912310021"), printed), printed);
+        assert_eq!(preferred_id(Some("1101051949"), printed), printed);
+        assert_eq!(preferred_id(None, printed), printed);
     }
 
     #[test]

@@ -118,12 +118,9 @@ fn relation_zh(v: &str) -> &str {
     }
 }
 
+/// A field's accepted value, or an empty cell for the card-data file.
 fn accepted(page: &PageView, name: &str) -> String {
-    page.fields
-        .get(name)
-        .filter(|f| f.status.as_deref() == Some("accepted"))
-        .and_then(|f| f.value.clone())
-        .unwrap_or_default()
+    page.fields.get(name).and_then(|f| f.accepted_value()).unwrap_or_default().to_string()
 }
 
 /// A folder name for a school: characters unsafe in file names become `_`.
@@ -144,8 +141,8 @@ type Photo = Option<(PathBuf, String)>;
 /// One person's card-data record and the photo to copy.
 fn record(a: &Assessed, page: &PageView) -> (CardRow, Photo) {
     let p = &a.view.person.person;
-    let fix = accepted(page, "applicant_id_fix");
-    let id = if !fix.is_empty() && parse_id(&fix).is_ok() { fix } else { p.id_number.clone() };
+    let fix = page.fields.get("applicant_id_fix").and_then(|f| f.accepted_value());
+    let id = crate::audit::rules::preferred_id(fix, &p.id_number);
     let info = parse_id(&id).ok();
     let sex = info.as_ref().map(|i| i.sex).or(p.sex).map(|s| s.as_zh()).unwrap_or("");
     let birth = info.as_ref().map(|i| i.birth_date).or(p.birth_date).map(|d| d.to_string()).unwrap_or_default();

@@ -108,6 +108,14 @@ pub struct StoredField {
     pub status: Option<String>,
 }
 
+impl StoredField {
+    /// The value, when it was accepted without review: the stored form of
+    /// [`crate::record::ValueStatus::Accepted`] (its serialised name).
+    pub fn accepted_value(&self) -> Option<&str> {
+        (self.status.as_deref() == Some("accepted")).then_some(self.value.as_deref()).flatten()
+    }
+}
+
 /// One page's outcome, as intake commits it.
 #[derive(Debug, Clone)]
 pub struct PageEntry {
