@@ -38,7 +38,7 @@
 use super::{assess, AssessOptions, Assessed, FormStatus};
 use crate::domain::parse_id;
 use crate::error::{Error, Result};
-use crate::store::{PageView, Store};
+use crate::store::{PageView, Store, StoredField};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -118,9 +118,9 @@ fn relation_zh(v: &str) -> &str {
     }
 }
 
-/// A field's accepted value, or an empty cell for the card-data file.
-fn accepted(page: &PageView, name: &str) -> String {
-    page.fields.get(name).and_then(|f| f.accepted_value()).unwrap_or_default().to_string()
+/// A field's value when it was accepted without review.
+fn accepted<'a>(page: &'a PageView, name: &str) -> Option<&'a str> {
+    page.fields.get(name).and_then(StoredField::accepted_value)
 }
 
 /// A folder name for a school: characters unsafe in file names become `_`.
@@ -141,8 +141,7 @@ type Photo = Option<(PathBuf, String)>;
 /// One person's card-data record and the photo to copy.
 fn record(a: &Assessed, page: &PageView) -> (CardRow, Photo) {
     let p = &a.view.person.person;
-    let fix = page.fields.get("applicant_id_fix").and_then(|f| f.accepted_value());
-    let id = crate::audit::rules::preferred_id(fix, &p.id_number);
+    let id = crate::audit::rules::preferred_id(accepted(page, "applicant_id_fix"), &p.id_number);
     let info = parse_id(&id).ok();
     let sex = info.as_ref().map(|i| i.sex).or(p.sex).map(|s| s.as_zh()).unwrap_or("");
     let birth = info.as_ref().map(|i| i.birth_date).or(p.birth_date).map(|d| d.to_string()).unwrap_or_default();
@@ -162,10 +161,10 @@ fn record(a: &Assessed, page: &PageView) -> (CardRow, Photo) {
         sex.to_string(),
         p.ethnicity.clone(),
         birth,
-        accepted(page, "applicant_phone"),
+        accepted(page, "applicant_phone").unwrap_or_default().into(),
         String::new(),
-        accepted(page, "agent_id"),
-        accepted(page, "agent_phone"),
+        accepted(page, "agent_id").unwrap_or_default().into(),
+        accepted(page, "agent_phone").unwrap_or_default().into(),
         relation.to_string(),
         p.school.clone(),
         format!("{}{}", p.grade, p.class),
