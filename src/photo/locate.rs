@@ -18,6 +18,96 @@
 
 use crate::geometry::{Homography, Point, Rect};
 
+/// Where the print run laid drop-out red ink in a patch's area (template mm): strokes (the
+/// photo box's outline, table rules) and areas (the hint text printed in an empty box).
+///
+/// The drop-out red vanishes in the red channel only while its chroma is whole. A scanner's
+/// JPEG keeps chroma at half resolution (4:2:0, ITU-T T.81 with the JFIF sampling of
+/// ITU-T T.871), and a 0.3 mm line is too thin for that: its chroma is averaged with the paper
+/// beside it, so R = Y + 1.402·(Cr − 128) comes back well below paper and the outline reads as
+/// a dark line, exactly where a pasted print's shadow line would be. Inside these zones a pixel
+/// whose colour leans to red (its red, relative to the paper's, above its green and blue) is
+/// therefore read as paper. A shadow line is neutral grey and stays. A grey scan has no colour
+/// to tell them apart, so there every pixel of a zone reads as paper: a print edge lying in a
+/// zone is lost, never invented.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DropoutZones {
+    /// Stroked rectangles: (rect, half width of the zone around its outline).
+    pub outlines: Vec<(Rect, f64)>,
+    /// Line segments: (from, to, half width of the zone).
+    pub lines: Vec<(Point, Point, f64)>,
+    /// Filled areas.
+    pub areas: Vec<Rect>,
+}
+
+impl DropoutZones {
+    /// True when template point `p` lies in a zone.
+    fn contains(&self, p: Point) -> bool {
+        self.outlines.iter().any(|&(r, d)| r.inflate(d).contains(p) && !r.inflate(-d).contains(p))
+            || self.lines.iter().any(|&(a, b, d)| segment_distance(p, a, b) <= d)
+            || self.areas.iter().any(|r| r.contains(p))
+    }
+}
+
+/// Distance from `p` to the segment `a`–`b`.
+fn segment_distance(p: Point, a: Point, b: Point) -> f64 {
+    let (dx, dy) = (b.x - a.x, b.y - a.y);
+    let len2 = dx * dx + dy * dy;
+    let t = if len2 > 0.0 { (((p.x - a.x) * dx + (p.y - a.y) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+    p.dist(Point::new(a.x + t * dx, a.y + t * dy))
+}
+
+/// How far a pixel's red may stand above its green and blue, each relative to the paper's own
+/// level, and still be read as a neutral or photographic colour inside a drop-out zone. The
+/// drop-out red measures 0.5 above at full chroma and 0.15–0.35 on a 0.3 mm line after 4:2:0
+/// subsampling; paper and a shadow line measure within ±0.04 (sensor noise), skin 0.1–0.25.
+const DROPOUT_RED_EXCESS: f32 = 0.07;
+
+/// How far from a red-leaning pixel a zone pixel is still read as drop-out ink, mm: the reach
+/// of a 4:2:0 chroma sample (2 px at 300 dpi, 0.17 mm) and a little blur.
+const DROPOUT_REACH_MM: f64 = 0.25;
+
+/// A mask dilated by a square of half width `r` (separable: rows, then columns).
+fn dilate(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
+    let mut rows = vec![false; w * h];
+    for j in 0..h {
+        let row = &mask[j * w..(j + 1) * w];
+        let mut last: Option<usize> = None;
+        // Forward pass marks pixels up to r after a set pixel, backward up to r before.
+        for i in 0..w {
+            if row[i] {
+                last = Some(i);
+            }
+            rows[j * w + i] = last.is_some_and(|l| i - l <= r);
+        }
+        last = None;
+        for i in (0..w).rev() {
+            if row[i] {
+                last = Some(i);
+            }
+            rows[j * w + i] |= last.is_some_and(|l| l - i <= r);
+        }
+    }
+    let mut out = vec![false; w * h];
+    for i in 0..w {
+        let mut last: Option<usize> = None;
+        for j in 0..h {
+            if rows[j * w + i] {
+                last = Some(j);
+            }
+            out[j * w + i] = last.is_some_and(|l| j - l <= r);
+        }
+        last = None;
+        for j in (0..h).rev() {
+            if rows[j * w + i] {
+                last = Some(j);
+            }
+            out[j * w + i] |= last.is_some_and(|l| l - j <= r);
+        }
+    }
+    out
+}
+
 /// A rectified patch of the red channel (where the red drop-out print vanishes): pixel
 /// `(i, j)` has its centre at template mm `(x0 + (i + 0.5) / ppm, y0 + (j + 0.5) / ppm)`.
 pub(crate) struct Patch {
@@ -33,8 +123,15 @@ pub(crate) struct Patch {
 }
 
 impl Patch {
-    /// Resamples `area` (template mm) of `image` through `to_scan` at `ppm` px/mm.
-    pub fn sample(image: &image::DynamicImage, to_scan: &Homography, area: Rect, ppm: f64) -> Patch {
+    /// Resamples `area` (template mm) of `image` through `to_scan` at `ppm` px/mm, reading the
+    /// pixels of `zones` that are drop-out ink as paper (see [`DropoutZones`]).
+    pub fn sample(
+        image: &image::DynamicImage,
+        to_scan: &Homography,
+        area: Rect,
+        ppm: f64,
+        zones: &DropoutZones,
+    ) -> Patch {
         let (w, h) = ((area.w * ppm).round().max(1.0) as usize, (area.h * ppm).round().max(1.0) as usize);
         let mut red = vec![255u8; w * h];
         let s = Sampler::new(image);
@@ -42,13 +139,22 @@ impl Patch {
         let to_px = to_scan.compose(&Homography::scale_translate(1.0 / ppm, area.x + 0.5 / ppm, area.y + 0.5 / ppm));
         let mut hist = [[0u32; 256]; 3];
         let mut n = 0u32;
+        // Zone pixels keep their colour until the paper level is known: (index, g, b).
+        let mut zoned: Vec<(usize, u8, u8)> = Vec::new();
+        let grey = s.ch == 1;
+        let any_zone = !zones.outlines.is_empty() || !zones.lines.is_empty() || !zones.areas.is_empty();
         for (j, row) in red.chunks_exact_mut(w).enumerate() {
-            if j % 3 == 1 {
+            let y = area.y + (j as f64 + 0.5) / ppm;
+            let in_zone = |i: usize| zones.contains(Point::new(area.x + (i as f64 + 0.5) / ppm, y));
+            if j % 3 == 1 || any_zone {
                 s.row(&to_px, j as f64, 0..w, |i, p| {
                     row[i] = p[0];
-                    if i % 3 == 1 {
+                    if j % 3 == 1 && i % 3 == 1 {
                         (0..3).for_each(|c| hist[c][p[c] as usize] += 1);
                         n += 1;
+                    }
+                    if any_zone && in_zone(i) {
+                        zoned.push((j * w + i, p[1], p[2]));
                     }
                 });
             } else {
@@ -66,6 +172,22 @@ impl Patch {
             }
             255.0
         });
+        // Drop-out ink: zone pixels whose colour leans to red, spread by DROPOUT_REACH_MM,
+        // since 4:2:0 can leave a line's edge pixels dark in luma with the chroma of the paper
+        // beside them (neutral grey), an edge line of their own.
+        let mut ink = vec![false; w * h];
+        for &(k, g, b) in &zoned {
+            let r = red[k] as f32 / paper[0];
+            ink[k] = grey || r - (g as f32 / paper[1]).max(b as f32 / paper[2]) > DROPOUT_RED_EXCESS;
+        }
+        let reach = (DROPOUT_REACH_MM * ppm).ceil() as usize;
+        let near = dilate(&ink, w, h, reach);
+        let clear = paper[0].min(255.0) as u8;
+        for &(k, _, _) in &zoned {
+            if near[k] {
+                red[k] = red[k].max(clear);
+            }
+        }
         Patch { x0: area.x, y0: area.y, ppm, w, h, red, paper }
     }
 
@@ -283,6 +405,18 @@ pub(crate) fn locate(patch: &Patch, excluded: &[Rect], box_mm: Rect) -> Option<L
     };
     let edge_score = edge_line_score(patch, &quad, paper[0]);
     Some(Located { quad, angle_deg, edge_score })
+}
+
+/// Whether a print located on a form printed with a photo is that printed photo: it shows no
+/// edge line, or it lies within the rectangle where the layout prints the photo (the box less
+/// 0.5 mm), to 0.4 mm. A printed photo's content never reaches past that rectangle, and where
+/// its dark content meets the rectangle's edge (a suit at the bottom, hair at the top) it looks
+/// like an edge line. A pasted print small enough to lie wholly inside it (at most 25.8 ×
+/// 31.8 mm, placed to within 0.4 mm) is too rare to tell apart by geometry; it reads as the
+/// printed photo, and the form goes to review when the printed photo was not confirmed.
+pub(crate) fn is_printed_photo(loc: &Located, box_mm: Rect, edge_line_min: f64) -> bool {
+    let printed = box_mm.inflate(-0.5 + 0.4);
+    loc.edge_score < edge_line_min || loc.quad.iter().all(|&p| printed.contains(p))
 }
 
 /// A side as the line `a·u + b·v = c` in the rectangle's rotated frame (patch px).
@@ -504,7 +638,7 @@ mod tests {
         let centre = Point::new(34.0, 35.0);
         let img = page_with_print(3.0, centre, (25.0, 35.0), true);
         let h = Homography::scale_translate(10.0, 0.0, 0.0);
-        let patch = Patch::sample(&img, &h, bx.inflate(4.0), 10.0);
+        let patch = Patch::sample(&img, &h, bx.inflate(4.0), 10.0, &DropoutZones::default());
         let loc = locate(&patch, &[], bx).expect("print found");
         assert!((loc.angle_deg - 3.0).abs() < 0.3, "angle {}", loc.angle_deg);
         let (s, c) = (3f64.to_radians().sin(), 3f64.to_radians().cos());
@@ -535,7 +669,8 @@ mod tests {
         }
         let img = image::DynamicImage::ImageRgb8(img);
         let h = Homography::scale_translate(10.0, 0.0, 0.0);
-        let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 8.0), &[], bx).expect("print found");
+        let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 8.0, &DropoutZones::default()), &[], bx)
+            .expect("print found");
         let (s, c) = (0.8f64.to_radians().sin(), 0.8f64.to_radians().cos());
         let want = [(-12.3, -15.15), (12.3, -15.15), (12.3, 15.15), (-12.3, 15.15)]
             .map(|(u, v)| Point::new(centre.x + u * c - v * s, centre.y + u * s + v * c));
@@ -550,9 +685,100 @@ mod tests {
         let bx = Rect::new(20.0, 20.0, 26.0, 32.0);
         let h = Homography::scale_translate(10.0, 0.0, 0.0);
         let img = page_with_print(0.0, bx.center(), (25.0, 31.0), false);
-        let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 10.0), &[], bx).expect("content found");
+        let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 10.0, &DropoutZones::default()), &[], bx)
+            .expect("content found");
         assert!(loc.edge_score < crate::photo::PhotoOptions::default().edge_line_min, "edge score {}", loc.edge_score);
         let blank = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(660, 720, image::Rgb([238, 236, 232])));
-        assert!(locate(&Patch::sample(&blank, &h, bx.inflate(4.0), 10.0), &[], bx).is_none());
+        assert!(locate(&Patch::sample(&blank, &h, bx.inflate(4.0), 10.0, &DropoutZones::default()), &[], bx).is_none());
+    }
+
+    /// A form printed with a photo: the red box outline (0.3 mm, the layout's drop-out red)
+    /// and the photo inset 0.5 mm, as `print` lays them out, scanned at 300 dpi.
+    fn printed_box(bx: Rect) -> image::RgbImage {
+        let ppm = 300.0 / 25.4;
+        let photo = bx.inflate(-0.5);
+        let face = crate::synth::face_photo(0, bx);
+        let face = image::load_from_memory(&face.data).unwrap().to_rgb8();
+        let (w, h) = (((bx.right() + 8.0) * ppm) as u32, ((bx.bottom() + 8.0) * ppm) as u32);
+        image::RgbImage::from_fn(w, h, |x, y| {
+            let p = Point::new((x as f64 + 0.5) / ppm, (y as f64 + 0.5) / ppm);
+            if bx.inflate(0.15).contains(p) && !bx.inflate(-0.15).contains(p) {
+                image::Rgb([240, 110, 110])
+            } else if photo.contains(p) {
+                let u = ((p.x - photo.x) / photo.w * face.width() as f64) as u32;
+                let v = ((p.y - photo.y) / photo.h * face.height() as f64) as u32;
+                *face.get_pixel(u.min(face.width() - 1), v.min(face.height() - 1))
+            } else {
+                image::Rgb([246, 245, 242])
+            }
+        })
+    }
+
+    /// JPEG round trip with the given chroma subsampling (4:2:0 is what scanners, poppler and
+    /// PIL write; 4:4:4 keeps chroma whole).
+    fn jpeg(img: &image::RgbImage, sampling: jpeg_encoder::SamplingFactor, quality: u8) -> image::DynamicImage {
+        let mut out = Vec::new();
+        let mut enc = jpeg_encoder::Encoder::new(&mut out, quality);
+        enc.set_sampling_factor(sampling);
+        enc.encode(img.as_raw(), img.width() as u16, img.height() as u16, jpeg_encoder::ColorType::Rgb).unwrap();
+        image::load_from_memory(&out).unwrap()
+    }
+
+    fn zones_for(bx: Rect) -> DropoutZones {
+        DropoutZones { outlines: vec![(bx, 0.55)], ..Default::default() }
+    }
+
+    /// The box outline is never a print's edge: in 4:2:0 and 4:4:4 colour scans and in grey
+    /// scans, at six placements of the outline against the 2 × 2 chroma blocks, the printed
+    /// photo is either not found or found as the printed photo.
+    #[test]
+    fn the_box_outline_is_not_a_print_edge() {
+        let ppm = 300.0 / 25.4;
+        let h = Homography::scale_translate(ppm, 0.0, 0.0);
+        let min = crate::photo::PhotoOptions::default().edge_line_min;
+        let mut darkest = [1.0f32; 3];
+        for off in [0.0, 0.04, 0.08, 0.12, 0.17, 0.21] {
+            let bx = Rect::new(20.0 + off, 20.0 + off, 26.0, 32.0);
+            let clean = printed_box(bx);
+            for (n, img) in [
+                jpeg(&clean, jpeg_encoder::SamplingFactor::F_2_2, 70),
+                jpeg(&clean, jpeg_encoder::SamplingFactor::F_1_1, 70),
+                image::DynamicImage::ImageLuma8(image::DynamicImage::ImageRgb8(clean.clone()).to_luma8()),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let patch = |zones: &DropoutZones| Patch::sample(&img, &h, bx.inflate(4.0), 8.0, zones);
+                if let Some(loc) = locate(&patch(&zones_for(bx)), &[], bx) {
+                    assert!(is_printed_photo(&loc, bx, min), "{off} {n}: printed photo read as a print {loc:?}");
+                }
+                // The red at the middle third of the left outline, relative to paper.
+                let outline_red = |p: Patch| {
+                    let i = ((bx.x - p.x0) * p.ppm) as usize;
+                    let m = (p.h / 3..2 * p.h / 3).map(|j| p.red[j * p.w + i]).min().unwrap();
+                    m as f32 / p.paper[0]
+                };
+                darkest[n] = darkest[n].min(outline_red(patch(&DropoutZones::default())));
+                let cleared = outline_red(patch(&zones_for(bx)));
+                assert!(cleared > 0.95, "{off} {n}: outline at {cleared} of paper in red with the zones");
+            }
+        }
+        // The mechanism guarded against: in 4:2:0 and grey scans the outline is darker than
+        // the locator's 0.88-of-paper threshold in the red channel (the chroma of a thin red
+        // line is averaged away), in 4:4:4 it is not.
+        assert!(darkest[0] < 0.88 && darkest[2] < 0.88 && darkest[1] > 0.88, "{darkest:?}");
+    }
+
+    /// A pasted print whose shadow line lies on the (covered) outline keeps its edge in colour.
+    #[test]
+    fn a_print_over_the_outline_keeps_its_shadow_line() {
+        let bx = Rect::new(20.0, 20.0, 26.0, 32.0);
+        let centre = Point::new(bx.center().x + 0.05, bx.center().y);
+        let img = page_with_print(0.0, centre, (26.1, 32.1), true);
+        let img = jpeg(&img.to_rgb8(), jpeg_encoder::SamplingFactor::F_2_2, 75);
+        let h = Homography::scale_translate(10.0, 0.0, 0.0);
+        let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 8.0, &zones_for(bx)), &[], bx).expect("print");
+        assert!(loc.edge_score > 0.7, "edge score {}", loc.edge_score);
+        assert!(loc.quad[0].dist(Point::new(centre.x - 13.05, centre.y - 16.05)) < 0.3, "{:?}", loc.quad);
     }
 }

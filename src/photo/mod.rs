@@ -272,16 +272,13 @@ pub fn read_photo(
     // a few hundred sub-pixel edge points land within ~0.1 mm of the print's edge (IoU with
     // the print ≥ 0.985 on the harsh synthetic scans).
     let ppm = ctx.px_per_mm.clamp(4.0, 8.0);
-    let patch = locate::Patch::sample(image, &ctx.to_scan, area, ppm);
+    let zones = dropout_zones(template, bx, area, ctx.printed);
+    let patch = locate::Patch::sample(image, &ctx.to_scan, area, ppm, &zones);
     let Some(loc) = locate::locate(&patch, &excluded, bx) else {
         r.apply_age(None, ctx.printed, opts);
         return Some(r);
     };
-    // A printed photo fills the box less 0.5 mm, square to it; a pasted print that lands there
-    // to within 0.5 mm at every corner is too rare to tell apart by geometry.
-    let printed_rect = bx.inflate(-0.5).corners();
-    let like_printed = loc.quad.iter().zip(printed_rect).all(|(a, b)| a.dist(b) < 0.5);
-    if ctx.printed && (loc.edge_score < opts.edge_line_min || like_printed) {
+    if ctx.printed && locate::is_printed_photo(&loc, bx, opts.edge_line_min) {
         r.apply_age(None, ctx.printed, opts);
         return Some(r);
     }
@@ -451,6 +448,30 @@ pub fn read_photo(
     }
     r.apply_age(None, ctx.printed, opts);
     Some(r)
+}
+
+/// Half width of the zone around a drop-out stroke in which red-leaning pixels read as paper,
+/// mm: half the 0.3 mm outline, the registration error (up to 0.3 mm on harsh scans) and the
+/// scanner's blur and 4:2:0 chroma spread (about 0.1 mm).
+const DROPOUT_ZONE_MM: f64 = 0.55;
+
+/// The drop-out ink the print run laid in `area` around the photo box `bx`: the box outline,
+/// the table rules that reach into the area, and, on a form printed without a photo, the hint
+/// text in the box.
+fn dropout_zones(template: &Template, bx: Rect, area: Rect, printed: bool) -> locate::DropoutZones {
+    let mut z = locate::DropoutZones::default();
+    z.outlines.push((bx, DROPOUT_ZONE_MM));
+    for r in &template.rules {
+        let (a, b) = (Point::new(r.x1, r.y1), Point::new(r.x2, r.y2));
+        let bounds = Rect::new(a.x.min(b.x), a.y.min(b.y), (a.x - b.x).abs(), (a.y - b.y).abs());
+        if bounds.inflate(DROPOUT_ZONE_MM).overlaps(&area) {
+            z.lines.push((a, b, DROPOUT_ZONE_MM));
+        }
+    }
+    if !printed {
+        z.areas.push(crate::layout::photo_hint_area(bx));
+    }
+    z
 }
 
 /// The first row (detection-copy px) above the face that differs from the background, scanning
