@@ -185,8 +185,9 @@ enum Command {
     },
 }
 
-/// Batch-workflow scenarios for `synth` (all off by default; see `formscan::synth::scenario`).
-#[derive(clap::Args, Default)]
+/// Batch-workflow scenarios for `synth` (all off by default; see `formscan::synth::scenario`),
+/// defective prints, and how pages are printed and written.
+#[derive(clap::Args)]
 struct ScenarioArgs {
     /// Share of forms never scanned (0–1).
     #[arg(long, default_value_t = 0.0)]
@@ -206,6 +207,28 @@ struct ScenarioArgs {
     /// Share of pasted prints that are defective: grey photocopies, dark or blurred (0–1).
     #[arg(long, default_value_t = 0.0)]
     defective_prints: f64,
+    /// Scan files: jpeg420 (chroma subsampled, as scanners write), jpeg444 or png.
+    #[arg(long, default_value = "jpeg420")]
+    format: String,
+    /// The printed page: internal (the simulator's rasteriser) or pdftoppm (the form's PDF
+    /// rendered by poppler, the real print path; needs poppler-utils).
+    #[arg(long, default_value = "internal")]
+    render: String,
+}
+
+impl Default for ScenarioArgs {
+    fn default() -> Self {
+        ScenarioArgs {
+            missing: 0.0,
+            duplicates: 0.0,
+            rescans: 0.0,
+            rule_breaking: 0.0,
+            shared_phone_class: None,
+            defective_prints: 0.0,
+            format: "jpeg420".into(),
+            render: "internal".into(),
+        }
+    }
 }
 
 impl ScenarioArgs {
@@ -391,6 +414,8 @@ fn cmd_synth(
         digits,
         scenario: scenario.to_options()?,
         defective_prints: scenario.defective_prints,
+        format: scenario.format.parse().map_err(anyhow::Error::msg)?,
+        render: scenario.render.parse().map_err(anyhow::Error::msg)?,
         ..Default::default()
     };
     let s = synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, out)?;

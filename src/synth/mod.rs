@@ -12,7 +12,7 @@ mod scanner;
 pub mod scenario;
 
 pub use hand::DigitSet;
-pub use scanner::Degrade;
+pub use scanner::{Degrade, ScanFormat};
 pub use scenario::{PersonTruth, RuleBreak, ScenarioTruth, Scenarios};
 
 use crate::domain::{make_id, Date, Sex};
@@ -56,6 +56,74 @@ pub struct SynthOptions {
     /// unchanged; the choice comes from the print's own draws, so no other field changes when
     /// it is switched on.
     pub defective_prints: f64,
+    /// How scans are written. Default [`ScanFormat::Jpeg420`], what scanners write.
+    pub format: ScanFormat,
+    /// How the printed page is made before it is filled in. Default [`PrintRender::Internal`]:
+    /// fast and needs no other program; [`PrintRender::Pdftoppm`] is the real print path.
+    pub render: PrintRender,
+}
+
+/// How the simulator makes the printed page that it then fills in and scans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PrintRender {
+    /// The simulator's own rasteriser draws the layout (fast; for unit tests and benches).
+    #[default]
+    Internal,
+    /// The form is written as a PDF by the same writer `print` uses and rendered by poppler's
+    /// `pdftoppm` (which must be on the PATH), as a printer would print it: the writing,
+    /// pasting and scanning then happen on top of that page, as on paper.
+    Pdftoppm,
+}
+
+impl std::str::FromStr for PrintRender {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "internal" => Ok(PrintRender::Internal),
+            "pdftoppm" | "pdf" | "poppler" => Ok(PrintRender::Pdftoppm),
+            o => Err(format!("render `{o}` is not internal or pdftoppm")),
+        }
+    }
+}
+
+/// Renders a form's drawing as the printer would print it (see [`PrintRender`]).
+fn printed_page(t: &Template, drawing: &crate::render::PageDrawing, opts: &SynthOptions) -> Result<Canvas> {
+    match opts.render {
+        PrintRender::Internal => Ok(raster::render(drawing, t.width, t.height, opts.dpi)),
+        PrintRender::Pdftoppm => render_with_pdftoppm(drawing, opts.dpi),
+    }
+}
+
+/// Writes `drawing` as a one-page PDF in a private temporary folder and renders it with
+/// `pdftoppm -png` (lossless, so that only the simulated scanner compresses).
+fn render_with_pdftoppm(drawing: &crate::render::PageDrawing, dpi: f64) -> Result<Canvas> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "formscan-synth-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::io_at(&dir, e))?;
+    let result = (|| {
+        let pdf = dir.join("form.pdf");
+        let f = std::fs::File::create(&pdf).map_err(|e| Error::io_at(&pdf, e))?;
+        crate::render::pdf::write_pdf(std::slice::from_ref(drawing), "formscan synth", std::io::BufWriter::new(f))?;
+        let status = std::process::Command::new("pdftoppm")
+            .args(["-r", &format!("{dpi}"), "-png", "-singlefile"])
+            .arg(&pdf)
+            .arg(dir.join("form"))
+            .status()
+            .map_err(|e| Error::io_at(Path::new("pdftoppm"), e))?;
+        if !status.success() {
+            return Err(Error::input(format!("pdftoppm failed ({status}) on the simulated form")));
+        }
+        let png = dir.join("form.png");
+        let img = image::open(&png).map_err(|e| Error::input_at(&png, e.to_string()))?.to_rgb8();
+        Ok(Canvas { image: img, px_per_mm: dpi / 25.4 })
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }
 
 impl Default for SynthOptions {
@@ -68,6 +136,8 @@ impl Default for SynthOptions {
             digits: DigitSet::Pages,
             scenario: Scenarios::default(),
             defective_prints: 0.0,
+            format: ScanFormat::default(),
+            render: PrintRender::default(),
         }
     }
 }
@@ -413,10 +483,10 @@ fn fill_form<R: Rng>(
     opts: &SynthOptions,
     sc: &scenario::Overrides,
     rng: &mut R,
-) -> (Canvas, BTreeMap<String, FieldTruth>) {
+) -> Result<(Canvas, BTreeMap<String, FieldTruth>)> {
     let printed_photo = photo.is_some();
     let drawing = layout::form_page(t, &FormPage { person, payload: payload.clone(), photo });
-    let mut c = raster::render(&drawing, t.width, t.height, opts.dpi);
+    let mut c = printed_page(t, &drawing, opts)?;
     let mut truth = BTreeMap::new();
     let plain =
         |s: &str| FieldTruth { state: s.into(), cells: None, text: None, photo: None, quad: None, pasted: None };
@@ -611,7 +681,7 @@ fn fill_form<R: Rng>(
         };
         truth.insert(f.name.clone(), ft);
     }
-    (c, truth)
+    Ok((c, truth))
 }
 
 /// Simulates the scan of one filled-in form for `person` (serial from the seed) with mild
@@ -626,10 +696,11 @@ pub fn simulate_one(t: &Template, person: &Person, seed: u64, dpi: f64) -> Synth
         photo_printed: false,
     };
     let opts = SynthOptions { dpi, degrade: Degrade::Mild, seed, blank_backs: 0.0, ..Default::default() };
-    simulate_form(t, person, &payload, None, &opts, &mut rng_for(seed, 0))
+    simulate_form(t, person, &payload, None, &opts, &mut rng_for(seed, 0)).expect("the internal renderer cannot fail")
 }
 
-/// Simulates one form page with the given print data.
+/// Simulates one form page with the given print data. Fails only when the print cannot be
+/// rendered ([`PrintRender::Pdftoppm`] without a working `pdftoppm`).
 pub fn simulate_form<R: Rng>(
     t: &Template,
     person: &Person,
@@ -637,9 +708,9 @@ pub fn simulate_form<R: Rng>(
     photo: Option<JpegImage>,
     opts: &SynthOptions,
     rng: &mut R,
-) -> SynthPage {
-    let (clean, fields) = fill_form(t, person, payload, photo, opts, &scenario::Overrides::default(), rng);
-    scan_filled(t, person, payload, clean, fields, opts, rng)
+) -> Result<SynthPage> {
+    let (clean, fields) = fill_form(t, person, payload, photo, opts, &scenario::Overrides::default(), rng)?;
+    Ok(scan_filled(t, person, payload, clean, fields, opts, rng))
 }
 
 /// Scans a filled-in page and attaches its truth.
@@ -753,11 +824,11 @@ pub fn run(
                 page: 1,
                 photo_printed: photos[i].is_some(),
             };
-            let page = simulate_form(t, p, &payload, photos[i].clone(), opts, &mut rng);
-            write_page(out, &format!("page-{:05}a", i), &page)?;
+            let page = simulate_form(t, p, &payload, photos[i].clone(), opts, &mut rng)?;
+            write_page(out, &format!("page-{:05}a", i), &page, opts.format)?;
             if opts.blank_backs > 0.0 && rng.gen_bool(opts.blank_backs.min(1.0)) {
                 let b = simulate_blank(t, opts, &mut rng);
-                write_page(out, &format!("page-{:05}b", i), &b)?;
+                write_page(out, &format!("page-{:05}b", i), &b, opts.format)?;
                 return Ok((1, 1));
             }
             Ok((1, 0))
@@ -772,14 +843,19 @@ pub fn run(
     Ok(s)
 }
 
-fn write_page(dir: &Path, stem: &str, page: &SynthPage) -> Result<()> {
-    let jpg = dir.join(format!("{stem}.jpg"));
-    let data = scanner::encode_jpeg(&page.image.to_rgb8(), page.quality);
-    std::fs::write(&jpg, data).map_err(|e| Error::io_at(&jpg, e))?;
+/// Writes a page as `<stem>.<ext>` with its truth as `<stem>.json`; returns the scan's file name.
+fn write_page(dir: &Path, stem: &str, page: &SynthPage, format: ScanFormat) -> Result<String> {
+    let name = format!("{stem}.{}", format.extension());
+    let path = dir.join(&name);
+    let data = match &page.image {
+        image::DynamicImage::ImageRgb8(img) => scanner::encode(img, format, page.quality),
+        other => scanner::encode(&other.to_rgb8(), format, page.quality),
+    };
+    std::fs::write(&path, data).map_err(|e| Error::io_at(&path, e))?;
     let js = dir.join(format!("{stem}.json"));
     let text = serde_json::to_string_pretty(&page.truth).map_err(|e| Error::input(e.to_string()))?;
     std::fs::write(&js, text).map_err(|e| Error::io_at(&js, e))?;
-    Ok(())
+    Ok(name)
 }
 
 /// Builds a JPEG for a roster photo from a bundled face (used by demos: `photo` column values

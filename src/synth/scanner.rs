@@ -3,7 +3,7 @@
 //! and JPEG-compressed, as sheet-fed office scanners do.
 
 use crate::geometry::{Homography, Point};
-use image::{Rgb, RgbImage};
+use image::{ImageEncoder, Rgb, RgbImage};
 use rand::Rng;
 
 /// How hard the simulated scanner is on the page.
@@ -241,11 +241,65 @@ fn gaussian_blur(img: &mut RgbImage, sigma: f32) {
     }
 }
 
-/// JPEG-encodes a scan.
-pub fn encode_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
+/// How the simulated scanner writes its pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScanFormat {
+    /// JPEG with 4:2:0 chroma subsampling (chroma at half resolution both ways), as office
+    /// scanners, poppler's `pdftoppm -jpeg` and PIL write by default: the default, since it is
+    /// what a reader meets (thin red lines lose their chroma in it).
+    #[default]
+    Jpeg420,
+    /// JPEG with full-resolution chroma (4:4:4).
+    Jpeg444,
+    /// Lossless PNG.
+    Png,
+}
+
+impl ScanFormat {
+    /// The file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ScanFormat::Jpeg420 | ScanFormat::Jpeg444 => "jpg",
+            ScanFormat::Png => "png",
+        }
+    }
+}
+
+impl std::str::FromStr for ScanFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "jpeg" | "jpeg420" | "jpg" => Ok(ScanFormat::Jpeg420),
+            "jpeg444" => Ok(ScanFormat::Jpeg444),
+            "png" => Ok(ScanFormat::Png),
+            o => Err(format!("scan format `{o}` is not jpeg420, jpeg444 or png")),
+        }
+    }
+}
+
+/// Encodes a scan in `format` (`quality` applies to JPEG).
+pub fn encode(img: &RgbImage, format: ScanFormat, quality: u8) -> Vec<u8> {
+    let sampling = match format {
+        ScanFormat::Jpeg420 => jpeg_encoder::SamplingFactor::F_2_2,
+        ScanFormat::Jpeg444 => jpeg_encoder::SamplingFactor::F_1_1,
+        ScanFormat::Png => {
+            let mut data = Vec::new();
+            image::codecs::png::PngEncoder::new(&mut data)
+                .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+                .expect("in-memory PNG encoding cannot fail");
+            return data;
+        }
+    };
     let mut data = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut data, quality)
-        .encode_image(img)
-        .expect("in-memory JPEG encoding cannot fail");
+    let mut enc = jpeg_encoder::Encoder::new(&mut data, quality);
+    enc.set_sampling_factor(sampling);
+    // A page is at most 65,535 px a side in JPEG; simulated pages are a few thousand.
+    enc.encode(img.as_raw(), img.width() as u16, img.height() as u16, jpeg_encoder::ColorType::Rgb)
+        .expect("in-memory JPEG encoding of a page-sized image cannot fail");
     data
+}
+
+/// JPEG-encodes an image with full-resolution chroma (for photos printed on forms).
+pub fn encode_jpeg(img: &RgbImage, quality: u8) -> Vec<u8> {
+    encode(img, ScanFormat::Jpeg444, quality)
 }

@@ -8,7 +8,8 @@
 //! replaces the drawn values it must break (see [`RuleBreak`]). With [`Scenarios::is_active`]
 //! false, [`super::run`] does not come here and its output is unchanged.
 //!
-//! Extra output of [`run`], beside `page-NNNNNa.jpg/.json` (and `b` blank backs):
+//! Extra output of [`run`], beside `page-NNNNNa.jpg/.json` (and `b` blank backs; `.png` with
+//! [`super::ScanFormat::Png`]):
 //! * `page-NNNNNd.jpg` + `.json`: a duplicate, byte for byte the `a` scan under another name;
 //! * `page-NNNNNr.jpg` + `.json`: a rescan, the same filled-in sheet through the scanner again
 //!   (different skew, noise and perhaps orientation), so the same form serial with another image;
@@ -355,7 +356,7 @@ pub fn run(
             };
             let mut ov = plan.rule.map(RuleBreak::overrides).unwrap_or_default();
             ov.phone = plan.phone.clone();
-            let (clean, fields) = fill_form(t, p, &payload, photos[i].clone(), opts, &ov, &mut rng);
+            let (clean, fields) = fill_form(t, p, &payload, photos[i].clone(), opts, &ov, &mut rng)?;
             let expected = expected_findings(p, photos[i].is_some(), &fields, plan.phone.is_some());
             truth.expected_findings = expected.clone();
             let second = plan.rescan.then(|| (clean.clone(), fields.clone()));
@@ -363,22 +364,22 @@ pub fn run(
             page.truth.scenario = plan.form_tags();
             page.truth.expected_findings = expected.clone();
             let stem = format!("page-{i:05}a");
-            write_page(out, &stem, &page)?;
-            truth.files.push(format!("{stem}.jpg"));
+            truth.files.push(write_page(out, &stem, &page, opts.format)?);
             s.forms = 1;
             if opts.blank_backs > 0.0 && rng.gen_bool(opts.blank_backs.min(1.0)) {
                 let b = simulate_blank(t, opts, &mut rng);
-                write_page(out, &format!("page-{i:05}b"), &b)?;
+                write_page(out, &format!("page-{i:05}b"), &b, opts.format)?;
                 s.blanks = 1;
             }
             if plan.duplicate {
                 let dup = format!("page-{i:05}d");
-                let (from, to) = (out.join(format!("{stem}.jpg")), out.join(format!("{dup}.jpg")));
+                let ext = opts.format.extension();
+                let (from, to) = (out.join(format!("{stem}.{ext}")), out.join(format!("{dup}.{ext}")));
                 std::fs::copy(&from, &to).map_err(|e| Error::io_at(&to, e))?;
                 let mut tr = page.truth.clone();
                 tr.scenario.push("duplicate".into());
                 write_json(out, &dup, &tr)?;
-                truth.files.push(format!("{dup}.jpg"));
+                truth.files.push(format!("{dup}.{ext}"));
                 s.duplicates = 1;
             }
             if let Some((clean, fields)) = second {
@@ -388,8 +389,7 @@ pub fn run(
                 again.truth.scenario.push("rescan".into());
                 again.truth.expected_findings = expected;
                 let stem = format!("page-{i:05}r");
-                write_page(out, &stem, &again)?;
-                truth.files.push(format!("{stem}.jpg"));
+                truth.files.push(write_page(out, &stem, &again, opts.format)?);
                 s.rescans = 1;
             }
             Ok((truth, s))

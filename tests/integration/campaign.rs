@@ -148,11 +148,12 @@ fn campaign_end_to_end() {
     let rescanned = 8usize;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
     let payload = pr.pages[rescanned].payload(&t, &pr.run);
-    let page = synth::simulate_form(&t, &persons[rescanned], &payload, photos[rescanned].clone(), &opts, &mut rng);
+    let page =
+        synth::simulate_form(&t, &persons[rescanned], &payload, photos[rescanned].clone(), &opts, &mut rng).unwrap();
     page.image.to_rgb8().save(scans.join("rescan-00008.jpg")).unwrap();
     let mut foreign = payload.clone();
     foreign.run = "RFOREIGN".into();
-    let page = synth::simulate_form(&t, &persons[9], &foreign, None, &opts, &mut rng);
+    let page = synth::simulate_form(&t, &persons[9], &foreign, None, &opts, &mut rng).unwrap();
     page.image.to_rgb8().save(scans.join("foreign.jpg")).unwrap();
     let jpgs = std::fs::read_dir(&scans).unwrap().filter(|e| e.as_ref().unwrap().path().extension().unwrap() == "jpg");
     let files = jpgs.count();
