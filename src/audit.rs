@@ -43,7 +43,14 @@ pub fn audit(
         }
     }
     for (name, r) in fields {
-        if r.state == FieldState::Ambiguous {
+        if r.state == FieldState::Ambiguous && r.reason.as_deref() == Some(crate::fields::COVERED_REASON) {
+            out.push(Finding {
+                code: "mark_covered_by_photo".into(),
+                subject: name.clone(),
+                message: format!("a pasted photo covers box '{name}'; please check the paper form"),
+                message_zh: format!("粘贴的照片遮住了“{name}”勾选框，请核对原表"),
+            });
+        } else if r.state == FieldState::Ambiguous {
             out.push(Finding {
                 code: "ambiguous_mark".into(),
                 subject: name.clone(),

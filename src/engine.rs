@@ -296,7 +296,7 @@ impl<'e> Worker<'e> {
             }
         }
         let t2 = Instant::now();
-        let readings = fields::read_fields(
+        let mut readings = fields::read_fields(
             &scan,
             &reg,
             &templates[tj],
@@ -304,12 +304,13 @@ impl<'e> Worker<'e> {
             self.engine.classifier.as_ref(),
             &mut self.fields,
         );
-        rec.findings = audit::audit(&templates[tj], &readings.fields, &readings.groups);
         times.fields = ms(t2);
         times.digits = readings.digits_ms;
         let t3 = Instant::now();
-        rec.photo =
-            photo_stage(&scan, &reg, &templates[tj], &readings, ident.payload.photo_printed, &self.engine.options);
+        let printed = ident.payload.photo_printed;
+        rec.photo = photo_stage(&scan, &reg, &templates[tj], &readings, printed, &self.engine.options);
+        cover_marks(&templates[tj], &mut readings, rec.photo.as_mut(), printed);
+        rec.findings = audit::audit(&templates[tj], &readings.fields, &readings.groups);
         times.photo = ms(t3);
         rec.outcome = Outcome::Read;
         rec.reject = None;
@@ -323,6 +324,26 @@ impl<'e> Worker<'e> {
 /// The checkbox group that answers "the printed photo is the applicant" (`yes` / `no`).
 pub const PHOTO_CONFIRM_GROUP: &str = "photo_is_applicant";
 
+/// The checkboxes a pasted print covers read `ambiguous` (see [`fields::mark_covered`]); when
+/// that makes the "printed photo is the applicant" answer unclear, the photo reading loses it.
+fn cover_marks(
+    template: &Template,
+    readings: &mut FieldReadings,
+    photo: Option<&mut crate::photo::PhotoReading>,
+    printed: bool,
+) {
+    let Some(photo) = photo else { return };
+    let Some(quad) = photo.quad.filter(|_| photo.status == crate::photo::PhotoStatus::Pasted) else { return };
+    if fields::mark_covered(template, readings, &quad) && printed {
+        photo.confirmed = confirmed_answer(readings);
+    }
+}
+
+/// The "printed photo is the applicant" answer, when exactly one box of its group is ticked.
+fn confirmed_answer(readings: &FieldReadings) -> Option<bool> {
+    readings.groups.get(PHOTO_CONFIRM_GROUP).and_then(|g| (g.state == "one").then(|| g.value.as_deref() == Some("yes")))
+}
+
 fn photo_stage(
     scan: &Scan,
     reg: &Registration,
@@ -333,10 +354,7 @@ fn photo_stage(
 ) -> Option<crate::photo::PhotoReading> {
     let field = template.fields.iter().find(|f| f.kind == crate::template::FieldKind::Photo)?;
     let has_content = readings.fields.get(&field.name).is_none_or(|r| r.state != crate::record::FieldState::Empty);
-    let confirmed = readings
-        .groups
-        .get(PHOTO_CONFIRM_GROUP)
-        .and_then(|g| (g.state == "one").then(|| g.value.as_deref() == Some("yes")));
+    let confirmed = confirmed_answer(readings);
     let ctx = crate::photo::PhotoContext {
         to_scan: reg.to_scan,
         px_per_mm: reg.px_per_mm,

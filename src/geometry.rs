@@ -90,6 +90,30 @@ impl Rect {
         p.x >= self.x && p.x <= self.right() && p.y >= self.y && p.y <= self.bottom()
     }
 
+    /// True when the interior of the convex quadrilateral `quad` (corners in order, either
+    /// orientation) overlaps this rectangle's. By the separating-axis theorem two convex
+    /// polygons are disjoint exactly when their projections on one of their edge normals are
+    /// (Gottschalk, Lin & Manocha 1996, "OBBTree"): the rectangle's two axes and the quad's
+    /// four edge normals are tried.
+    pub fn overlaps_quad(&self, quad: &[Point; 4]) -> bool {
+        let rect = self.corners();
+        let mut axes = vec![(1.0, 0.0), (0.0, 1.0)];
+        for k in 0..4 {
+            let (a, b) = (quad[k], quad[(k + 1) % 4]);
+            axes.push((-(b.y - a.y), b.x - a.x));
+        }
+        axes.iter().all(|&(ax, ay)| {
+            let span = |pts: &[Point]| {
+                pts.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
+                    let d = p.x * ax + p.y * ay;
+                    (lo.min(d), hi.max(d))
+                })
+            };
+            let ((r0, r1), (q0, q1)) = (span(&rect), span(quad));
+            r0 < q1 && q0 < r1
+        })
+    }
+
     /// Intersection over union with `o` (0 when disjoint).
     pub fn iou(&self, o: &Rect) -> f64 {
         let ix = (self.right().min(o.right()) - self.x.max(o.x)).max(0.0);
@@ -338,6 +362,20 @@ mod tests {
         let src: Vec<Point> = (0..5).map(|i| Point::new(i as f64, 2.0 * i as f64)).collect();
         let dst = src.clone();
         assert!(Homography::fit(&src, &dst).is_none());
+    }
+
+    #[test]
+    fn a_tilted_quad_overlaps_only_the_rects_it_reaches() {
+        let c = Point::new(50.0, 50.0);
+        let rot = Homography::scale_translate(1.0, c.x, c.y).compose(&Homography::rotation(0.3));
+        let quad = [(-10.0, -5.0), (10.0, -5.0), (10.0, 5.0), (-10.0, 5.0)].map(|(x, y)| rot.apply(Point::new(x, y)));
+        assert!(Rect::new(49.0, 49.0, 2.0, 2.0).overlaps_quad(&quad));
+        // Inside the quad's bounding box but beyond its tilted edge.
+        assert!(!Rect::new(39.0, 56.0, 2.0, 2.0).overlaps_quad(&quad));
+        assert!(!Rect::new(70.0, 50.0, 2.0, 2.0).overlaps_quad(&quad));
+        // A rect holding the whole quad, and one crossing a corner.
+        assert!(Rect::new(0.0, 0.0, 100.0, 100.0).overlaps_quad(&quad));
+        assert!(Rect::new(quad[2].x - 0.5, quad[2].y - 0.5, 1.0, 1.0).overlaps_quad(&quad));
     }
 
     proptest! {

@@ -574,6 +574,8 @@ fn cmd_eval(out: &Path, pool: &[PathBuf]) -> Result<synth::eval::Evaluation> {
     println!("  signatures     {}", pct(e.signatures));
     println!("photo presence   {}", pct(e.photos));
     println!("paste presence   {}", pct(e.paste));
+    println!("  light copies   {}", pct(e.light_copies));
+    println!("covered boxes flagged {}", pct(e.covered_boxes));
     println!("digits (top class) {}", pct(e.digits));
     let wrong = e.digit_fields_accepted_wrong;
     println!(
@@ -616,6 +618,11 @@ fn cmd_eval(out: &Path, pool: &[PathBuf]) -> Result<synth::eval::Evaluation> {
     println!("  files in spec  {}", pct(ph.files_in_spec));
     println!("  position rules {}", pct(ph.position));
     println!("  non-white bg flagged {}; white bg passed {}", pct(ph.non_white_flagged), pct(ph.white_passed));
+    println!(
+        "  printed photos read printed {}; card photos without a pasted print {}",
+        pct(ph.printed_read_printed),
+        ph.card_photos_without_print
+    );
     if ph.defects_flagged.total > 0 {
         println!("  defective prints flagged {}", pct(ph.defects_flagged));
     }

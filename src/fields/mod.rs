@@ -135,24 +135,106 @@ fn ink_fraction(scan: &Scan, reg: &Registration, rect: crate::geometry::Rect, pp
     buf.iter().filter(|&&v| v < thr).count() as f64 / buf.len() as f64
 }
 
-/// Fraction that differs from paper: darker than 80 % of it, or clearly coloured (a photo's
-/// light background and skin are not "ink" but are content).
-fn content_fraction(scan: &Scan, reg: &Registration, rect: crate::geometry::Rect, ppm: f64, buf: &mut Vec<u8>) -> f64 {
-    let paper = scan.paper_at(reg.to_scan.apply(rect.center())) as i32;
-    scan.sample_rgb(&reg.to_scan, rect, ppm, buf);
-    let n = buf.len() / 3;
-    if n == 0 {
+/// How a content measure tells content from paper (see [`content_fraction`]).
+struct ContentTest {
+    /// Paper is estimated over the box grown by this much, mm (so that a box a photo fills
+    /// still shows paper around it).
+    ring_mm: f64,
+    /// Blocks across and down for the paper estimate (each block's paper is the brightest of
+    /// its 3 × 3 neighbourhood, so that a block a card covers borrows its neighbours' paper).
+    blocks: (usize, usize),
+    /// Content when a channel falls below this share of the paper's.
+    tone: f32,
+    /// Count edges as content. Not in the photo box: the red hint printed in an empty box has
+    /// edges of its own (a photo is found there by tone and colour alone).
+    edges: bool,
+}
+
+/// Fraction of `rect` that differs from the paper around it, by tone, colour or edges.
+///
+/// The paper's own colour is measured first: per block, the 90th percentile of each channel
+/// (a percentile ignores whatever covers up to 90 % of the block). Each pixel is then divided
+/// by it, channel by channel, so yellowed or tinted paper reads as white and uneven lighting
+/// cancels out. A pixel is content when, so normalised, it is darker than `tone` in any channel
+/// (a photo's face, a copy's grey card), clearly coloured (a spread of 0.16 between channels:
+/// a photo's light background and skin), or on an edge (a step of 0.14 between its
+/// neighbours two samples apart: text, a photocopy's border, even a light copy's). A light
+/// photocopy (a flat grey near 205 on 240 paper) is found by its tone and its edges where the
+/// former test, a fixed saturation and a share of the local paper level, saw nothing: the
+/// local paper level had adapted to the card.
+fn content_fraction(
+    scan: &Scan,
+    reg: &Registration,
+    rect: crate::geometry::Rect,
+    ppm: f64,
+    test: &ContentTest,
+    buf: &mut Vec<u8>,
+) -> f64 {
+    let area = rect.inflate(test.ring_mm);
+    let (w, h) = scan.sample_rgb(&reg.to_scan, area, ppm, buf);
+    if w < 3 || h < 3 {
         return 0.0;
     }
-    let mut c = 0usize;
-    for p in buf.chunks_exact(3) {
-        let (r, g, b) = (p[0] as i32, p[1] as i32, p[2] as i32);
-        let sat = r.max(g).max(b) - r.min(g).min(b);
-        if r * 10 < paper * 8 || sat > 40 {
-            c += 1;
+    let (nx, ny) = (test.blocks.0.clamp(1, w), test.blocks.1.clamp(1, h));
+    let block = |i: usize, j: usize| ((i * nx / w).min(nx - 1), (j * ny / h).min(ny - 1));
+    let mut hist = vec![[[0u32; 64]; 3]; nx * ny];
+    for j in 0..h {
+        for i in 0..w {
+            let (bx, by) = block(i, j);
+            let p = &buf[(j * w + i) * 3..(j * w + i) * 3 + 3];
+            (0..3).for_each(|c| hist[by * nx + bx][c][(p[c] >> 2) as usize] += 1);
         }
     }
-    c as f64 / n as f64
+    let pct90 = |h: &[u32; 64]| {
+        let n: u32 = h.iter().sum();
+        let mut acc = 0;
+        for (v, &k) in h.iter().enumerate() {
+            acc += k;
+            if acc * 10 >= n * 9 {
+                return (v as f32 * 4.0 + 2.0).max(60.0);
+            }
+        }
+        255.0
+    };
+    let own: Vec<[f32; 3]> = hist.iter().map(|h| [pct90(&h[0]), pct90(&h[1]), pct90(&h[2])]).collect();
+    let mut inv = vec![[0f32; 3]; nx * ny];
+    for by in 0..ny {
+        for bx in 0..nx {
+            let mut best = [0f32; 3];
+            for yy in by.saturating_sub(1)..(by + 2).min(ny) {
+                for xx in bx.saturating_sub(1)..(bx + 2).min(nx) {
+                    (0..3).for_each(|c| best[c] = best[c].max(own[yy * nx + xx][c]));
+                }
+            }
+            inv[by * nx + bx] = best.map(|v| 1.0 / v);
+        }
+    }
+    let norm = |i: usize, j: usize| -> [f32; 3] {
+        let (bx, by) = block(i, j);
+        let k = inv[by * nx + bx];
+        let p = &buf[(j * w + i) * 3..(j * w + i) * 3 + 3];
+        [p[0] as f32 * k[0], p[1] as f32 * k[1], p[2] as f32 * k[2]]
+    };
+    let lum = |c: [f32; 3]| (c[0] + c[1] + c[2]) / 3.0;
+    // The box itself, in samples of the grown area.
+    let ring = (test.ring_mm * ppm).round() as usize;
+    let (i0, j0) = (ring.min(w - 1), ring.min(h - 1));
+    let (i1, j1) = (w.saturating_sub(ring).max(i0 + 1), h.saturating_sub(ring).max(j0 + 1));
+    let (mut content, mut n) = (0usize, 0usize);
+    for j in j0..j1 {
+        for i in i0..i1 {
+            let c = norm(i, j);
+            let (lo, hi) = (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2]));
+            let edge = test.edges && i >= 1 && j >= 1 && i + 1 < w && j + 1 < h && {
+                let dx = (lum(norm(i + 1, j)) - lum(norm(i - 1, j))).abs();
+                let dy = (lum(norm(i, j + 1)) - lum(norm(i, j - 1))).abs();
+                dx.max(dy) > 0.14
+            };
+            content += (lo < test.tone || hi - lo > 0.16 || edge) as usize;
+            n += 1;
+        }
+    }
+    content as f64 / n.max(1) as f64
 }
 
 fn reading(kind: &str, (s, conf): (u8, f64), fill: f64, checkbox: bool) -> FieldReading {
@@ -285,11 +367,17 @@ pub fn read_fields(
                 reading(f.kind.name(), classify(fill, opts.box_empty_below, opts.box_ink_above), fill, false)
             }
             FieldKind::Photo => {
-                let fill = content_fraction(scan, reg, inner, 4.0, &mut scratch.patch);
+                // The box is grown by 4 mm for the paper estimate: a 28 × 39 mm print leaves a fifth of it paper.
+                let test = ContentTest { ring_mm: 4.0, blocks: (1, 1), tone: 0.8, edges: false };
+                let fill = content_fraction(scan, reg, inner, 4.0, &test, &mut scratch.patch);
                 reading("photo", classify(fill, opts.photo_empty_below, opts.photo_above), fill, false)
             }
             FieldKind::Paste => {
-                let fill = content_fraction(scan, reg, inner, 3.0, &mut scratch.patch);
+                // Blocks of ~20 × 28 mm on the 170 × 83 mm area: an ID card (85.6 × 54 mm)
+                // covers at most a few, and their neighbours show paper. Tone 0.9: a light copy
+                // measures 0.82–0.88 of paper, sensor noise and lighting within a block 0.97.
+                let test = ContentTest { ring_mm: 0.0, blocks: (8, 3), tone: 0.9, edges: true };
+                let fill = content_fraction(scan, reg, inner, 3.0, &test, &mut scratch.patch);
                 reading("paste", classify(fill, opts.paste_empty_below, opts.paste_above), fill, false)
             }
         };
@@ -307,13 +395,51 @@ pub fn read_fields(
         }
         out.fields.insert(f.name.clone(), r);
     }
+    out.groups = group_readings(template, &out.fields);
+    out
+}
+
+/// Why a checkbox covered by a pasted print reads `ambiguous`: whatever the box shows is the
+/// print's content, or a tick on top of it that cannot be told from the content.
+pub const COVERED_REASON: &str = "covered_by_photo";
+
+/// How far into a box a pasted print must reach for the box to count as covered, mm: past the
+/// outline (0.15 mm) and the located edge's error, towards the inner area the tick is measured
+/// in (0.6 mm in). The simulator's truth uses the same rule.
+pub const COVERED_DEPTH_MM: f64 = 0.3;
+
+/// Marks the checkboxes that a pasted print covers (its corners `quad`, template mm; see
+/// [`COVERED_DEPTH_MM`]) as ambiguous with [`COVERED_REASON`], and reads the groups again.
+/// Returns whether any box was covered.
+pub fn mark_covered(template: &Template, readings: &mut FieldReadings, quad: &[crate::geometry::Point; 4]) -> bool {
+    let mut any = false;
+    for f in &template.fields {
+        if !matches!(f.kind, FieldKind::Checkbox { .. }) || !f.rect.inflate(-COVERED_DEPTH_MM).overlaps_quad(quad) {
+            continue;
+        }
+        if let Some(r) = readings.fields.get_mut(&f.name) {
+            r.state = FieldState::Ambiguous;
+            r.confidence = 0.5;
+            r.reason = Some(COVERED_REASON.to_string());
+            any = true;
+        }
+    }
+    if any {
+        readings.groups = group_readings(template, &readings.fields);
+    }
+    any
+}
+
+/// The checkbox groups' readings from their boxes' states.
+fn group_readings(template: &Template, fields: &BTreeMap<String, FieldReading>) -> BTreeMap<String, GroupReading> {
+    let mut groups = BTreeMap::new();
     for g in &template.groups {
         let mut ticked = Vec::new();
         let mut amb = false;
         for f in &template.fields {
             if let FieldKind::Checkbox { group, value } = &f.kind {
                 if *group == g.name {
-                    match out.fields.get(&f.name).map(|r| r.state) {
+                    match fields.get(&f.name).map(|r| r.state) {
                         Some(FieldState::Checked) => ticked.push(value.clone()),
                         Some(FieldState::Ambiguous) => amb = true,
                         _ => {}
@@ -331,9 +457,9 @@ pub fn read_fields(
                 _ => GroupReading { state: "multiple".into(), value: None, values: ticked },
             }
         };
-        out.groups.insert(g.name.clone(), gr);
+        groups.insert(g.name.clone(), gr);
     }
-    out
+    groups
 }
 
 #[cfg(test)]

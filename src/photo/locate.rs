@@ -392,7 +392,8 @@ pub(crate) fn locate(patch: &Patch, excluded: &[Rect], box_mm: Rect) -> Option<L
     let deg = best.1;
     let (_, ext) = extents_of(&all, deg);
     let (s, c) = (deg.to_radians().sin(), deg.to_radians().cos());
-    let sides = fit_sides(patch, &free, thr, (s, c), ext);
+    let (mut sides, fitted) = fit_sides(patch, &free, thr, (s, c), ext);
+    extend_past_corners(patch, &free, thr, (s, c), &mut sides, fitted);
     let back = |u: f64, v: f64| patch.to_mm(u * c - v * s, u * s + v * c);
     // Corners: top-left, top-right, bottom-right, bottom-left (sides top, right, bottom, left).
     let quad = [(3, 0), (0, 1), (1, 2), (2, 3)].map(|(a, b)| {
@@ -447,24 +448,98 @@ fn intersect(p: Line, q: Line) -> (f64, f64) {
 /// is the side (a line fit over edge points as in Canny-style edge fitting, here with a
 /// 1-D threshold crossing; cf. Forsyth & Ponce, "Computer Vision", ch. 5). A side with too few
 /// such points keeps the rectangle's side.
-fn fit_sides(patch: &Patch, free: &[bool], thr: f32, (s, c): (f64, f64), ext: [f64; 4]) -> [Line; 4] {
-    let [u0, u1, v0, v1] = ext;
+/// Red level at rotated-frame point `(u, v)` (patch px), bilinear; excluded and outside pixels
+/// read as paper.
+fn rotated_red(patch: &Patch, free: &[bool], (s, c): (f64, f64), u: f64, v: f64) -> f32 {
     let (w, h) = (patch.w, patch.h);
-    // Red level at rotated-frame point (u, v), bilinear; excluded and outside pixels read as paper.
-    let red = |u: f64, v: f64| -> f32 {
-        let (x, y) = (u * c - v * s - 0.5, u * s + v * c - 0.5);
-        let (xf, yf) = (x.floor(), y.floor());
-        if xf < 0.0 || yf < 0.0 || xf + 1.0 >= w as f64 || yf + 1.0 >= h as f64 {
-            return 255.0;
+    let (x, y) = (u * c - v * s - 0.5, u * s + v * c - 0.5);
+    let (xf, yf) = (x.floor(), y.floor());
+    if xf < 0.0 || yf < 0.0 || xf + 1.0 >= w as f64 || yf + 1.0 >= h as f64 {
+        return 255.0;
+    }
+    let (i, j) = (xf as usize, yf as usize);
+    let (fx, fy) = ((x - xf) as f32, (y - yf) as f32);
+    let at = |k: usize| if free[k] { patch.red[k] as f32 } else { 255.0 };
+    let k = j * w + i;
+    let (a, b, cc, d) = (at(k), at(k + 1), at(k + w), at(k + w + 1));
+    let top = a + (b - a) * fx;
+    top + (cc + (d - cc) * fx - top) * fy
+}
+
+/// Moves out the sides of a print whose edge casts no shadow line (a light-haired portrait on
+/// a white print: the top then stops at the hair, millimetres inside the print). The edge
+/// lines of the two neighbouring sides run on to the print's true corners, so each
+/// neighbour's line is followed past its corner with this side, while it stays dark within a
+/// pixel of the line, up to 4 mm; gaps of up to 1.2 mm are bridged (where the line crosses
+/// the box outline's drop-out zone beside the visible red it reads as paper for 1.1 mm). A
+/// side moves out by how far its
+/// neighbours run on (their mean when both do and agree within 0.6 mm, else nothing: one of
+/// them runs on into something dark beside the print), and only when that is more than
+/// 0.3 mm. A side fitted to a boundary (the hair's top is one) moves too: a true edge line
+/// stops its neighbours' lines at the corner.
+fn extend_past_corners(
+    patch: &Patch,
+    free: &[bool],
+    thr: f32,
+    rot: (f64, f64),
+    sides: &mut [Line; 4],
+    fitted: [bool; 4],
+) {
+    let (ppm, paper) = (patch.ppm, patch.paper[0]);
+    let run_on = |along: Line, corner: (f64, f64), away: (f64, f64)| -> f64 {
+        // Unit direction of the neighbour's line pointing away from its other corner.
+        let (mut dx, mut dy) = (-along.1, along.0);
+        let len = (dx * dx + dy * dy).sqrt().max(1e-9);
+        (dx, dy) = (dx / len, dy / len);
+        if dx * (corner.0 - away.0) + dy * (corner.1 - away.1) < 0.0 {
+            (dx, dy) = (-dx, -dy);
         }
-        let (i, j) = (xf as usize, yf as usize);
-        let (fx, fy) = ((x - xf) as f32, (y - yf) as f32);
-        let at = |k: usize| if free[k] { patch.red[k] as f32 } else { 255.0 };
-        let k = j * w + i;
-        let (a, b, cc, d) = (at(k), at(k + 1), at(k + w), at(k + w + 1));
-        let top = a + (b - a) * fx;
-        top + (cc + (d - cc) * fx - top) * fy
+        // The line's outward normal (the sides' normals point out of the print).
+        let nl = (along.0 * along.0 + along.1 * along.1).sqrt().max(1e-9);
+        let (nx, ny) = (along.0 / nl, along.1 / nl);
+        let lift = 0.05 * paper;
+        let (mut last, mut d) = (0.0, 0.0);
+        while d <= 4.0 * ppm && d - last <= 1.2 * ppm {
+            d += 0.5;
+            let (u, v) = (corner.0 + dx * d, corner.1 + dy * d);
+            let at = |o: f64| rotated_red(patch, free, rot, u + nx * o, v + ny * o);
+            // Darker than the paper 0.6 mm outside, by 5 % of paper: the faint shadow line of
+            // a white print under a soft scan reaches 0.85–0.9 of paper, short of `thr`.
+            let line = [-1.0, -0.5, 0.0, 0.5, 1.0].iter().map(|&o| at(o)).fold(f32::MAX, f32::min);
+            if line < thr || line < at(0.6 * ppm).min(paper) - lift {
+                last = d;
+            }
+        }
+        last
     };
+    let orig = *sides;
+    for k in 0..4 {
+        let (a, b) = ((k + 3) % 4, (k + 1) % 4);
+        let opposite = (k + 2) % 4;
+        let mut runs = Vec::new();
+        for n in [a, b] {
+            if !fitted[n] {
+                continue;
+            }
+            let corner = intersect(orig[n], orig[k]);
+            let other = intersect(orig[n], orig[opposite]);
+            runs.push(run_on(orig[n], corner, other));
+        }
+        let shift = match runs.as_slice() {
+            [x, y] if (x - y).abs() <= 0.6 * ppm => (x + y) / 2.0,
+            [x] => *x,
+            _ => 0.0,
+        };
+        if shift > 0.3 * ppm {
+            let (na, nb, nc) = sides[k];
+            sides[k] = (na, nb, nc + shift * (na * na + nb * nb).sqrt());
+        }
+    }
+}
+
+fn fit_sides(patch: &Patch, free: &[bool], thr: f32, (s, c): (f64, f64), ext: [f64; 4]) -> ([Line; 4], [bool; 4]) {
+    let [u0, u1, v0, v1] = ext;
+    let red = |u: f64, v: f64| rotated_red(patch, free, (s, c), u, v);
     let depth = 3.0 * patch.ppm;
     let step = 0.5;
     // Side k: outward normal coordinate n and tangent t; (u, v) from (n, t), the rectangle's
@@ -476,6 +551,7 @@ fn fit_sides(patch: &Patch, free: &[bool], thr: f32, (s, c): (f64, f64), ext: [f
         (|n, t| (-n, t), -u0, v0, v1, (-1.0, 0.0, -u0 + 0.5)),
     ];
     let mut out = [(0.0, 0.0, 0.0); 4];
+    let mut fitted = [false; 4];
     let mut prof = Vec::new();
     let mut found: Vec<(f64, f64)> = Vec::new();
     for (k, &(uv, e, t0, t1, rect_side)) in sides.iter().enumerate() {
@@ -542,8 +618,9 @@ fn fit_sides(patch: &Patch, free: &[bool], thr: f32, (s, c): (f64, f64), ext: [f
             2 => (-beta, 1.0, alpha),
             _ => (-1.0, -beta, alpha),
         };
+        fitted[k] = true;
     }
-    out
+    (out, fitted)
 }
 
 /// Least-squares line `n = α + β t` through the points, if they span a line.
@@ -630,6 +707,38 @@ mod tests {
             }
         }
         image::DynamicImage::ImageRgb8(img)
+    }
+
+    /// A white print whose top and right edges cast no shadow, content (a dark disc) well
+    /// below its top: the top must come from the left side's edge line running on to the
+    /// corner, not from the content.
+    #[test]
+    fn an_edge_without_shadow_is_found_from_its_neighbours() {
+        let ppm = 10.0;
+        let bx = Rect::new(20.0, 20.0, 26.0, 32.0);
+        let centre = Point::new(33.0, 36.0);
+        let (hu, hv) = (12.5, 17.5);
+        let img = image::RgbImage::from_fn(660, 720, |x, y| {
+            let (u, v) = ((x as f64 + 0.5) / ppm - centre.x, (y as f64 + 0.5) / ppm - centre.y);
+            if u.abs() > hu || v.abs() > hv {
+                return image::Rgb([238, 236, 232]);
+            }
+            let shadow = (v > hv - 0.15) || (u < -hu + 0.15);
+            let disc = (u * u + (v - 4.0) * (v - 4.0)).sqrt() < 8.0;
+            image::Rgb(if shadow {
+                [150, 150, 150]
+            } else if disc {
+                [120, 80, 60]
+            } else {
+                [255, 255, 255]
+            })
+        });
+        let img = image::DynamicImage::ImageRgb8(img);
+        let h = Homography::scale_translate(ppm, 0.0, 0.0);
+        let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 8.0, &DropoutZones::default()), &[], bx)
+            .expect("print found");
+        let top = (loc.quad[0].y + loc.quad[1].y) / 2.0;
+        assert!((top - (centre.y - hv)).abs() < 0.3, "top at {top}, print top at {}: {loc:?}", centre.y - hv);
     }
 
     #[test]

@@ -48,8 +48,9 @@ pub struct PhotoOptions {
     pub kb_max: u32,
     /// Resolution written in the JPEG header. Default 350 dpi: the card spec (358 px = 26 mm).
     pub dpi: u16,
-    /// How far around the template box to look for a pasted print, mm. Default 4: prints are
-    /// pasted up to ~2 mm off and 1-inch prints (25 × 35 mm) overhang a 32 mm box by 1.5 mm.
+    /// How far around the template box to look for a pasted print, mm. Default 6: parents
+    /// paste prints up to ~3 mm off, and prints cut up to 39 mm tall overhang a 32 mm box by
+    /// 3.5 mm.
     pub search_margin_mm: f64,
     /// Share of a print's outline that must show an edge line for it to count as pasted on a
     /// form that has a printed photo. Default 0.5: pasted prints measure 0.8–1, the content
@@ -81,7 +82,7 @@ impl Default for PhotoOptions {
             kb_min: 14,
             kb_max: 40,
             dpi: 350,
-            search_margin_mm: 4.0,
+            search_margin_mm: 6.0,
             edge_line_min: 0.5,
             min_sharpness: 35.0,
             min_brightness: 70.0,
@@ -262,11 +263,20 @@ pub fn read_photo(
         return Some(r);
     }
     let area = bx.inflate(opts.search_margin_mm);
+    // Other fields (ticks in the nearby checkboxes) and printed labels (是, 否) must not count.
+    let labels = template.labels.iter().map(|l| {
+        let w = l.text.chars().count() as f64 * l.size;
+        let x = if l.center { l.x - w / 2.0 } else { l.x };
+        Rect::new(x, l.y - l.size, w, 1.25 * l.size)
+    });
     let excluded: Vec<Rect> = template
         .fields
         .iter()
-        .filter(|f| f.name != field.name && f.rect.overlaps(&area))
-        .map(|f| f.rect.inflate(0.4))
+        .filter(|f| f.name != field.name)
+        .map(|f| f.rect)
+        .chain(labels)
+        .filter(|r| r.overlaps(&area))
+        .map(|r| r.inflate(0.4))
         .collect();
     // 8 px/mm (0.125 mm pixels), half the pixels of a 300 dpi scan: the side lines fitted over
     // a few hundred sub-pixel edge points land within ~0.1 mm of the print's edge (IoU with

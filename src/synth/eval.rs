@@ -52,6 +52,11 @@ pub struct Evaluation {
     pub photos: Score,
     /// Paste area: content or not.
     pub paste: Score,
+    /// Checkboxes a pasted print covers, flagged as covered (they count in `checkboxes` as
+    /// right when flagged).
+    pub covered_boxes: Score,
+    /// Light photocopies in the paste area found as content.
+    pub light_copies: Score,
     /// Registration error over all field corners, per page: median of the page medians, mm.
     pub registration_median_mm: f64,
     /// Largest registration error at any field corner of any page, mm.
@@ -175,6 +180,19 @@ pub fn evaluate(t: &Template, records: &[PageRecord]) -> Evaluation {
                 }
             };
             match &f.kind {
+                FieldKind::Checkbox { .. } if ft.covered => {
+                    let flagged = fr.reason.as_deref() == Some(crate::fields::COVERED_REASON);
+                    e.covered_boxes.add(flagged);
+                    e.checkboxes.add(flagged);
+                    if !flagged {
+                        e.errors.push(format!("{} {}: covered, not flagged", r.source.file, f.name));
+                    }
+                }
+                FieldKind::Checkbox { .. }
+                    if ft.near_print && fr.reason.as_deref() == Some(crate::fields::COVERED_REASON) =>
+                {
+                    e.checkboxes.add(true)
+                }
                 FieldKind::Checkbox { .. } => check(&mut e.checkboxes, &ft.state, fr.state, f.name.clone()),
                 FieldKind::Comb { .. } => {
                     if let (Some(tc), Some(rc)) = (&ft.cells, &fr.cells) {
@@ -233,7 +251,12 @@ pub fn evaluate(t: &Template, records: &[PageRecord]) -> Evaluation {
                 FieldKind::Text => check(&mut e.text_boxes, &ft.state, fr.state, f.name.clone()),
                 FieldKind::Signature => check(&mut e.signatures, &ft.state, fr.state, f.name.clone()),
                 FieldKind::Photo => check(&mut e.photos, &ft.state, fr.state, f.name.clone()),
-                FieldKind::Paste => check(&mut e.paste, &ft.state, fr.state, f.name.clone()),
+                FieldKind::Paste => {
+                    if ft.copy.as_deref() == Some("light") {
+                        e.light_copies.add(fr.state == FieldState::Ink);
+                    }
+                    check(&mut e.paste, &ft.state, fr.state, f.name.clone())
+                }
                 _ => {}
             }
         }
@@ -266,6 +289,11 @@ pub struct PhotoEvaluation {
     pub pasted_false_neg: usize,
     /// Status (printed / pasted / none) right.
     pub status: Score,
+    /// Forms with a printed photo and nothing pasted, read as `printed`.
+    pub printed_read_printed: Score,
+    /// Card-ready photos (under `photos/`) written for forms with no pasted print: a crop of
+    /// the printed photo, or of nothing, that would go on a card. Must be 0.
+    pub card_photos_without_print: usize,
     /// Found prints whose corners overlap the truth with IoU ≥ 0.95, of the pasted ones.
     pub iou_95: Score,
     /// Lowest and median IoU of the found prints.
@@ -387,6 +415,13 @@ pub fn evaluate_photos(records: &[PageRecord], out_dir: &Path, kb: (u32, u32)) -
         }
         if want != got {
             e.errors.push(format!("{}: photo {want}, read {got}", r.source.file));
+        }
+        if want == "printed" {
+            e.printed_read_printed.add(got == "printed");
+        }
+        if want != "pasted" && rp.file.as_deref().is_some_and(|f| f.starts_with("photos/")) {
+            e.card_photos_without_print += 1;
+            e.errors.push(format!("{}: card photo written without a pasted print", r.source.file));
         }
         if let Some(f) = &rp.file {
             let ok = std::fs::read(out_dir.join(f)).ok().is_some_and(|d| {

@@ -143,7 +143,7 @@ impl Default for SynthOptions {
 }
 
 /// Ground truth of one field.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct FieldTruth {
     /// `checked` / `unchecked` for checkboxes, `ink` / `empty` otherwise.
     pub state: String,
@@ -162,6 +162,17 @@ pub struct FieldTruth {
     /// Photo box: what was pasted (subject, background, landmarks).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pasted: Option<PastedTruth>,
+    /// Checkboxes: a pasted print covers part of the box (a reader should flag it, not read it;
+    /// see [`crate::fields::COVERED_DEPTH_MM`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub covered: bool,
+    /// Checkboxes: a pasted print ends within [`crate::fields::COVERED_DEPTH_MM`] of covering
+    /// the box; flagging it as covered is a right answer too.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub near_print: bool,
+    /// Paste area: the kind of ID-card photocopy pasted (`normal`, `light` or `dark`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub copy: Option<String>,
 }
 
 /// The truth of a pasted print beyond its corners.
@@ -182,6 +193,16 @@ pub struct PastedTruth {
     /// A defect of the print the photo checks must catch: `grey_copy`, `dark` or `blurred`.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub defect: Option<String>,
+    /// Which edges cast a shadow line under the scanner lamp (top, right, bottom, left).
+    #[serde(default = "all_edges")]
+    pub shadows: [bool; 4],
+    /// How the bundled portrait was varied: `light_hair`, `grey_hair`, `glasses`, or none.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub look: Option<String>,
+}
+
+fn all_edges() -> [bool; 4] {
+    [true; 4]
 }
 
 /// Measured landmarks of the bundled portraits (520 × 640 px): eye centres (located by hand on
@@ -354,10 +375,14 @@ fn age(p: &Person) -> i32 {
         .unwrap_or(10)
 }
 
-/// Pastes a print of a bundled portrait near the box: box-sized (26 mm wide, scale 0.93–1.08)
-/// or, one time in four, a 1-inch print (25 × 35 mm, the portrait with extra background above),
-/// offset up to ±2 mm and tilted up to ±4°, so that some prints overlap the box's border. The
-/// print's edge casts a thin shadow line, as paper thickness does under a scanner lamp.
+/// Pastes a print of a bundled portrait near the box, as parents paste them: box-sized (26 mm
+/// wide, scale 0.93–1.08), one time in four a 1-inch print (25 × 35 mm, the portrait with
+/// extra background above), and one time in five of the rest a print cut larger (26–28 ×
+/// 35–39 mm), offset up to ±3 mm and tilted up to ±4°, so that some prints overlap the box's
+/// border and a few the 是/否 boxes below it. An edge casts a thin shadow line under the
+/// scanner lamp (paper thickness), but only on the edges the lamp catches: each edge with
+/// probability 0.75, at least two. One portrait in four is varied: light (blond) or grey hair,
+/// or glasses.
 fn paste_photo<R: Rng>(
     c: &mut Canvas,
     rng: &mut R,
@@ -369,22 +394,43 @@ fn paste_photo<R: Rng>(
     let mut img = image::load_from_memory(face(who, bg)).expect("bundled face decodes").to_rgb8();
     // The draws are those of the first simulator (scale, offset, angle, in that order), so that
     // pages made before 1-inch prints existed keep every other field; the print kind and any
-    // defect come from the scale draw's low digits.
-    let draw = rng.gen_range(0.93..1.08);
+    // defect come from the scale draw's low digits, and the parents' variations from a stream
+    // of their own seeded by it.
+    let draw: f64 = rng.gen_range(0.93..1.08);
+    let mut var = ChaCha8Rng::seed_from_u64(draw.to_bits() ^ 0x5041_5354_4544);
     let one_inch = (((draw - 0.93) * 1e7) as u64).is_multiple_of(4);
+    let large = !one_inch && var.gen_bool(0.2);
     let low = ((draw - 0.93) * 1e11) as u64 % 3000;
+    let (name, eyes, hair, fw) = FACE_MARKS[who % FACE_MARKS.len()];
+    let look = if var.gen_bool(0.25) {
+        let l = ["light_hair", "grey_hair", "glasses"][var.gen_range(0..3)];
+        vary_portrait(&mut img, l, eyes, hair);
+        Some(l.to_string())
+    } else {
+        None
+    };
     let defect = (defective > 0.0 && (low as f64) < defective * 3000.0).then(|| spoil_print(&mut img, low % 3));
-    // Rows of background added above the portrait for a 1-inch print's taller shape.
-    let pad = if one_inch { (img.width() as f64 * 35.0 / 25.0 - img.height() as f64).round() } else { 0.0 };
-    let (iw, ih) = (img.width() as f64, img.height() as f64 + pad);
     let (w, h) = if one_inch {
         let s = 0.97 + (draw - 0.93) / 0.15 * 0.06;
         (25.0 * s, 35.0 * s)
+    } else if large {
+        (var.gen_range(26.0..28.0), var.gen_range(35.0..39.0))
     } else {
-        (bx.w * draw, bx.w * draw * ih / iw)
+        (bx.w * draw, bx.w * draw * img.height() as f64 / img.width() as f64)
     };
-    let centre = Point::new(bx.center().x + rng.gen_range(-2.0..2.0), bx.center().y + rng.gen_range(-2.0..2.0));
+    // Rows of background added above the portrait for a taller print's shape.
+    let pad = (img.width() as f64 * h / w - img.height() as f64).round().max(0.0);
+    let (iw, ih) = (img.width() as f64, img.height() as f64 + pad);
+    let extra = (var.gen_range(-1.0..1.0), var.gen_range(-1.0..1.0));
+    let centre = Point::new(
+        bx.center().x + rng.gen_range(-2.0..2.0) + extra.0,
+        bx.center().y + rng.gen_range(-2.0..2.0) + extra.1,
+    );
     let a = rng.gen_range(-4.0f64..4.0).to_radians();
+    let mut shadows = [0; 4].map(|_| var.gen_bool(0.75));
+    while shadows.iter().filter(|&&s| s).count() < 2 {
+        shadows[var.gen_range(0..4)] = true;
+    }
     let place = Homography::scale_translate(1.0, centre.x, centre.y)
         .compose(&Homography::rotation(a))
         .compose(&Homography::scale_translate(1.0, -w / 2.0, -h / 2.0));
@@ -406,7 +452,8 @@ fn paste_photo<R: Rng>(
             } else {
                 *img.get_pixel(u.min(img.width() - 1), (v as u32).min(img.height() - 1))
             };
-            let edge = q.x.min(w - q.x).min(q.y).min(h - q.y) < 0.12;
+            // Distance to each edge: top, right, bottom, left.
+            let edge = [q.y, w - q.x, h - q.y, q.x].iter().zip(shadows).any(|(&d, on)| on && d < 0.12);
             let col = Rgb(p.0[0], p.0[1], p.0[2]);
             c.blend(px, py, col, 1.0);
             if edge {
@@ -414,7 +461,6 @@ fn paste_photo<R: Rng>(
             }
         }
     }
-    let (name, eyes, hair, fw) = FACE_MARKS[who % FACE_MARKS.len()];
     let to_mm = |x: f64, y: f64| place.apply(Point::new(x / iw * w, (y + pad) / ih * h));
     let truth = PastedTruth {
         subject: name.into(),
@@ -424,8 +470,48 @@ fn paste_photo<R: Rng>(
         hair_top: to_mm((eyes[0].0 + eyes[1].0) / 2.0, hair),
         face_width_mm: fw * w,
         defect,
+        shadows,
+        look,
     };
     (quad, truth)
+}
+
+/// Varies a bundled portrait (520 × 640 px, eyes at `eyes`, hair from row `hair_top`): hair
+/// recoloured light (blond) or grey, keeping its shading, or glasses drawn over the eyes.
+fn vary_portrait(img: &mut image::RgbImage, look: &str, eyes: [(f64, f64); 2], hair_top: f64) {
+    let eye_y = (eyes[0].1 + eyes[1].1) / 2.0;
+    let eye_gap = eyes[1].0 - eyes[0].0;
+    match look {
+        "glasses" => {
+            let (rx, ry, t) = (eye_gap * 0.36, eye_gap * 0.26, eye_gap * 0.045);
+            for (x, y, p) in img.enumerate_pixels_mut() {
+                let (x, y) = (x as f64, y as f64);
+                let ring = |cx: f64| {
+                    let d = (((x - cx) / rx).powi(2) + ((y - eye_y) / ry).powi(2)).sqrt();
+                    (d - 1.0).abs() * rx.min(ry) < t
+                };
+                let bridge = (y - (eye_y - ry * 0.3)).abs() < t && x > eyes[0].0 + rx && x < eyes[1].0 - rx;
+                if ring(eyes[0].0) || ring(eyes[1].0) || bridge {
+                    p.0 = [35, 30, 30];
+                }
+            }
+        }
+        _ => {
+            // Hair: dark pixels above the eyebrows (and beside the face down to the eyes).
+            let tint: [f64; 3] = if look == "grey_hair" { [205.0, 205.0, 200.0] } else { [222.0, 190.0, 120.0] };
+            let brow = eye_y - eye_gap * 0.35;
+            let (fx0, fx1) = (eyes[0].0 - eye_gap * 0.55, eyes[1].0 + eye_gap * 0.55);
+            for (x, y, p) in img.enumerate_pixels_mut() {
+                let (xf, yf) = (x as f64, y as f64);
+                let above = yf >= hair_top - 4.0 && (yf < brow || (yf < eye_y && (xf < fx0 || xf > fx1)));
+                let l = 0.299 * p.0[0] as f64 + 0.587 * p.0[1] as f64 + 0.114 * p.0[2] as f64;
+                if above && l < 90.0 {
+                    let k = 0.55 + 0.45 * l / 90.0;
+                    p.0 = tint.map(|c| (c * k).round() as u8);
+                }
+            }
+        }
+    }
 }
 
 /// Spoils a portrait the way returned forms do: a grey photocopy (no colour, flattened
@@ -454,23 +540,36 @@ fn spoil_print(img: &mut image::RgbImage, kind: u64) -> String {
     }
 }
 
-fn paste_id_copy<R: Rng>(c: &mut Canvas, rng: &mut R, area: Rect) {
-    // A photocopy of an ID card: grey card, darker text lines, a photo block.
+/// Pastes a photocopy of an ID card: a card, darker text lines, a photo block. Copiers make
+/// them `normal` (a mid-grey card), `light` (a toner-saving or faded copy: a flat grey near
+/// 205 with faint text, which differs from paper by little more than its tone) or `dark`.
+/// The kind comes from a stream seeded by the card's drawn position, so the page's other draws
+/// are those of a simulator without kinds. Returns the kind.
+fn paste_id_copy<R: Rng>(c: &mut Canvas, rng: &mut R, area: Rect) -> String {
     let (w, h) = (85.6, 54.0);
     let x = area.x + rng.gen_range(3.0..(area.w - w - 3.0));
     let y = area.y + rng.gen_range(3.0..(area.h - h - 3.0).max(3.5));
-    let card = Rect::new(x, y, w, h);
-    c.fill_rect(card, Rgb(214, 214, 214));
-    c.fill_rect(Rect::new(x + 58.0, y + 8.0, 22.0, 28.0), Rgb(120, 120, 120));
+    let mut var = ChaCha8Rng::seed_from_u64(x.to_bits() ^ y.to_bits().rotate_left(17));
+    let kind = ["normal", "normal", "light", "light", "dark"][var.gen_range(0..5)];
+    let grey = |v: u8| Rgb(v, v, v);
+    let (card, photo, text) = match kind {
+        "light" => (var.gen_range(198..=212), var.gen_range(170..=190), var.gen_range(150..=185)),
+        "dark" => (var.gen_range(110..=150), var.gen_range(60..=90), var.gen_range(20..=45)),
+        _ => (214, 120, 60),
+    };
+    let card_rect = Rect::new(x, y, w, h);
+    c.fill_rect(card_rect, grey(card));
+    c.fill_rect(Rect::new(x + 58.0, y + 8.0, 22.0, 28.0), grey(photo));
     for k in 0..5 {
         let lw = rng.gen_range(20.0..48.0);
         c.line(
             Point::new(x + 6.0, y + 9.0 + 8.0 * k as f64),
             Point::new(x + 6.0 + lw, y + 9.0 + 8.0 * k as f64),
-            Rgb(60, 60, 60),
+            grey(text),
             1.2,
         );
     }
+    kind.to_string()
 }
 
 /// Fills in one form for `person` with random but plausible content, returning the clean
@@ -488,8 +587,15 @@ fn fill_form<R: Rng>(
     let drawing = layout::form_page(t, &FormPage { person, payload: payload.clone(), photo });
     let mut c = printed_page(t, &drawing, opts)?;
     let mut truth = BTreeMap::new();
-    let plain =
-        |s: &str| FieldTruth { state: s.into(), cells: None, text: None, photo: None, quad: None, pasted: None };
+    let plain = |s: &str| FieldTruth {
+        state: s.into(),
+        cells: None,
+        text: None,
+        photo: None,
+        quad: None,
+        pasted: None,
+        ..Default::default()
+    };
     let minor = age(person) < 16;
     // Scenario overrides replace a draw after it is made, so the rest of the page stays as
     // the default page would be.
@@ -512,6 +618,8 @@ fn fill_form<R: Rng>(
     }
     let relation = rng.gen_range(0..5usize);
     let double_tick = rng.gen_bool(0.02);
+    // The pasted print's corners, once pasted: boxes it covers are marked in their truth.
+    let mut pasted_quad: Option<[Point; 4]> = None;
     for f in &t.fields {
         let ft = match &f.kind {
             FieldKind::Barcode | FieldKind::Printed { .. } => continue,
@@ -530,7 +638,13 @@ fn fill_form<R: Rng>(
                 if on {
                     hand::draw_tick(&mut c, rng, f.rect);
                 }
-                plain(if on { "checked" } else { "unchecked" })
+                let covered =
+                    pasted_quad.is_some_and(|q| f.rect.inflate(-crate::fields::COVERED_DEPTH_MM).overlaps_quad(&q));
+                // A print that ends just short of that still makes a cautious reader flag the
+                // box (its located edge is off by a few tenths); the evaluation accepts that.
+                let near =
+                    pasted_quad.is_some_and(|q| f.rect.inflate(crate::fields::COVERED_DEPTH_MM).overlaps_quad(&q));
+                FieldTruth { covered, near_print: near && !covered, ..plain(if on { "checked" } else { "unchecked" }) }
             }
             FieldKind::Comb { cells, charset } => {
                 let forced = match f.name.as_str() {
@@ -590,6 +704,7 @@ fn fill_form<R: Rng>(
                     photo: None,
                     quad: None,
                     pasted: None,
+                    ..Default::default()
                 }
             }
             FieldKind::Text => {
@@ -608,6 +723,7 @@ fn fill_form<R: Rng>(
                     photo: None,
                     quad: None,
                     pasted: None,
+                    ..Default::default()
                 }
             }
             FieldKind::Signature => {
@@ -633,6 +749,7 @@ fn fill_form<R: Rng>(
                         photo: Some("printed".into()),
                         quad: None,
                         pasted: None,
+                        ..Default::default()
                     }
                 } else if !sc.no_photo && rng.gen_bool(if need { 0.8 } else { 0.05 }) {
                     let bg = match rng.gen_range(0..10) {
@@ -642,6 +759,7 @@ fn fill_form<R: Rng>(
                     };
                     let who = rng.gen_range(0..FACE_COUNT);
                     let (quad, pasted) = paste_photo(&mut c, rng, f.rect, who, bg, opts.defective_prints);
+                    pasted_quad = Some(quad);
                     FieldTruth {
                         state: "ink".into(),
                         cells: None,
@@ -649,6 +767,7 @@ fn fill_form<R: Rng>(
                         photo: Some("pasted".into()),
                         quad: Some(quad),
                         pasted: Some(pasted),
+                        ..Default::default()
                     }
                 } else if printed_photo {
                     FieldTruth {
@@ -658,6 +777,7 @@ fn fill_form<R: Rng>(
                         photo: Some("printed".into()),
                         quad: None,
                         pasted: None,
+                        ..Default::default()
                     }
                 } else {
                     FieldTruth {
@@ -667,16 +787,15 @@ fn fill_form<R: Rng>(
                         photo: Some("none".into()),
                         quad: None,
                         pasted: None,
+                        ..Default::default()
                     }
                 }
             }
             FieldKind::Paste => {
                 let on = if fix_name || fix_id { rng.gen_bool(0.9) } else { rng.gen_bool(0.03) };
                 let on = sc.paste.unwrap_or(on);
-                if on {
-                    paste_id_copy(&mut c, rng, f.rect);
-                }
-                plain(if on { "ink" } else { "empty" })
+                let copy = on.then(|| paste_id_copy(&mut c, rng, f.rect));
+                FieldTruth { copy, ..plain(if on { "ink" } else { "empty" }) }
             }
         };
         truth.insert(f.name.clone(), ft);

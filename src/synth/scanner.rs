@@ -4,7 +4,7 @@
 
 use crate::geometry::{Homography, Point};
 use image::{ImageEncoder, Rgb, RgbImage};
-use rand::Rng;
+use rand::{Rng, SeedableRng};
 
 /// How hard the simulated scanner is on the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +45,9 @@ pub struct ScanEffects {
     pub light_min: f32,
     /// JPEG quality.
     pub quality: u8,
+    /// Paper colour as a per-channel factor: (1, 1, 1) for white paper, a yellow cast for
+    /// aged or recycled paper (blue and green reflect less), which multiplies everything on it.
+    pub paper: [f32; 3],
 }
 
 struct Levels {
@@ -131,7 +134,22 @@ pub fn effects<R: Rng>(rng: &mut R, level: Degrade, w: f64, h: f64, px_per_mm: f
             feed = f;
         }
     }
+    // Yellowed paper on one page in five (harsh) or twenty (mild), from a stream seeded by the
+    // draws above so that they stay those of a simulator without it.
+    let mut var = rand_chacha::ChaCha8Rng::seed_from_u64(a.to_bits() ^ s.to_bits().rotate_left(29) ^ 0x59454c);
+    let yellow_share = match level {
+        Degrade::None => 0.0,
+        Degrade::Mild => 0.05,
+        Degrade::Harsh => 0.2,
+    };
+    let paper = if yellow_share > 0.0 && var.gen_bool(yellow_share) {
+        let k = var.gen_range(0.5..1.0f32);
+        [1.0, 1.0 - 0.05 * k, 1.0 - 0.2 * k]
+    } else {
+        [1.0; 3]
+    };
     ScanEffects {
+        paper,
         feed,
         upside_down,
         blur: if blur.1 > 0.0 { rng.gen_range(blur.0..blur.1) } else { 0.0 },
@@ -173,6 +191,14 @@ pub fn scan<R: Rng>(clean: &RgbImage, fx: &ScanEffects, rng: &mut R) -> RgbImage
     }
     if fx.blur > 0.05 {
         gaussian_blur(&mut out, fx.blur);
+    }
+    if fx.paper != [1.0; 3] {
+        let raw: &mut [u8] = &mut out;
+        for p in raw.chunks_exact_mut(3) {
+            for c in 0..3 {
+                p[c] = (p[c] as f32 * fx.paper[c]).round() as u8;
+            }
+        }
     }
     if fx.noise > 0.0 || fx.light_min < 1.0 {
         // Light falls off linearly from a random corner to the opposite one.

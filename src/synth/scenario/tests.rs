@@ -2,7 +2,7 @@ use super::*;
 use crate::synth::{roster, Degrade};
 
 fn truth(state: &str) -> FieldTruth {
-    FieldTruth { state: state.into(), cells: None, text: None, photo: None, quad: None, pasted: None }
+    FieldTruth { state: state.into(), ..Default::default() }
 }
 
 fn comb(v: &str) -> FieldTruth {
