@@ -231,9 +231,18 @@ fn save_snippets(out: &Path, rec: &mut PageRecord, snippets: Vec<Snippet>) -> Re
     Ok(())
 }
 
+/// Eight hex digits of a SHA-256 of the scan's file name and page: what makes a card photo's
+/// file name unique per scan (the same scan always gets the same tag).
+pub fn scan_tag(source: &SourceRef) -> String {
+    use sha2::{Digest, Sha256};
+    let d = Sha256::digest(format!("{}#{}", source.file, source.page).as_bytes());
+    d[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Completes the photo reading with the person (rule 2 needs the age) and writes the card
-/// photo: `photos/<school>/<ID number>.jpg` when every check passed, `photos-review/...` when
-/// one failed, `.../unmatched/<run>-<serial>.jpg` when the form's person is unknown.
+/// photo: `photos/<school>/<ID number>-<scan tag>.jpg` when every check passed,
+/// `photos-review/...` when one failed, `.../unmatched/<run>-<serial>-<scan tag>.jpg` when the
+/// form's person is unknown (see [`scan_tag`]).
 fn save_photo(engine: &Engine, opts: &BatchOptions, rec: &mut PageRecord) -> Result<()> {
     let (Some(photo), Some(form)) = (rec.photo.as_mut(), rec.form.as_ref()) else { return Ok(()) };
     let popts = &engine.options().photo;
@@ -246,7 +255,9 @@ fn save_photo(engine: &Engine, opts: &BatchOptions, rec: &mut PageRecord) -> Res
         Some(p) => (crate::lookup::safe_name(&p.school), crate::lookup::safe_name(&p.id_number)),
         None => ("unmatched".to_string(), crate::lookup::safe_name(&format!("{}-{}", form.run, form.serial))),
     };
-    let rel = format!("{top}/{folder}/{stem}.jpg");
+    // Two scans of one form (a rescan, a copy in another file) each keep their own photo: the
+    // name carries a tag of the scan (file and page), stable across reruns.
+    let rel = format!("{top}/{folder}/{stem}-{}.jpg", scan_tag(&rec.source));
     create_private_dir(&opts.out_dir.join(top))?;
     let dir = opts.out_dir.join(top).join(&folder);
     create_private_dir(&dir)?;

@@ -25,8 +25,9 @@
 //! Encoding: UTF-8 (with a byte-order mark, for Excel) or GBK ([`CsvEncoding`]); a character
 //! GBK cannot hold stops the export rather than being replaced.
 //!
-//! Photos: the card photo that `process` wrote as `photos/<school>/<ID>.jpg` in its output
-//! folder is copied; when none exists the column is empty and no photo is written.
+//! Photos: the card photo that `process` wrote for the scan that counts (as
+//! `photos/<school>/<ID>-<scan tag>.jpg` in its output folder, recorded in the store) is copied
+//! as `<ID>.jpg`; when none exists the column is empty and no photo is written.
 //!
 //! # Exactly once, reproducibly
 //!
@@ -147,13 +148,18 @@ fn record(a: &Assessed, page: &PageView) -> (CardRow, Photo) {
     let birth = info.as_ref().map(|i| i.birth_date).or(p.birth_date).map(|d| d.to_string()).unwrap_or_default();
     let relation =
         page.fields.get("group:agent_relation").and_then(|g| g.value.as_deref()).map(relation_zh).unwrap_or("");
-    // The photo stage names card photos `photos/<school>/<ID>.jpg` by the printed ID number,
-    // with `lookup::safe_name` making both safe as file names.
+    // The card photo of this scan, as intake recorded it (`photos/<school>/<ID>-<scan tag>.jpg`;
+    // photos under review are not card photos). Stores written before photos were named per
+    // scan hold no name: there the photo is `photos/<school>/<ID>.jpg`.
     let dir = Path::new(&page.out_dir).join("photos").join(crate::lookup::safe_name(&p.school));
-    let photo = [&id, &p.id_number]
-        .iter()
-        .map(|i| dir.join(format!("{}.jpg", crate::lookup::safe_name(i))))
-        .find(|f| f.is_file());
+    let recorded = page.fields.get("photo").and_then(|f| f.value.as_deref()).filter(|f| f.starts_with("photos/"));
+    let photo = match recorded {
+        Some(rel) => Some(Path::new(&page.out_dir).join(rel)).filter(|f| f.is_file()),
+        None => [&id, &p.id_number]
+            .iter()
+            .map(|i| dir.join(format!("{}.jpg", crate::lookup::safe_name(i))))
+            .find(|f| f.is_file()),
+    };
     let name = format!("{id}.jpg");
     let row = [
         p.name.clone(),

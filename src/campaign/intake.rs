@@ -134,6 +134,11 @@ fn entry(store: &mut dyn Store, hash: FileHash, path: String, out_dir: &str, rec
             (n.clone(), StoredField { state: state_name(&f.state), value: f.value.clone(), status })
         })
         .collect();
+    // The card photo written for this scan (named per scan), so that export copies the photo
+    // of the scan that counts.
+    if let (Some(file), Some(f)) = (rec.photo.as_ref().and_then(|p| p.file.clone()), fields.get_mut("photo")) {
+        f.value = Some(file);
+    }
     for (n, g) in &rec.groups {
         let value = g.value.clone().or_else(|| (!g.values.is_empty()).then(|| g.values.join(",")));
         fields.insert(format!("group:{n}"), StoredField { state: g.state.clone(), value, status: None });

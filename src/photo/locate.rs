@@ -408,16 +408,15 @@ pub(crate) fn locate(patch: &Patch, excluded: &[Rect], box_mm: Rect) -> Option<L
     Some(Located { quad, angle_deg, edge_score })
 }
 
-/// Whether a print located on a form printed with a photo is that printed photo: it shows no
-/// edge line, or it lies within the rectangle where the layout prints the photo (the box less
-/// 0.5 mm), to 0.4 mm. A printed photo's content never reaches past that rectangle, and where
-/// its dark content meets the rectangle's edge (a suit at the bottom, hair at the top) it looks
-/// like an edge line. A pasted print small enough to lie wholly inside it (at most 25.8 ×
-/// 31.8 mm, placed to within 0.4 mm) is too rare to tell apart by geometry; it reads as the
-/// printed photo, and the form goes to review when the printed photo was not confirmed.
-pub(crate) fn is_printed_photo(loc: &Located, box_mm: Rect, edge_line_min: f64) -> bool {
+/// Whether a print located on a form printed with a photo is that printed photo: it lies
+/// within the rectangle where the layout prints the photo (the box less 0.5 mm), to 0.4 mm,
+/// and shows an edge line on less than `edge_max` of its outline. A printed photo's content
+/// never reaches past that rectangle, and its outline shows a line only where dark content
+/// meets the rectangle's edge (a suit at the bottom, hair at the top); a pasted print that
+/// lies outside it, or inside it with its shadow lines, is a pasted print.
+pub(crate) fn is_printed_photo(loc: &Located, box_mm: Rect, edge_max: f64) -> bool {
     let printed = box_mm.inflate(-0.5 + 0.4);
-    loc.edge_score < edge_line_min || loc.quad.iter().all(|&p| printed.contains(p))
+    loc.edge_score < edge_max && loc.quad.iter().all(|&p| printed.contains(p))
 }
 
 /// A side as the line `a·u + b·v = c` in the rectangle's rotated frame (patch px).
@@ -796,7 +795,13 @@ mod tests {
         let img = page_with_print(0.0, bx.center(), (25.0, 31.0), false);
         let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 10.0, &DropoutZones::default()), &[], bx)
             .expect("content found");
-        assert!(loc.edge_score < crate::photo::PhotoOptions::default().edge_line_min, "edge score {}", loc.edge_score);
+        // Round content meets its bounding square over about a third of the outline; a print
+        // with its shadow lines on all four edges scores 0.8 and more.
+        assert!(
+            loc.edge_score < crate::photo::PhotoOptions::default().printed_edge_max,
+            "edge score {}",
+            loc.edge_score
+        );
         let blank = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(660, 720, image::Rgb([238, 236, 232])));
         assert!(locate(&Patch::sample(&blank, &h, bx.inflate(4.0), 10.0, &DropoutZones::default()), &[], bx).is_none());
     }
@@ -844,31 +849,35 @@ mod tests {
     fn the_box_outline_is_not_a_print_edge() {
         let ppm = 300.0 / 25.4;
         let h = Homography::scale_translate(ppm, 0.0, 0.0);
-        let min = crate::photo::PhotoOptions::default().edge_line_min;
+        let max = crate::photo::PhotoOptions::default().printed_edge_max;
+        let scans = |img: &image::RgbImage| {
+            [
+                jpeg(img, jpeg_encoder::SamplingFactor::F_2_2, 70),
+                jpeg(img, jpeg_encoder::SamplingFactor::F_1_1, 70),
+                image::DynamicImage::ImageLuma8(image::DynamicImage::ImageRgb8(img.clone()).to_luma8()),
+            ]
+        };
         let mut darkest = [1.0f32; 3];
         for off in [0.0, 0.04, 0.08, 0.12, 0.17, 0.21] {
             let bx = Rect::new(20.0 + off, 20.0 + off, 26.0, 32.0);
             let clean = printed_box(bx);
-            for (n, img) in [
-                jpeg(&clean, jpeg_encoder::SamplingFactor::F_2_2, 70),
-                jpeg(&clean, jpeg_encoder::SamplingFactor::F_1_1, 70),
-                image::DynamicImage::ImageLuma8(image::DynamicImage::ImageRgb8(clean.clone()).to_luma8()),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let patch = |zones: &DropoutZones| Patch::sample(&img, &h, bx.inflate(4.0), 8.0, zones);
-                if let Some(loc) = locate(&patch(&zones_for(bx)), &[], bx) {
-                    assert!(is_printed_photo(&loc, bx, min), "{off} {n}: printed photo read as a print {loc:?}");
+            // As a scanner's optics show it, the printed photo is found as printed.
+            for (n, img) in scans(&image::imageops::blur(&clean, 0.8)).iter().enumerate() {
+                let p = Patch::sample(img, &h, bx.inflate(4.0), 8.0, &zones_for(bx));
+                if let Some(loc) = locate(&p, &[], bx) {
+                    assert!(is_printed_photo(&loc, bx, max), "{off} {n}: printed photo read as a print {loc:?}");
                 }
-                // The red at the middle third of the left outline, relative to paper.
-                let outline_red = |p: Patch| {
+            }
+            // The red at the middle third of the left outline, relative to paper, unblurred.
+            for (n, img) in scans(&clean).iter().enumerate() {
+                let outline_red = |zones: &DropoutZones| {
+                    let p = Patch::sample(img, &h, bx.inflate(4.0), 8.0, zones);
                     let i = ((bx.x - p.x0) * p.ppm) as usize;
                     let m = (p.h / 3..2 * p.h / 3).map(|j| p.red[j * p.w + i]).min().unwrap();
                     m as f32 / p.paper[0]
                 };
-                darkest[n] = darkest[n].min(outline_red(patch(&DropoutZones::default())));
-                let cleared = outline_red(patch(&zones_for(bx)));
+                darkest[n] = darkest[n].min(outline_red(&DropoutZones::default()));
+                let cleared = outline_red(&zones_for(bx));
                 assert!(cleared > 0.95, "{off} {n}: outline at {cleared} of paper in red with the zones");
             }
         }

@@ -52,10 +52,16 @@ pub struct PhotoOptions {
     /// paste prints up to ~3 mm off, and prints cut up to 39 mm tall overhang a 32 mm box by
     /// 3.5 mm.
     pub search_margin_mm: f64,
-    /// Share of a print's outline that must show an edge line for it to count as pasted on a
-    /// form that has a printed photo. Default 0.5: pasted prints measure 0.8–1, the content
-    /// edge of a printed photo under 0.2.
+    /// Share of a print's outline that must show an edge line for it to count as a print
+    /// (`print_found`). Default 0.3: a print casts its shadow line on the edges the scanner
+    /// lamp catches, at least two of four, which measures 0.35 and more (all four: 0.8–1).
     pub edge_line_min: f64,
+    /// On a form printed with a photo, a located print lying within the printed photo's
+    /// rectangle is that printed photo when its outline shows an edge line on less than this
+    /// share. Default 0.45: printed photos measured 0.26–0.34 (46 harsh scans; where dark
+    /// content meets the rectangle's edge it looks like a line), a print pasted within the
+    /// rectangle 0.52.
+    pub printed_edge_max: f64,
     /// Variance of the half-resolution Laplacian over the face below which the photo is
     /// blurred (see [`quality::measure`]). Default 35, near the geometric middle of what was
     /// measured on harsh synthetic scans: sound prints 53–400 (lowest 53.2 of 210), prints
@@ -83,7 +89,8 @@ impl Default for PhotoOptions {
             kb_max: 40,
             dpi: 350,
             search_margin_mm: 6.0,
-            edge_line_min: 0.5,
+            edge_line_min: 0.3,
+            printed_edge_max: 0.45,
             min_sharpness: 35.0,
             min_brightness: 70.0,
             min_chroma: 8.0,
@@ -288,7 +295,7 @@ pub fn read_photo(
         r.apply_age(None, ctx.printed, opts);
         return Some(r);
     };
-    if ctx.printed && locate::is_printed_photo(&loc, bx, opts.edge_line_min) {
+    if ctx.printed && locate::is_printed_photo(&loc, bx, opts.printed_edge_max) {
         r.apply_age(None, ctx.printed, opts);
         return Some(r);
     }

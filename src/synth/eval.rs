@@ -53,7 +53,7 @@ pub struct Evaluation {
     /// Paste area: content or not.
     pub paste: Score,
     /// Checkboxes a pasted print covers, flagged as covered (they count in `checkboxes` as
-    /// right when flagged).
+    /// right when flagged), and boxes a print comes near that were flagged.
     pub covered_boxes: Score,
     /// Light photocopies in the paste area found as content.
     pub light_copies: Score,
@@ -191,7 +191,8 @@ pub fn evaluate(t: &Template, records: &[PageRecord]) -> Evaluation {
                 FieldKind::Checkbox { .. }
                     if ft.near_print && fr.reason.as_deref() == Some(crate::fields::COVERED_REASON) =>
                 {
-                    e.checkboxes.add(true)
+                    e.checkboxes.add(true);
+                    e.covered_boxes.add(true);
                 }
                 FieldKind::Checkbox { .. } => check(&mut e.checkboxes, &ft.state, fr.state, f.name.clone()),
                 FieldKind::Comb { .. } => {

@@ -162,12 +162,13 @@ pub struct FieldTruth {
     /// Photo box: what was pasted (subject, background, landmarks).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pasted: Option<PastedTruth>,
-    /// Checkboxes: a pasted print covers part of the box (a reader should flag it, not read it;
-    /// see [`crate::fields::COVERED_DEPTH_MM`]).
+    /// Checkboxes: a pasted print reaches into the box's inner area, where its tick is
+    /// measured (a reader should flag it, not read it).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub covered: bool,
-    /// Checkboxes: a pasted print ends within [`crate::fields::COVERED_DEPTH_MM`] of covering
-    /// the box; flagging it as covered is a right answer too.
+    /// Checkboxes: a pasted print overlaps the box, or ends within
+    /// [`crate::fields::COVERED_DEPTH_MM`] of it, without reaching its inner area: reading the
+    /// tick and flagging the box as covered are both right.
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub near_print: bool,
     /// Paste area: the kind of ID-card photocopy pasted (`normal`, `light` or `dark`).
@@ -379,7 +380,7 @@ fn age(p: &Person) -> i32 {
 /// wide, scale 0.93–1.08), one time in four a 1-inch print (25 × 35 mm, the portrait with
 /// extra background above), and one time in five of the rest a print cut larger (26–28 ×
 /// 35–39 mm), offset up to ±3 mm and tilted up to ±4°, so that some prints overlap the box's
-/// border and a few the 是/否 boxes below it. An edge casts a thin shadow line under the
+/// border; one in twelve slips down over the 是/否 boxes below it. An edge casts a thin shadow line under the
 /// scanner lamp (paper thickness), but only on the edges the lamp catches: each edge with
 /// probability 0.75, at least two. One portrait in four is varied: light (blond) or grey hair,
 /// or glasses.
@@ -422,10 +423,15 @@ fn paste_photo<R: Rng>(
     let pad = (img.width() as f64 * h / w - img.height() as f64).round().max(0.0);
     let (iw, ih) = (img.width() as f64, img.height() as f64 + pad);
     let extra = (var.gen_range(-1.0..1.0), var.gen_range(-1.0..1.0));
-    let centre = Point::new(
+    let mut centre = Point::new(
         bx.center().x + rng.gen_range(-2.0..2.0) + extra.0,
         bx.center().y + rng.gen_range(-2.0..2.0) + extra.1,
     );
+    // One print in twelve slips down over the row of boxes 3.5 mm below the photo box (the
+    // 是/否 answer), covering their tops by 0.5–2.5 mm.
+    if var.gen_bool(1.0 / 12.0) {
+        centre.y = bx.bottom() + 3.5 + var.gen_range(0.5..2.5) - h / 2.0;
+    }
     let a = rng.gen_range(-4.0f64..4.0).to_radians();
     let mut shadows = [0; 4].map(|_| var.gen_bool(0.75));
     while shadows.iter().filter(|&&s| s).count() < 2 {
@@ -638,10 +644,12 @@ fn fill_form<R: Rng>(
                 if on {
                     hand::draw_tick(&mut c, rng, f.rect);
                 }
-                let covered =
-                    pasted_quad.is_some_and(|q| f.rect.inflate(-crate::fields::COVERED_DEPTH_MM).overlaps_quad(&q));
-                // A print that ends just short of that still makes a cautious reader flag the
-                // box (its located edge is off by a few tenths); the evaluation accepts that.
+                // Covered: the print reaches into the inner area where the tick is measured
+                // (the reader's margin in from the box edge). A reader flags a box earlier, from
+                // COVERED_DEPTH_MM in, and its located edge is a few tenths off: between the
+                // two, and up to that much short of the box, either reading is right.
+                let inner = f.rect.inflate(-crate::fields::FieldOptions::default().margin_mm);
+                let covered = pasted_quad.is_some_and(|q| inner.overlaps_quad(&q));
                 let near =
                     pasted_quad.is_some_and(|q| f.rect.inflate(crate::fields::COVERED_DEPTH_MM).overlaps_quad(&q));
                 FieldTruth { covered, near_print: near && !covered, ..plain(if on { "checked" } else { "unchecked" }) }

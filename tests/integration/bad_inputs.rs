@@ -42,7 +42,7 @@ fn bad_inputs_are_rejected_with_reasons_and_the_batch_goes_on() {
     image::RgbImage::from_pixel(827, 1169, image::Rgb([247, 247, 245])).save(inputs.join("blank.png")).unwrap();
     other_document(&inputs.join("other-document.png"));
     // One good form among them: the batch must still read it.
-    simulate(&inputs.join("good"), 1, 5, Degrade::Mild, 200.0, 0.0, 0.0);
+    simulate(&inputs.join("good"), 1, 5, Degrade::Mild, 200.0, 0.0, 0.0, None);
 
     let out = dir.join("out");
     let s = batch::run(

@@ -9,6 +9,11 @@ mod print_pdf;
 
 use std::path::PathBuf;
 
+/// True when poppler's `pdftoppm` runs here (`.ci/run` installs it).
+pub fn have_pdftoppm() -> bool {
+    std::process::Command::new("pdftoppm").arg("-v").output().is_ok_and(|o| o.status.success())
+}
+
 /// A fresh scratch folder for one test.
 pub fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("formscan-it-{}-{name}", std::process::id()));
@@ -18,7 +23,9 @@ pub fn scratch(name: &str) -> PathBuf {
 }
 
 /// Simulates `n` students' scans at `degrade` into `dir`, with a share `defective_prints` of
-/// the pasted prints defective (grey copies, dark, blurred).
+/// the pasted prints defective (grey copies, dark, blurred), printed and written as `how`
+/// says (the simulator's default, 4:2:0 JPEG from the internal renderer, for `None`).
+#[allow(clippy::too_many_arguments)] // the simulator's settings, one each
 pub fn simulate(
     dir: &std::path::Path,
     n: usize,
@@ -27,6 +34,7 @@ pub fn simulate(
     dpi: f64,
     blank_backs: f64,
     defective_prints: f64,
+    how: Option<(formscan::synth::PrintRender, formscan::synth::ScanFormat)>,
 ) {
     use formscan::{print, synth, Template};
     let t = Template::sbk_student();
@@ -41,6 +49,8 @@ pub fn simulate(
     let persons: Vec<_> = plan.pages.iter().map(|p| p.person.clone()).collect();
     let serials: Vec<_> = plan.pages.iter().map(|p| p.serial.clone()).collect();
     let photos: Vec<_> = plan.pages.iter().map(|p| p.photo.clone()).collect();
-    let opts = synth::SynthOptions { dpi, degrade, seed, blank_backs, defective_prints, ..Default::default() };
+    let (render, format) = how.unwrap_or_default();
+    let opts =
+        synth::SynthOptions { dpi, degrade, seed, blank_backs, defective_prints, render, format, ..Default::default() };
     synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, dir).unwrap();
 }
