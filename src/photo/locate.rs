@@ -305,6 +305,9 @@ impl<'a> Sampler<'a> {
 #[derive(Debug, Clone)]
 pub(crate) struct Located {
     pub quad: [Point; 4],
+    /// The corners before sides were moved out past shadow-less edges: a printed photo is
+    /// judged by these, since its content blurs a little way past its rectangle.
+    pub fitted_quad: [Point; 4],
     pub angle_deg: f64,
     pub edge_score: f64,
 }
@@ -393,19 +396,23 @@ pub(crate) fn locate(patch: &Patch, excluded: &[Rect], box_mm: Rect) -> Option<L
     let (_, ext) = extents_of(&all, deg);
     let (s, c) = (deg.to_radians().sin(), deg.to_radians().cos());
     let (mut sides, fitted) = fit_sides(patch, &free, thr, (s, c), ext);
-    extend_past_corners(patch, &free, thr, (s, c), &mut sides, fitted);
     let back = |u: f64, v: f64| patch.to_mm(u * c - v * s, u * s + v * c);
     // Corners: top-left, top-right, bottom-right, bottom-left (sides top, right, bottom, left).
-    let quad = [(3, 0), (0, 1), (1, 2), (2, 3)].map(|(a, b)| {
-        let (u, v) = intersect(sides[a], sides[b]);
-        back(u, v)
-    });
+    let corners = |sides: &[Line; 4]| {
+        [(3, 0), (0, 1), (1, 2), (2, 3)].map(|(a, b)| {
+            let (u, v) = intersect(sides[a], sides[b]);
+            back(u, v)
+        })
+    };
+    let fitted_quad = corners(&sides);
+    extend_past_corners(patch, &free, thr, (s, c), &mut sides, fitted);
+    let quad = corners(&sides);
     let angle_deg = {
         let dir = |a: Point, b: Point| (b.y - a.y).atan2(b.x - a.x);
         ((dir(quad[0], quad[1]) + dir(quad[3], quad[2])) / 2.0).to_degrees()
     };
     let edge_score = edge_line_score(patch, &quad, paper[0]);
-    Some(Located { quad, angle_deg, edge_score })
+    Some(Located { quad, fitted_quad, angle_deg, edge_score })
 }
 
 /// Whether a print located on a form printed with a photo is that printed photo: it lies
@@ -416,7 +423,7 @@ pub(crate) fn locate(patch: &Patch, excluded: &[Rect], box_mm: Rect) -> Option<L
 /// lies outside it, or inside it with its shadow lines, is a pasted print.
 pub(crate) fn is_printed_photo(loc: &Located, box_mm: Rect, edge_max: f64) -> bool {
     let printed = box_mm.inflate(-0.5 + 0.4);
-    loc.edge_score < edge_max && loc.quad.iter().all(|&p| printed.contains(p))
+    loc.edge_score < edge_max && loc.fitted_quad.iter().all(|&p| printed.contains(p))
 }
 
 /// A side as the line `a·u + b·v = c` in the rectangle's rotated frame (patch px).

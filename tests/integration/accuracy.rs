@@ -159,7 +159,9 @@ fn accuracy_ratchet() {
             e.registration_median_mm
         );
         assert!(e.registration_max_mm <= 1.0, "{:?}: max registration error {} mm", p.degrade, e.registration_max_mm);
-        let _ = std::fs::remove_dir_all(&dir);
+        if std::env::var_os("KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
     assert!(
         failures.is_empty(),
