@@ -466,6 +466,41 @@ fn group_readings(template: &Template, fields: &BTreeMap<String, FieldReading>) 
 mod tests {
     use super::*;
 
+    /// A print reaching 1 mm into the 是 box makes it (and its group) ambiguous, with the
+    /// reason; the 否 box beside it, which the print does not reach, keeps its reading.
+    #[test]
+    fn a_covered_box_reads_ambiguous_and_its_neighbour_does_not() {
+        use crate::geometry::Point;
+        let t = Template::sbk_student();
+        let mut r = FieldReadings::default();
+        for f in &t.fields {
+            if matches!(f.kind, FieldKind::Checkbox { .. }) {
+                let ticked = f.name == "photo_no";
+                r.fields.insert(f.name.clone(), reading("checkbox", (if ticked { 2 } else { 0 }, 1.0), 0.0, true));
+            }
+        }
+        r.groups = group_readings(&t, &r.fields);
+        assert_eq!(r.groups["photo_is_applicant"].value.as_deref(), Some("no"));
+        let yes = t.fields.iter().find(|f| f.name == "photo_yes").unwrap().rect;
+        // A print whose bottom edge runs 1 mm into the 是 box and ends left of the 否 box.
+        let q = [
+            Point::new(160.0, 50.0),
+            Point::new(yes.right() + 1.0, 50.0),
+            Point::new(yes.right() + 1.0, yes.y + 1.0),
+            Point::new(160.0, yes.y + 1.0),
+        ];
+        assert!(mark_covered(&t, &mut r, &q));
+        assert_eq!(r.fields["photo_yes"].state, FieldState::Ambiguous);
+        assert_eq!(r.fields["photo_yes"].reason.as_deref(), Some(COVERED_REASON));
+        assert_eq!(r.fields["photo_no"].state, FieldState::Checked);
+        assert_eq!(r.groups["photo_is_applicant"].state, "ambiguous");
+        // A print ending 0.2 mm into the box (its outline) covers nothing.
+        let mut r2 = FieldReadings::default();
+        r2.fields.insert("photo_yes".into(), reading("checkbox", (0, 1.0), 0.0, true));
+        let shallow = q.map(|p| Point::new(p.x, p.y.min(yes.y + 0.2)));
+        assert!(!mark_covered(&t, &mut r2, &shallow));
+    }
+
     #[test]
     fn classify_bands() {
         assert_eq!(classify(0.3, 0.02, 0.06).0, 2);

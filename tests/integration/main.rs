@@ -5,6 +5,7 @@ mod accuracy;
 mod bad_inputs;
 mod campaign;
 mod golden;
+mod photos;
 mod print_pdf;
 
 use std::path::PathBuf;

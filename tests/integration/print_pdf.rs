@@ -84,3 +84,48 @@ fn class_sheets_precede_each_class_and_scan_as_covers() {
         );
     }
 }
+
+/// Issue 13's reproduction: a form printed with a photo, rendered by poppler and saved as
+/// the JPEG it writes (4:2:0 chroma subsampling, as scanners write), must read `printed` and
+/// write no card photo, as the same page saved as PNG does. Before the locator's drop-out
+/// zones, the subsampled red box outline was taken for a pasted print's edge and a crop of
+/// the printed photo was written as card-ready.
+#[test]
+fn a_printed_photo_through_poppler_jpeg_reads_printed() {
+    if !crate::have_pdftoppm() {
+        eprintln!("pdftoppm not installed: skipping the poppler JPEG check (CI installs poppler-utils)");
+        return;
+    }
+    use formscan::batch::{self, BatchOptions};
+    use formscan::photo::PhotoStatus;
+    let dir = scratch("pdf-jpeg");
+    let t = Template::sbk_student();
+    let mut persons: Vec<(usize, _)> = synth::roster(3, 13).into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
+    for (i, p) in persons.iter_mut().enumerate() {
+        p.1.photo = Some(format!("face:{i}"));
+    }
+    let pr = print::print_run(&t, &persons, Some("RJPG"), &dir, &dir.join("print")).unwrap();
+    let first = pr.pages.iter().map(|p| p.pdf_page).min().unwrap();
+    for (fmt, ext) in [("-jpeg", "jpg"), ("-png", "png")] {
+        let scans = dir.join(ext);
+        std::fs::create_dir_all(&scans).unwrap();
+        let st = Command::new("pdftoppm")
+            .args(["-r", "300", fmt, "-f", &first.to_string()])
+            .arg(&pr.pdfs[0])
+            .arg(scans.join("page"))
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let opts = BatchOptions { out_dir: dir.join(format!("out-{ext}")), snippets: false, people: None };
+        batch::run(&Engine::default(), &[scans], &opts, &|_, _| {}).unwrap();
+        let recs = synth::eval::read_records(&opts.out_dir.join("records.jsonl")).unwrap();
+        assert_eq!(recs.len(), 3, "{ext}");
+        for r in &recs {
+            let photo = r.photo.as_ref().unwrap_or_else(|| panic!("{ext} {}: no photo reading", r.source.file));
+            assert_eq!(photo.status, PhotoStatus::Printed, "{ext} {}: {photo:?}", r.source.file);
+            assert!(photo.file.is_none(), "{ext} {}: card photo {:?}", r.source.file, photo.file);
+        }
+        assert!(!opts.out_dir.join("photos").exists(), "{ext}: a card photo was written");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
