@@ -5,10 +5,15 @@
 //! check it failed, and a flagged photo is written apart from the card-ready ones.
 //!
 //! Steps for one read page:
-//! 1. **Status.** [`locate`] looks for a print around the template's photo box on the
-//!    full-resolution scan. A pasted print is told by the shadow line along its edge; a photo
-//!    printed by the print run (the page code's `photo_printed` flag) has none. Status is
-//!    `pasted`, `printed` or `none`. Whether a photo is **required** follows rules 1–2 of the
+//! 1. **Status.** The locator (`photo::locate`) looks for a print around the template's photo box on the
+//!    full-resolution scan, reading the drop-out red the print run laid there (the box
+//!    outline, rules, the hint in an empty box) as paper even where a 4:2:0 JPEG has averaged
+//!    its chroma away. A pasted print is told by the shadow line along its edges (on the edges
+//!    the scanner lamp catches; a side with none is found from its neighbours' lines); a
+//!    photo printed by the print run (the page code's `photo_printed` flag) lies within its
+//!    printed rectangle and shows next to no edge line. Status is `pasted`, `printed` or
+//!    `none`. Checkboxes the pasted print covers read `ambiguous` (see
+//!    [`crate::fields::mark_covered`]). Whether a photo is **required** follows rules 1–2 of the
 //!    notice: none under 6 years of age, none when the printed photo is confirmed to show the
 //!    applicant (the `photo_is_applicant` boxes), otherwise one must be pasted.
 //! 2. **Crop.** The print's four corners give a homography from the upright print to the scan,

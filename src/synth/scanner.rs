@@ -195,8 +195,8 @@ pub fn scan<R: Rng>(clean: &RgbImage, fx: &ScanEffects, rng: &mut R) -> RgbImage
     if fx.paper != [1.0; 3] {
         let raw: &mut [u8] = &mut out;
         for p in raw.chunks_exact_mut(3) {
-            for c in 0..3 {
-                p[c] = (p[c] as f32 * fx.paper[c]).round() as u8;
+            for (v, k) in p.iter_mut().zip(fx.paper) {
+                *v = (*v as f32 * k).round() as u8;
             }
         }
     }

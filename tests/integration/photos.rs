@@ -14,7 +14,7 @@ fn two_scans_of_one_form_keep_two_photos() {
     simulate(&scans, 6, 102, Degrade::Mild, 300.0, 0.0, 0.0, None);
     let opts = BatchOptions { out_dir: dir.join("out"), snippets: false, people: None };
     let engine = Engine::default();
-    batch::run(&engine, &[scans.clone()], &opts, &|_, _| {}).unwrap();
+    batch::run(&engine, std::slice::from_ref(&scans), &opts, &|_, _| {}).unwrap();
     let recs = eval::read_records(&opts.out_dir.join("records.jsonl")).unwrap();
     let with_photo = recs.iter().find(|r| r.photo.as_ref().is_some_and(|p| p.file.is_some())).expect("a card photo");
     // The same sheet once more, under another name.
@@ -32,7 +32,7 @@ fn two_scans_of_one_form_keep_two_photos() {
         v
     };
     let out2 = BatchOptions { out_dir: dir.join("out2"), ..opts.clone() };
-    batch::run(&engine, &[scans.clone()], &out2, &|_, _| {}).unwrap();
+    batch::run(&engine, std::slice::from_ref(&scans), &out2, &|_, _| {}).unwrap();
     let first = names(&eval::read_records(&out2.out_dir.join("records.jsonl")).unwrap());
     assert_eq!(first.len(), 2, "{first:?}");
     assert_ne!(first[0], first[1]);
