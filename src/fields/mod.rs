@@ -110,6 +110,9 @@ pub struct FieldReadings {
 #[derive(Default)]
 pub struct FieldScratch {
     patch: Vec<u8>,
+    /// Paper-normalised luminance and per-sample flags of the content measure.
+    lum: Vec<f32>,
+    flags: Vec<bool>,
 }
 
 /// Classifies `v` against two thresholds; returns the state index (0 = below, 1 = between,
@@ -168,21 +171,23 @@ fn content_fraction(
     rect: crate::geometry::Rect,
     ppm: f64,
     test: &ContentTest,
-    buf: &mut Vec<u8>,
+    scratch: &mut FieldScratch,
 ) -> f64 {
     let area = rect.inflate(test.ring_mm);
+    let buf = &mut scratch.patch;
     let (w, h) = scan.sample_rgb(&reg.to_scan, area, ppm, buf);
     if w < 3 || h < 3 {
         return 0.0;
     }
     let (nx, ny) = (test.blocks.0.clamp(1, w), test.blocks.1.clamp(1, h));
-    let block = |i: usize, j: usize| ((i * nx / w).min(nx - 1), (j * ny / h).min(ny - 1));
+    let bx_of: Vec<usize> = (0..w).map(|i| (i * nx / w).min(nx - 1)).collect();
+    let by_of = |j: usize| (j * ny / h).min(ny - 1);
     let mut hist = vec![[[0u32; 64]; 3]; nx * ny];
-    for j in 0..h {
-        for i in 0..w {
-            let (bx, by) = block(i, j);
-            let p = &buf[(j * w + i) * 3..(j * w + i) * 3 + 3];
-            (0..3).for_each(|c| hist[by * nx + bx][c][(p[c] >> 2) as usize] += 1);
+    for (j, row) in buf.chunks_exact(w * 3).enumerate() {
+        let by = by_of(j);
+        for (p, &bx) in row.chunks_exact(3).zip(&bx_of) {
+            let hb = &mut hist[by * nx + bx];
+            (0..3).for_each(|c| hb[c][(p[c] >> 2) as usize] += 1);
         }
     }
     let pct90 = |h: &[u32; 64]| {
@@ -209,13 +214,24 @@ fn content_fraction(
             inv[by * nx + bx] = best.map(|v| 1.0 / v);
         }
     }
-    let norm = |i: usize, j: usize| -> [f32; 3] {
-        let (bx, by) = block(i, j);
-        let k = inv[by * nx + bx];
-        let p = &buf[(j * w + i) * 3..(j * w + i) * 3 + 3];
-        [p[0] as f32 * k[0], p[1] as f32 * k[1], p[2] as f32 * k[2]]
-    };
-    let lum = |c: [f32; 3]| (c[0] + c[1] + c[2]) / 3.0;
+    // One pass normalises every sample: its luminance (for the edge test) goes to `lum`, and
+    // the tone and colour tests are decided at once.
+    let lum = &mut scratch.lum;
+    lum.clear();
+    lum.resize(w * h, 0.0);
+    let flat = &mut scratch.flags;
+    flat.clear();
+    flat.resize(w * h, false);
+    for (j, row) in buf.chunks_exact(w * 3).enumerate() {
+        let by = by_of(j);
+        for (i, (p, &bx)) in row.chunks_exact(3).zip(&bx_of).enumerate() {
+            let k = inv[by * nx + bx];
+            let c = [p[0] as f32 * k[0], p[1] as f32 * k[1], p[2] as f32 * k[2]];
+            let (lo, hi) = (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2]));
+            lum[j * w + i] = (c[0] + c[1] + c[2]) / 3.0;
+            flat[j * w + i] = lo < test.tone || hi - lo > 0.16;
+        }
+    }
     // The box itself, in samples of the grown area.
     let ring = (test.ring_mm * ppm).round() as usize;
     let (i0, j0) = (ring.min(w - 1), ring.min(h - 1));
@@ -223,14 +239,13 @@ fn content_fraction(
     let (mut content, mut n) = (0usize, 0usize);
     for j in j0..j1 {
         for i in i0..i1 {
-            let c = norm(i, j);
-            let (lo, hi) = (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2]));
+            let k = j * w + i;
             let edge = test.edges && i >= 1 && j >= 1 && i + 1 < w && j + 1 < h && {
-                let dx = (lum(norm(i + 1, j)) - lum(norm(i - 1, j))).abs();
-                let dy = (lum(norm(i, j + 1)) - lum(norm(i, j - 1))).abs();
+                let dx = (lum[k + 1] - lum[k - 1]).abs();
+                let dy = (lum[k + w] - lum[k - w]).abs();
                 dx.max(dy) > 0.14
             };
-            content += (lo < test.tone || hi - lo > 0.16 || edge) as usize;
+            content += (flat[k] || edge) as usize;
             n += 1;
         }
     }
@@ -369,7 +384,7 @@ pub fn read_fields(
             FieldKind::Photo => {
                 // The box is grown by 4 mm for the paper estimate: a 28 × 39 mm print leaves a fifth of it paper.
                 let test = ContentTest { ring_mm: 4.0, blocks: (1, 1), tone: 0.8, edges: false };
-                let fill = content_fraction(scan, reg, inner, 4.0, &test, &mut scratch.patch);
+                let fill = content_fraction(scan, reg, inner, 4.0, &test, scratch);
                 reading("photo", classify(fill, opts.photo_empty_below, opts.photo_above), fill, false)
             }
             FieldKind::Paste => {
@@ -377,7 +392,7 @@ pub fn read_fields(
                 // covers at most a few, and their neighbours show paper. Tone 0.9: a light copy
                 // measures 0.82–0.88 of paper, sensor noise and lighting within a block 0.97.
                 let test = ContentTest { ring_mm: 0.0, blocks: (8, 3), tone: 0.9, edges: true };
-                let fill = content_fraction(scan, reg, inner, 3.0, &test, &mut scratch.patch);
+                let fill = content_fraction(scan, reg, inner, 3.0, &test, scratch);
                 reading("paste", classify(fill, opts.paste_empty_below, opts.paste_above), fill, false)
             }
         };
