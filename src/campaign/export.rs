@@ -149,16 +149,17 @@ fn record(a: &Assessed, page: &PageView) -> (CardRow, Photo) {
     let relation =
         page.fields.get("group:agent_relation").and_then(|g| g.value.as_deref()).map(relation_zh).unwrap_or("");
     // The card photo of this scan, as intake recorded it (`photos/<school>/<ID>-<scan tag>.jpg`;
-    // photos under review are not card photos). Stores written before photos were named per
-    // scan hold no name: there the photo is `photos/<school>/<ID>.jpg`.
-    let dir = Path::new(&page.out_dir).join("photos").join(crate::lookup::safe_name(&p.school));
-    let recorded = page.fields.get("photo").and_then(|f| f.value.as_deref()).filter(|f| f.starts_with("photos/"));
-    let photo = match recorded {
-        Some(rel) => Some(Path::new(&page.out_dir).join(rel)).filter(|f| f.is_file()),
-        None => [&id, &p.id_number]
-            .iter()
-            .map(|i| dir.join(format!("{}.jpg", crate::lookup::safe_name(i))))
-            .find(|f| f.is_file()),
+    // a photo under `photos-review/` is no card photo). Stores written before photos were named
+    // per scan hold no name: there the photo is `photos/<school>/<ID>.jpg`.
+    let photo = match page.fields.get("photo").and_then(|f| f.value.as_deref()) {
+        Some(rel) => Some(Path::new(&page.out_dir).join(rel)).filter(|f| rel.starts_with("photos/") && f.is_file()),
+        None => {
+            let dir = Path::new(&page.out_dir).join("photos").join(crate::lookup::safe_name(&p.school));
+            [&id, &p.id_number]
+                .iter()
+                .map(|i| dir.join(format!("{}.jpg", crate::lookup::safe_name(i))))
+                .find(|f| f.is_file())
+        }
     };
     let name = format!("{id}.jpg");
     let row = [
