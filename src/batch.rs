@@ -2,21 +2,40 @@
 //!
 //! Files are processed in parallel with rayon (pages of a multi-page file too), each thread
 //! with its own [`Worker`] and its buffers. Records are appended to `records.jsonl` and
-//! flushed as each page finishes, so a crash loses at most the pages in flight; `records.csv`
-//! gets one row per read form, `snippets/` the images of written fields, and `summary.json`
-//! the totals at the end. Output files are created readable by their owner only (the data
-//! is about children).
+//! written as each page finishes, one whole line in one write, so a crash loses at most the
+//! pages in flight; `records.csv` gets one row per read form, `snippets/` the images of
+//! written fields, and `summary.json` the totals at the end.
+//!
+//! # What a rerun leaves
+//!
+//! * A plain run ([`run`]) *rewrites* the output folder's records: `records.jsonl`,
+//!   `records.csv` and `summary.json` describe the pages of this run.
+//! * A run with a campaign store ([`crate::campaign::intake`]) *continues* them: the records of
+//!   files the store has completed are kept (each page once: a line cut short by a kill, or
+//!   a page of a file that was not finished, is dropped, and that file is read again), the
+//!   rest is appended, and `records.csv` and `summary.json` are rebuilt over all of them. So
+//!   after any number of interrupted runs and a last complete one, the folder describes every
+//!   page of the campaign folder exactly once, and the exit status covers them all.
+//!
+//! # Output safety
+//!
+//! Everything is owner-only ([`crate::output`]). One process at a time writes a folder: a second
+//! run on it is refused (`.formscan.lock`). Photos, snippets, `records.csv` and `summary.json`
+//! are written under a temporary name and renamed when complete. The first write that fails
+//! (a full disk, a read-only folder) stops the batch with an error naming the file; pages not
+//! yet recorded are left for the rerun, and no partial file is left under a final name.
 
 use crate::engine::{Engine, Worker};
 use crate::error::{Error, Result};
 use crate::fields::Snippet;
+use crate::output::{private_dir, write_atomic, AtomicFile};
 use crate::record::{Outcome, PageRecord, RejectReason, SourceRef, StageTimes};
 use crate::template::FieldKind;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -67,29 +86,9 @@ pub struct Summary {
     pub photos_written: usize,
     /// Card photos written to `photos-review/` (a check failed: a person must look).
     pub photos_review: usize,
-}
-
-/// Creates a folder (and parents) that only its owner can enter.
-pub fn create_private_dir(p: &Path) -> Result<()> {
-    std::fs::create_dir_all(p).map_err(|e| Error::io_at(p, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700)).map_err(|e| Error::io_at(p, e))?;
-    }
-    Ok(())
-}
-
-/// Creates (truncating) a file that only its owner can read.
-pub fn create_private_file(p: &Path) -> Result<File> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        o.mode(0o600);
-    }
-    o.open(p).map_err(|e| Error::io_at(p, e))
+    /// Pages kept from earlier runs into this folder (a resumed campaign run): counted in the
+    /// totals above, not in the times and rates, which are this run's.
+    pub earlier_pages: usize,
 }
 
 /// What a `records.csv` column holds.
@@ -105,20 +104,49 @@ enum Column {
     CombStatus,
 }
 
+/// Where finished pages go: `records.jsonl`, then the totals and `records.csv`.
 struct Sink {
-    jsonl: BufWriter<File>,
-    csv: csv::Writer<BufWriter<File>>,
-    columns: Vec<(String, Column)>,
-    summary: Summary,
+    jsonl: File,
+    jsonl_path: PathBuf,
+    /// Bytes of `records.jsonl` that hold whole lines: where a failed write is cut back to.
+    jsonl_len: u64,
+    tally: Tally,
     times: StageTimes,
 }
 
+/// The totals and `records.csv`, over every page the folder describes.
+struct Tally {
+    csv: csv::Writer<AtomicFile>,
+    columns: Vec<(String, Column)>,
+    summary: Summary,
+}
+
 impl Sink {
+    /// Appends a page of this run: its JSON line, then its totals and CSV row.
     fn write(&mut self, rec: &PageRecord) -> Result<()> {
-        let line = serde_json::to_string(rec).map_err(|e| Error::input(e.to_string()))?;
-        self.jsonl.write_all(line.as_bytes())?;
-        self.jsonl.write_all(b"\n")?;
-        self.jsonl.flush()?;
+        let mut line = serde_json::to_string(rec).map_err(|e| Error::input(e.to_string()))?;
+        line.push('\n');
+        if let Err(e) = self.jsonl.write_all(line.as_bytes()) {
+            // A line cut short (a full disk) is taken back, so the file holds whole lines only.
+            let _ = self.jsonl.set_len(self.jsonl_len);
+            return Err(Error::io_at(&self.jsonl_path, e));
+        }
+        self.jsonl_len += line.len() as u64;
+        let t = &mut self.times;
+        t.decode += rec.timing_ms.decode;
+        t.register += rec.timing_ms.register;
+        t.identify += rec.timing_ms.identify;
+        t.fields += rec.timing_ms.fields;
+        t.photo += rec.timing_ms.photo;
+        t.digits += rec.timing_ms.digits;
+        t.total += rec.timing_ms.total;
+        self.tally.add(rec)
+    }
+}
+
+impl Tally {
+    /// Counts a page in the totals and writes its `records.csv` row.
+    fn add(&mut self, rec: &PageRecord) -> Result<()> {
         let s = &mut self.summary;
         s.pages_in += 1;
         match rec.outcome {
@@ -134,13 +162,6 @@ impl Sink {
         if !rec.findings.is_empty() {
             s.with_findings += 1;
         }
-        let t = &mut self.times;
-        t.decode += rec.timing_ms.decode;
-        t.register += rec.timing_ms.register;
-        t.identify += rec.timing_ms.identify;
-        t.fields += rec.timing_ms.fields;
-        t.photo += rec.timing_ms.photo;
-        t.digits += rec.timing_ms.digits;
         if let Some(f) = rec.photo.as_ref().and_then(|p| p.file.as_deref()) {
             if f.starts_with("photos/") {
                 s.photos_written += 1;
@@ -148,60 +169,59 @@ impl Sink {
                 s.photos_review += 1;
             }
         }
-        t.total += rec.timing_ms.total;
         if rec.outcome == Outcome::Read {
-            let form = rec.form.as_ref();
-            let mut row = vec![
-                rec.source.file.clone(),
-                rec.source.page.to_string(),
-                form.map(|f| f.template.clone()).unwrap_or_default(),
-                form.map(|f| f.run.clone()).unwrap_or_default(),
-                form.map(|f| f.serial.clone()).unwrap_or_default(),
-                form.map(|f| f.page.to_string()).unwrap_or_default(),
-                if rec.findings.is_empty() { "pass".into() } else { "review".into() },
-                rec.findings.iter().map(|f| format!("{}:{}", f.code, f.subject)).collect::<Vec<_>>().join(" "),
-            ];
-            for (name, col) in &self.columns {
-                let comb = |f: &crate::record::FieldReading| match col {
-                    Column::CombValue => f.value.clone().unwrap_or_default(),
-                    _ => f
-                        .status
-                        .and_then(|st| serde_json::to_value(st).ok())
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default(),
-                };
-                let v = if matches!(col, Column::CombValue | Column::CombStatus) {
-                    rec.fields.get(name).map(comb).unwrap_or_default()
-                } else if *col == Column::Group {
-                    rec.groups
-                        .get(name)
-                        .map(|g| {
-                            g.value.clone().unwrap_or_else(|| {
-                                if g.state == "none" {
-                                    String::new()
-                                } else {
-                                    g.state.clone()
-                                }
-                            })
-                        })
-                        .unwrap_or_default()
-                } else {
-                    rec.fields
-                        .get(name)
-                        .map(|f| {
-                            serde_json::to_value(f.state)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_string))
-                                .unwrap_or_default()
-                        })
-                        .unwrap_or_default()
-                };
-                row.push(v);
-            }
-            self.csv.write_record(&row).map_err(|e| Error::Io { path: None, source: std::io::Error::other(e) })?;
+            let row = csv_row(rec, &self.columns);
+            let path = self.csv.get_ref().path().to_path_buf();
+            self.csv.write_record(&row).map_err(|e| Error::io_at(&path, std::io::Error::other(e)))?;
         }
         Ok(())
     }
+}
+
+/// A read page's `records.csv` row. Text from the roster or the file system goes through
+/// [`crate::output::spreadsheet_safe`]: the file is made to be opened in a spreadsheet.
+fn csv_row(rec: &PageRecord, columns: &[(String, Column)]) -> Vec<String> {
+    let safe = |s: &str| crate::output::spreadsheet_safe(s).into_owned();
+    let form = rec.form.as_ref();
+    let mut row = vec![
+        safe(&rec.source.file),
+        rec.source.page.to_string(),
+        form.map(|f| safe(&f.template)).unwrap_or_default(),
+        form.map(|f| safe(&f.run)).unwrap_or_default(),
+        form.map(|f| safe(&f.serial)).unwrap_or_default(),
+        form.map(|f| f.page.to_string()).unwrap_or_default(),
+        if rec.findings.is_empty() { "pass".into() } else { "review".into() },
+        safe(&rec.findings.iter().map(|f| format!("{}:{}", f.code, f.subject)).collect::<Vec<_>>().join(" ")),
+    ];
+    for (name, col) in columns {
+        let comb = |f: &crate::record::FieldReading| match col {
+            Column::CombValue => f.value.clone().unwrap_or_default(),
+            _ => f
+                .status
+                .and_then(|st| serde_json::to_value(st).ok())
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+        };
+        let v = if matches!(col, Column::CombValue | Column::CombStatus) {
+            rec.fields.get(name).map(comb).unwrap_or_default()
+        } else if *col == Column::Group {
+            rec.groups
+                .get(name)
+                .map(|g| {
+                    g.value.clone().unwrap_or_else(|| if g.state == "none" { String::new() } else { g.state.clone() })
+                })
+                .unwrap_or_default()
+        } else {
+            rec.fields
+                .get(name)
+                .map(|f| {
+                    serde_json::to_value(f.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+                })
+                .unwrap_or_default()
+        };
+        row.push(safe(&v));
+    }
+    row
 }
 
 fn save_snippets(out: &Path, rec: &mut PageRecord, snippets: Vec<Snippet>) -> Result<()> {
@@ -209,21 +229,27 @@ fn save_snippets(out: &Path, rec: &mut PageRecord, snippets: Vec<Snippet>) -> Re
     if snippets.is_empty() {
         return Ok(());
     }
-    let rel = format!("snippets/{}-{}-p{}", form.run, form.serial, form.page);
+    // Run and serial come from the page's code, which a hostile page could fill with `../`.
+    let rel = format!(
+        "snippets/{}",
+        crate::output::unique_file_name(&format!("{}-{}-p{}", form.run, form.serial, form.page))
+    );
     let dir = out.join(&rel);
-    create_private_dir(&dir)?;
+    private_dir(&dir)?;
+    let mut png = Vec::new();
     for s in snippets {
-        let name = format!("{rel}/{}.png", s.field);
+        let name = format!("{rel}/{}.png", crate::output::unique_file_name(&s.field));
         let path = out.join(&name);
-        let f = create_private_file(&path)?;
+        png.clear();
         let enc = image::codecs::png::PngEncoder::new_with_quality(
-            BufWriter::new(f),
+            &mut png,
             image::codecs::png::CompressionType::Fast,
             image::codecs::png::FilterType::Sub,
         );
         let color = if s.channels == 3 { image::ExtendedColorType::Rgb8 } else { image::ExtendedColorType::L8 };
         image::ImageEncoder::write_image(enc, &s.pixels, s.width, s.height, color)
             .map_err(|e| Error::io_at(&path, std::io::Error::other(e)))?;
+        write_atomic(&path, &png)?;
         if let Some(fr) = rec.fields.get_mut(&s.field) {
             fr.snippet = Some(name);
         }
@@ -242,7 +268,8 @@ pub fn scan_tag(source: &SourceRef) -> String {
 /// Completes the photo reading with the person (rule 2 needs the age) and writes the card
 /// photo: `photos/<school>/<ID number>-<scan tag>.jpg` when every check passed,
 /// `photos-review/...` when one failed, `.../unmatched/<run>-<serial>-<scan tag>.jpg` when the
-/// form's person is unknown (see [`scan_tag`]).
+/// form's person is unknown (see [`scan_tag`]). The school's folder is
+/// [`crate::output::unique_file_name`] of its name, so two schools never share one.
 fn save_photo(engine: &Engine, opts: &BatchOptions, rec: &mut PageRecord) -> Result<()> {
     let (Some(photo), Some(form)) = (rec.photo.as_mut(), rec.form.as_ref()) else { return Ok(()) };
     let popts = &engine.options().photo;
@@ -252,29 +279,27 @@ fn save_photo(engine: &Engine, opts: &BatchOptions, rec: &mut PageRecord) -> Res
     let Some(data) = photo.data.take() else { return Ok(()) };
     let top = if photo.failed.is_empty() { "photos" } else { "photos-review" };
     let (folder, stem) = match &person {
-        Some(p) => (crate::lookup::safe_name(&p.school), crate::lookup::safe_name(&p.id_number)),
+        Some(p) => (crate::output::unique_file_name(&p.school), crate::lookup::safe_name(&p.id_number)),
         None => ("unmatched".to_string(), crate::lookup::safe_name(&format!("{}-{}", form.run, form.serial))),
     };
     // Two scans of one form (a rescan, a copy in another file) each keep their own photo: the
     // name carries a tag of the scan (file and page), stable across reruns.
     let rel = format!("{top}/{folder}/{stem}-{}.jpg", scan_tag(&rec.source));
-    create_private_dir(&opts.out_dir.join(top))?;
-    let dir = opts.out_dir.join(top).join(&folder);
-    create_private_dir(&dir)?;
-    let path = opts.out_dir.join(&rel);
-    let mut f = create_private_file(&path)?;
-    f.write_all(&data).map_err(|e| Error::io_at(&path, e))?;
+    private_dir(&opts.out_dir.join(top).join(&folder))?;
+    write_atomic(&opts.out_dir.join(&rel), &data)?;
     photo.file = Some(rel);
     Ok(())
 }
 
+/// Reads one page and writes its photo and snippets. `Err` only when an output file cannot be
+/// written: the batch stops there (the page is not recorded, so a rerun reads it again).
 fn one_page(
     worker: &mut Worker,
     engine: &Engine,
     page: &crate::decode::PageSource,
     file: &str,
     opts: &BatchOptions,
-) -> PageRecord {
+) -> Result<PageRecord> {
     let src = SourceRef { file: file.to_string(), page: page.index() };
     let t = Instant::now();
     let image = match crate::decode::decode_page(page, &engine.options().decode) {
@@ -285,33 +310,18 @@ fn one_page(
             let mut r = PageRecord::rejected(src, reason, e.to_string());
             r.timing_ms.decode = t.elapsed().as_secs_f64() * 1000.0;
             r.timing_ms.total = r.timing_ms.decode;
-            return r;
+            return Ok(r);
         }
     };
     let decode_ms = t.elapsed().as_secs_f64() * 1000.0;
     let (mut rec, snippets) = worker.process(image, src);
     rec.timing_ms.decode = decode_ms;
     rec.timing_ms.total += decode_ms;
-    if let Err(e) = save_photo(engine, opts, &mut rec) {
-        rec.findings.push(crate::audit::Finding {
-            code: "photo_not_saved".into(),
-            subject: String::new(),
-            message: e.to_string(),
-            message_zh: "照片未能保存".into(),
-        });
-    }
+    save_photo(engine, opts, &mut rec)?;
     if opts.snippets {
-        if let Err(e) = save_snippets(&opts.out_dir, &mut rec, snippets) {
-            // The page was read; a snippet that cannot be saved is noted, not fatal.
-            rec.findings.push(crate::audit::Finding {
-                code: "snippet_not_saved".into(),
-                subject: String::new(),
-                message: e.to_string(),
-                message_zh: "字段图像未能保存".into(),
-            });
-        }
+        save_snippets(&opts.out_dir, &mut rec, snippets)?;
     }
-    rec
+    Ok(rec)
 }
 
 /// Observes a batch: chooses which files to process and receives every finished page, e.g.
@@ -330,6 +340,12 @@ pub trait BatchHook: Sync {
     fn file_done(&self, _path: &Path, _pages: usize) -> Result<()> {
         Ok(())
     }
+    /// Whether a record that an earlier run left in the output folder's `records.jsonl` still
+    /// stands (its file will not be read again), so that it is kept rather than rewritten.
+    /// Default: none is kept, the folder is rewritten.
+    fn keep_earlier(&self, _rec: &PageRecord) -> bool {
+        false
+    }
 }
 
 struct NoHook;
@@ -347,7 +363,10 @@ pub fn run(
     run_with(engine, inputs, opts, progress, &NoHook)
 }
 
-/// [`run`], with a [`BatchHook`] that may skip files and sees every page.
+/// Name of the lock file that marks an output folder in use.
+pub const LOCK_FILE: &str = ".formscan.lock";
+
+/// [`run`], with a [`BatchHook`] that may skip files, keep earlier records and sees every page.
 pub fn run_with(
     engine: &Engine,
     inputs: &[PathBuf],
@@ -355,28 +374,18 @@ pub fn run_with(
     progress: &(dyn Fn(usize, usize) + Sync),
     hook: &dyn BatchHook,
 ) -> Result<Summary> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
     let start = Instant::now();
     let files = crate::decode::list_inputs(inputs)?;
-    create_private_dir(&opts.out_dir)?;
-    let jsonl = BufWriter::new(create_private_file(&opts.out_dir.join("records.jsonl"))?);
+    private_dir(&opts.out_dir)?;
+    let what = format!("output folder {}", opts.out_dir.display());
+    let _lock = crate::output::Lock::acquire(&opts.out_dir.join(LOCK_FILE), &what, "process")?;
     let csv_path = opts.out_dir.join("records.csv");
-    let mut csv_file = BufWriter::new(create_private_file(&csv_path)?);
+    let mut csv_file = AtomicFile::create(&csv_path)?;
     // A byte-order mark, so that Excel opens the UTF-8 file as UTF-8.
     csv_file.write_all("\u{feff}".as_bytes()).map_err(|e| Error::io_at(&csv_path, e))?;
     let mut csv = csv::Writer::from_writer(csv_file);
-    let t = &engine.templates()[0];
-    let mut columns: Vec<(String, Column)> = t
-        .fields
-        .iter()
-        .filter(|f| !matches!(f.kind, FieldKind::Barcode | FieldKind::Printed { .. } | FieldKind::Checkbox { .. }))
-        .map(|f| (f.name.clone(), Column::State))
-        .collect();
-    columns.extend(t.groups.iter().map(|g| (g.name.clone(), Column::Group)));
-    // Comb fields: the characters read and their status, after the states.
-    for f in t.fields.iter().filter(|f| matches!(f.kind, FieldKind::Comb { .. })) {
-        columns.push((f.name.clone(), Column::CombValue));
-        columns.push((f.name.clone(), Column::CombStatus));
-    }
+    let columns = csv_columns(engine);
     let mut header: Vec<String> = ["file", "page_index", "template", "run", "serial", "page", "status", "findings"]
         .iter()
         .map(|s| s.to_string())
@@ -386,34 +395,44 @@ pub fn run_with(
         Column::CombStatus => format!("{name}_status"),
         _ => name.clone(),
     }));
-    csv.write_record(&header)
-        .map_err(|e| Error::Io { path: Some(csv_path.clone()), source: std::io::Error::other(e) })?;
-    let sink = Mutex::new(Sink {
-        jsonl,
-        csv,
-        columns,
-        summary: Summary { files: files.len(), threads: rayon::current_num_threads(), ..Default::default() },
-        times: StageTimes::default(),
-    });
-    let done = std::sync::atomic::AtomicUsize::new(0);
+    csv.write_record(&header).map_err(|e| Error::io_at(&csv_path, std::io::Error::other(e)))?;
+    let summary = Summary { files: files.len(), threads: rayon::current_num_threads(), ..Default::default() };
+    let mut tally = Tally { csv, columns, summary };
+    let jsonl_path = opts.out_dir.join("records.jsonl");
+    let (jsonl, jsonl_len) = keep_earlier_records(&jsonl_path, hook, &mut tally)?;
+    tally.summary.earlier_pages = tally.summary.pages_in;
+    let sink = Mutex::new(Sink { jsonl, jsonl_path, jsonl_len, tally, times: StageTimes::default() });
+    let done = AtomicUsize::new(0);
+    let stopped = AtomicBool::new(false);
     let write_err: Mutex<Option<Error>> = Mutex::new(None);
     let fail = |e: Error| {
+        stopped.store(true, Relaxed);
         write_err.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(e);
     };
-    let emit = |path: &Path, rec: PageRecord| {
+    let emit = |path: &Path, rec: Result<PageRecord>| {
+        let rec = match rec {
+            Ok(rec) => rec,
+            Err(e) => return fail(e),
+        };
+        if stopped.load(Relaxed) {
+            return; // the batch is stopping: nothing more is recorded
+        }
         let written = sink.lock().unwrap_or_else(|e| e.into_inner()).write(&rec);
         if let Err(e) = written.and_then(|_| hook.page(path, &rec)) {
             fail(e);
         }
     };
-    let skipped = std::sync::atomic::AtomicUsize::new(0);
+    let skipped = AtomicUsize::new(0);
     files.par_iter().for_each_init(
         || engine.worker(),
         |worker, path| {
-            let name = path.display().to_string();
+            if stopped.load(Relaxed) {
+                return;
+            }
+            let name = crate::decode::path_label(path);
             if !hook.wanted(path) {
-                skipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, files.len());
+                skipped.fetch_add(1, Relaxed);
+                progress(done.fetch_add(1, Relaxed) + 1, files.len());
                 return;
             }
             let n = match engine.open(path) {
@@ -423,7 +442,8 @@ pub fn run_with(
                     } else {
                         RejectReason::UnreadableFile
                     };
-                    emit(path, PageRecord::rejected(SourceRef { file: name.clone(), page: 0 }, reason, e.to_string()));
+                    let src = SourceRef { file: name.clone(), page: 0 };
+                    emit(path, Ok(PageRecord::rejected(src, reason, e.to_string())));
                     1
                 }
                 Ok(pages) if pages.len() == 1 => {
@@ -437,20 +457,24 @@ pub fn run_with(
                     pages.len()
                 }
             };
+            if stopped.load(Relaxed) {
+                return; // the file may be incomplete: it is not marked done
+            }
             if let Err(e) = hook.file_done(path, n) {
                 fail(e);
             }
-            progress(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1, files.len());
+            progress(done.fetch_add(1, Relaxed) + 1, files.len());
         },
     );
     if let Some(e) = write_err.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }
-    let mut sink = sink.into_inner().unwrap_or_else(|e| e.into_inner());
-    sink.csv.flush().map_err(|e| Error::io_at(&csv_path, e))?;
-    let mut summary = sink.summary;
+    let sink = sink.into_inner().unwrap_or_else(|e| e.into_inner());
+    sink.tally.csv.into_inner().map_err(|e| Error::io_at(&csv_path, std::io::Error::other(e.to_string())))?.commit()?;
+    let mut summary = sink.tally.summary;
     summary.skipped_files = skipped.into_inner();
-    let n = summary.pages_in.max(1) as f64;
+    let this_run = summary.pages_in - summary.earlier_pages;
+    let n = this_run.max(1) as f64;
     let t = &sink.times;
     summary.stage_ms_mean = StageTimes {
         decode: t.decode / n,
@@ -462,10 +486,52 @@ pub fn run_with(
         total: t.total / n,
     };
     summary.elapsed_s = start.elapsed().as_secs_f64();
-    summary.pages_per_s = summary.pages_in as f64 / summary.elapsed_s.max(1e-9);
-    let sp = opts.out_dir.join("summary.json");
-    let mut f = create_private_file(&sp)?;
-    f.write_all(serde_json::to_string_pretty(&summary).map_err(|e| Error::input(e.to_string()))?.as_bytes())
-        .map_err(|e| Error::io_at(&sp, e))?;
+    summary.pages_per_s = this_run as f64 / summary.elapsed_s.max(1e-9);
+    let json = serde_json::to_string_pretty(&summary).map_err(|e| Error::input(e.to_string()))?;
+    write_atomic(&opts.out_dir.join("summary.json"), json.as_bytes())?;
     Ok(summary)
+}
+
+/// The `records.csv` columns after the fixed ones, from the first template.
+fn csv_columns(engine: &Engine) -> Vec<(String, Column)> {
+    let t = &engine.templates()[0];
+    let mut columns: Vec<(String, Column)> = t
+        .fields
+        .iter()
+        .filter(|f| !matches!(f.kind, FieldKind::Barcode | FieldKind::Printed { .. } | FieldKind::Checkbox { .. }))
+        .map(|f| (f.name.clone(), Column::State))
+        .collect();
+    columns.extend(t.groups.iter().map(|g| (g.name.clone(), Column::Group)));
+    // Comb fields: the characters read and their status, after the states.
+    for f in t.fields.iter().filter(|f| matches!(f.kind, FieldKind::Comb { .. })) {
+        columns.push((f.name.clone(), Column::CombValue));
+        columns.push((f.name.clone(), Column::CombStatus));
+    }
+    columns
+}
+
+/// Starts `records.jsonl` for this run and returns it open for appending. Records an earlier
+/// run left there are kept when the hook says they still stand ([`BatchHook::keep_earlier`]),
+/// each (file, page) once, and counted into `tally`; a line that does not parse (cut short by
+/// a kill) is dropped. The kept lines are written to a new file that replaces the old one
+/// whole. Returns the file and its length.
+fn keep_earlier_records(path: &Path, hook: &dyn BatchHook, tally: &mut Tally) -> Result<(File, u64)> {
+    let mut kept = AtomicFile::create(path)?;
+    let mut len = 0u64;
+    if let Ok(old) = File::open(path) {
+        let mut seen: HashSet<(String, usize)> = HashSet::new();
+        for line in std::io::BufReader::new(old).split(b'\n') {
+            let line = line.map_err(|e| Error::io_at(path, e))?;
+            let Ok(rec) = serde_json::from_slice::<PageRecord>(&line) else { continue };
+            if !hook.keep_earlier(&rec) || !seen.insert((rec.source.file.clone(), rec.source.page)) {
+                continue;
+            }
+            kept.write_all(&line).and_then(|_| kept.write_all(b"\n")).map_err(|e| Error::io_at(path, e))?;
+            len += line.len() as u64 + 1;
+            tally.add(&rec)?;
+        }
+    }
+    kept.commit()?;
+    let f = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| Error::io_at(path, e))?;
+    Ok((f, len))
 }

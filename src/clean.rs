@@ -398,12 +398,12 @@ fn read_table(bytes: &[u8], list: ListKind, file: usize) -> Result<Vec<Row>> {
     for (c, required) in cols {
         if *required && !index.contains_key(c) {
             let (_, what, aliases) = ALL_COLS.iter().find(|a| a.0 == *c).expect("every column has aliases");
-            let found: Vec<&str> = header.iter().map(str::trim).collect();
+            let known = |h: &str| ALL_COLS.iter().any(|a| a.2.contains(&h));
             return Err(Error::input(format!(
-                "the {} list has no {what} column; accepted headers: {}; found: {}",
+                "the {} list has no {what} column; accepted headers: {}; {}",
                 list.as_str(),
                 aliases.join(", "),
-                found.join(", ")
+                crate::roster::header_found(&header, known)
             )));
         }
     }
@@ -740,7 +740,7 @@ pub fn clean(inputs: &CleanInputs) -> Result<CleanResult> {
 /// Writes the report as UTF-8 CSV with a byte-order mark (Excel opens it correctly) and the
 /// columns `action, reason, rows, id_number, name, school, grade, class, message`; `rows` lists
 /// `list:line` references (`holders#2:5` for the fifth line of the second holder file) joined
-/// by `;`.
+/// by `;`. Text from the lists is made spreadsheet-safe ([`crate::output::spreadsheet_safe`]).
 pub fn write_report_csv<W: Write>(report: &[ReportEntry], mut w: W) -> Result<()> {
     w.write_all("\u{FEFF}".as_bytes())?;
     let mut out = csv::Writer::from_writer(w);
@@ -748,16 +748,17 @@ pub fn write_report_csv<W: Write>(report: &[ReportEntry], mut w: W) -> Result<()
         .map_err(roster::csv_error)?;
     for e in report {
         let rows: Vec<String> = e.rows.iter().map(ToString::to_string).collect();
+        let safe = crate::output::spreadsheet_safe;
         out.write_record([
             e.action.as_str(),
             e.reason.as_str(),
             &rows.join(";"),
-            &e.id_number,
-            &e.name,
-            &e.school,
-            &e.grade,
-            &e.class,
-            &e.message,
+            &safe(&e.id_number),
+            &safe(&e.name),
+            &safe(&e.school),
+            &safe(&e.grade),
+            &safe(&e.class),
+            &safe(&e.message),
         ])
         .map_err(roster::csv_error)?;
     }

@@ -56,6 +56,7 @@ pub mod identify;
 pub mod layout;
 pub mod lookup;
 pub mod model;
+pub mod output;
 pub mod payload;
 pub mod photo;
 pub mod print;

@@ -48,7 +48,8 @@ impl ManifestLookup {
         };
         for row in r.records() {
             let row = row.map_err(|e| Error::input_at(path, format!("manifest: {e}")))?;
-            let get = |i: usize| row.get(i).unwrap_or("").to_string();
+            // `print` writes the manifest spreadsheet-safe; read the values back as they were.
+            let get = |i: usize| crate::output::from_spreadsheet(row.get(i).unwrap_or("")).to_string();
             let id_number = get(id);
             let birth_date = crate::domain::parse_id(&id_number).ok().map(|i| i.birth_date);
             self.map.insert((get(run), get(serial)), PersonInfo { id_number, school: get(school), birth_date });

@@ -67,15 +67,6 @@ pub fn run_id(persons: &[Person]) -> String {
     format!("R{:06X}", h & 0xFF_FFFF)
 }
 
-fn file_name(school: &str) -> String {
-    let s: String = school.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    if s.is_empty() {
-        "school".into()
-    } else {
-        s
-    }
-}
-
 /// Resolves a roster photo value: a path relative to `base`, or `face:N` for the bundled
 /// demo portraits.
 fn photo_for(value: &str, base: &Path, box_mm: crate::geometry::Rect) -> Result<JpegImage> {
@@ -96,11 +87,19 @@ pub fn plan_run(t: &Template, persons: &[(usize, Person)], run: Option<&str>, ph
     let photo_box = t.fields.iter().find(|f| f.kind == FieldKind::Photo).map(|f| f.rect);
     let mut by_school: BTreeMap<&str, Vec<&(usize, Person)>> = BTreeMap::new();
     for p in persons {
-        let text = [&p.1.name, &p.1.ethnicity, &p.1.school, &p.1.grade, &p.1.class];
-        if let Some(bad) = text.iter().find(|s| !fonts::printable(s)) {
+        let text = [
+            (&p.1.name, "name (姓名)"),
+            (&p.1.ethnicity, "ethnicity (民族)"),
+            (&p.1.school, "school (学校)"),
+            (&p.1.grade, "grade (年级)"),
+            (&p.1.class, "class (班级)"),
+        ];
+        // The message names the column, not the value: it goes to logs, and the value is a
+        // child's data.
+        if let Some((_, what)) = text.iter().find(|(s, _)| !fonts::printable(s)) {
             pr.problems.push(PrintProblem {
                 line: Some(p.0),
-                reason: format!("`{bad}` has characters outside the print font (GB 2312); not printed"),
+                reason: format!("the {what} has characters outside the print font (GB 2312); not printed"),
             });
             continue;
         }
@@ -109,7 +108,9 @@ pub fn plan_run(t: &Template, persons: &[(usize, Person)], run: Option<&str>, ph
     let mut serial = 0usize;
     for (school, mut list) in by_school {
         list.sort_by(|a, b| (&a.1.grade, &a.1.class, a.0).cmp(&(&b.1.grade, &b.1.class, b.0)));
-        let pdf_name = format!("{}.pdf", file_name(school));
+        // One file per school, whatever the name: `a/b` and `a_b` get two files (see
+        // `output::unique_file_name`), so no PDF merges two schools' pages.
+        let pdf_name = format!("{}.pdf", crate::output::unique_file_name(school));
         let mut pdf_page = 0usize;
         for (i, (line, person)) in list.iter().copied().enumerate() {
             // A new class starts with its cover sheet and class list.
@@ -159,7 +160,7 @@ impl PrintedPage {
 
 /// Writes a planned run: one PDF per school into `out`, plus `manifest.csv`.
 pub fn write_run(t: &Template, pr: &mut PrintRun, out: &Path) -> Result<()> {
-    crate::batch::create_private_dir(out)?;
+    crate::output::private_dir(out)?;
     let mut start = 0;
     while start < pr.pages.len() {
         let pdf_name = pr.pages[start].pdf.clone();
@@ -180,9 +181,10 @@ pub fn write_run(t: &Template, pr: &mut PrintRun, out: &Path) -> Result<()> {
             c += n;
         }
         let path = out.join(&pdf_name);
-        let f = crate::batch::create_private_file(&path)?;
+        let mut f = crate::output::AtomicFile::create(&path)?;
         let school = &pr.pages[start].person.school;
-        pdf::write_pdf(&drawings, &format!("{} {}", t.title, school), std::io::BufWriter::new(f))?;
+        pdf::write_pdf(&drawings, &format!("{} {}", t.title, school), &mut f)?;
+        f.commit()?;
         pr.pdfs.push(path);
         start = end;
     }
@@ -202,9 +204,11 @@ pub fn print_run(
     Ok(pr)
 }
 
+/// Writes `manifest.csv`; roster text is made spreadsheet-safe ([`crate::output::spreadsheet_safe`],
+/// undone by [`crate::lookup::ManifestLookup`]).
 fn write_manifest(pr: &PrintRun, path: &Path) -> Result<()> {
-    let f = crate::batch::create_private_file(path)?;
-    let mut w = csv::Writer::from_writer(std::io::BufWriter::new(f));
+    let f = crate::output::AtomicFile::create(path)?;
+    let mut w = csv::Writer::from_writer(f);
     let io = |e: csv::Error| Error::io_at(path, std::io::Error::other(e));
     w.write_record([
         "run",
@@ -221,28 +225,28 @@ fn write_manifest(pr: &PrintRun, path: &Path) -> Result<()> {
     ])
     .map_err(io)?;
     for p in &pr.pages {
+        let safe = crate::output::spreadsheet_safe;
         w.write_record([
-            pr.run.as_str(),
+            &*safe(&pr.run),
             &p.serial,
             &p.page.to_string(),
-            &p.person.id_number,
-            &p.person.name,
-            &p.person.school,
-            &p.person.grade,
-            &p.person.class,
+            &safe(&p.person.id_number),
+            &safe(&p.person.name),
+            &safe(&p.person.school),
+            &safe(&p.person.grade),
+            &safe(&p.person.class),
             if p.photo.is_some() { "1" } else { "0" },
-            &p.pdf,
+            &safe(&p.pdf),
             &p.pdf_page.to_string(),
         ])
         .map_err(io)?;
     }
-    w.flush().map_err(|e| Error::io_at(path, e))?;
-    Ok(())
+    w.into_inner().map_err(|e| Error::io_at(path, std::io::Error::other(e.to_string())))?.commit()
 }
 
 /// Writes a synthetic roster CSV (English headers) for demos and tests.
 pub fn write_roster(persons: &[Person], path: &Path) -> Result<()> {
-    let f = crate::batch::create_private_file(path)?;
+    let f = crate::output::private_file(path)?;
     let mut w = std::io::BufWriter::new(f);
     crate::roster::write_roster_csv(persons, &mut w)?;
     w.flush().map_err(|e| Error::io_at(path, e))

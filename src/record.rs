@@ -72,6 +72,8 @@
 //!   card photo's corners in template mm, the face and head position on the 358 × 441 card
 //!   photo, and the checks `passed` and `failed` (stable names, listed in [`crate::photo`]);
 //!   `file` is the card photo written under `photos/` (all checks passed) or `photos-review/`.
+//! * `warnings` (absent when empty) lists quality notes that are not failures: `bilevel_scan`
+//!   for a black-and-white page.
 //! * Positions are not repeated per field: the template plus `registration` reproduce them.
 //!   Snippet paths are relative to the output folder.
 
@@ -354,6 +356,11 @@ pub struct PageRecord {
     /// the face and the checks (see [`crate::photo`]); absent for pages not read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photo: Option<crate::photo::PhotoReading>,
+    /// Notes on the scan's quality that do not stop the reading (absent when none): today
+    /// `bilevel_scan`, a black-and-white page (CCITT G4 and the like), which has no colour
+    /// to drop the red print out by and no photo colours to check.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
     /// Stage timings.
     #[serde(default)]
     pub timing_ms: StageTimes,
@@ -374,6 +381,7 @@ impl PageRecord {
             groups: BTreeMap::new(),
             findings: Vec::new(),
             photo: None,
+            warnings: Vec::new(),
             timing_ms: StageTimes::default(),
         }
     }

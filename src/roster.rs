@@ -310,16 +310,30 @@ fn map_header(header: &csv::StringRecord) -> Result<[Option<usize>; 9]> {
     }
     for (c, (_, what, required, aliases)) in COLUMNS.iter().enumerate() {
         if *required && cols[c].is_none() {
-            let found: Vec<&str> = header.iter().map(str::trim).collect();
             return Err(Error::input(format!(
-                "the roster has no {what} column; accepted headers: {}; found: {}",
+                "the roster has no {what} column; accepted headers: {}; {}",
                 aliases.join(", "),
-                found.join(", ")
+                header_found(header, |h| COLUMNS.iter().any(|c| c.3.contains(&h)))
             )));
         }
     }
     Ok(cols)
 }
+
+/// What a header row that lacks a column holds, for the error message: the cells that are known
+/// column names, and only a count of the others. A file without a header row has a child's
+/// name and ID number there, and messages carry no personal data.
+pub(crate) fn header_found(header: &csv::StringRecord, known: impl Fn(&str) -> bool) -> String {
+    let names: Vec<&str> = header.iter().map(str::trim).filter(|h| known(&normalize_header(h))).collect();
+    let others = header.iter().filter(|h| !h.trim().is_empty()).count() - names.len();
+    let names = if names.is_empty() { "no known column name".to_string() } else { names.join(", ") };
+    format!("the header row has {names} and {others} other cells (not shown: they may be personal data)")
+}
+
+/// Longest text a roster cell may hold, in characters. A real school name has under 40 (the
+/// longest seen are district + school + "附属实验学校"); a longer one is a data error, and it
+/// would neither fit the form nor make a file name.
+pub const MAX_CELL_CHARS: usize = 100;
 
 /// Validates one row; `Err` carries every reason, joined. Registers the row's ID in `seen`
 /// (even when the row is rejected for something else) so the second occurrence is named.
@@ -329,8 +343,21 @@ fn check_row(
     line: usize,
     seen: &mut HashMap<String, usize>,
 ) -> Result<Person, String> {
-    let get = |c: Col| cols[c as usize].and_then(|i| rec.get(i)).map_or("", str::trim);
+    // A value that formscan wrote spreadsheet-safe (`'=…`) reads back as it was.
+    let get = |c: Col| crate::output::from_spreadsheet(cols[c as usize].and_then(|i| rec.get(i)).map_or("", str::trim));
     let mut why: Vec<String> = Vec::new();
+    for (c, what) in [
+        (Col::Name, "name (姓名)"),
+        (Col::School, "school (学校)"),
+        (Col::Grade, "grade (年级)"),
+        (Col::Class, "class (班级)"),
+        (Col::Ethnicity, "ethnicity (民族)"),
+    ] {
+        let n = get(c).chars().count();
+        if n > MAX_CELL_CHARS {
+            why.push(format!("{what} is {n} characters long, at most {MAX_CELL_CHARS}"));
+        }
+    }
     let mut p = Person {
         name: get(Col::Name).to_string(),
         ethnicity: get(Col::Ethnicity).to_string(),
@@ -430,16 +457,17 @@ pub fn write_roster_csv<W: Write>(persons: &[Person], w: W) -> Result<()> {
         let sex = p.sex.map(|s| s.to_string()).unwrap_or_default();
         let birth = p.birth_date.map(|d| d.to_string()).unwrap_or_default();
         let photo = p.photo.as_deref().unwrap_or("");
+        let safe = crate::output::spreadsheet_safe;
         out.write_record([
-            p.name.as_str(),
+            &*safe(&p.name),
             &sex,
-            &p.ethnicity,
+            &safe(&p.ethnicity),
             &birth,
-            &p.id_number,
-            &p.school,
-            &p.grade,
-            &p.class,
-            photo,
+            &safe(&p.id_number),
+            &safe(&p.school),
+            &safe(&p.grade),
+            &safe(&p.class),
+            &safe(photo),
         ])
         .map_err(csv_error)?;
     }
@@ -557,10 +585,53 @@ mod tests {
     fn missing_required_column_names_it() {
         let reason = input_reason(parse_roster("姓名,身份证号,学校\n学生一,x,y\n".as_bytes()).unwrap_err());
         assert!(reason.contains("class (班级)") && reason.contains("班级, class"), "{reason}");
-        assert!(reason.contains("found: 姓名, 身份证号, 学校"), "{reason}");
+        assert!(reason.contains("the header row has 姓名, 身份证号, 学校 and 0 other cells"), "{reason}");
         let reason = input_reason(parse_roster(b"name,id,id_number,school,class\n").unwrap_err());
         assert!(reason.contains("`id` and `id_number`"), "{reason}");
         assert!(input_reason(parse_roster(b"\n \n").unwrap_err()).contains("empty"));
+    }
+
+    #[test]
+    fn a_roster_without_a_header_row_says_so_without_its_data() {
+        // Issue 14, defect 10: the message printed the first row, a child's name and ID number.
+        let first = format!("张小明,{},示例小学,1班", id(2013, 9, 1, 1));
+        let reason = input_reason(parse_roster(format!("{first}\n").as_bytes()).unwrap_err());
+        assert!(!reason.contains("张小明") && !reason.contains(&id(2013, 9, 1, 1)), "{reason}");
+        assert!(reason.contains("no known column name and 4 other cells"), "{reason}");
+    }
+
+    #[test]
+    fn overlong_cells_are_row_problems() {
+        // Issue 14, defect 11: a 3000-character school name aborted the whole print.
+        let long = "长".repeat(3000);
+        let text = format!(
+            "姓名,身份证号,学校,班级\n学生一,{},{long},1班\n学生二,{},示例小学,1班\n",
+            id(2013, 9, 1, 1),
+            id(2013, 9, 2, 2)
+        );
+        let r = parse_roster(text.as_bytes()).unwrap();
+        assert_eq!(r.persons.len(), 1);
+        assert_eq!(r.problems.len(), 1);
+        assert_eq!(r.problems[0].line, 2);
+        assert!(r.problems[0].reason.contains("school (学校) is 3000 characters long"), "{}", r.problems[0].reason);
+    }
+
+    #[test]
+    fn spreadsheet_safe_values_read_back_as_written() {
+        let mut p = Person {
+            name: "=cmd|' /C calc'!A0".into(),
+            school: "+示例小学".into(),
+            class: "@1班".into(),
+            ..Person::default()
+        };
+        p.id_number = id(2013, 9, 1, 1);
+        let mut out = Vec::new();
+        write_roster_csv(std::slice::from_ref(&p), &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("'=cmd") && text.contains("'+示例小学") && text.contains("'@1班"), "{text}");
+        let back = parse_roster(text.as_bytes()).unwrap();
+        assert!(back.problems.is_empty(), "{:?}", back.problems);
+        assert_eq!((&back.persons[0].1.name, &back.persons[0].1.school), (&p.name, &p.school));
     }
 
     #[test]

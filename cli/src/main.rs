@@ -302,7 +302,7 @@ fn cmd_clean(
 ) -> Result<()> {
     let r = formscan::clean::clean_files(insured, roll, holders, submitted)?;
     print::write_roster(&r.pending, out)?;
-    let f = batch::create_private_file(report)?;
+    let f = formscan::output::private_file(report)?;
     formscan::clean::write_report_csv(&r.report, std::io::BufWriter::new(f))?;
     // Counts only: the lists are about children, so no names or ID numbers in logs.
     let c = r.counts();
@@ -497,9 +497,22 @@ fn cmd_process(
 }
 
 fn print_summary(s: &batch::Summary) {
+    // Every page is in exactly one of read, blank, covers and rejected, so they add up to pages.
+    let earlier =
+        if s.earlier_pages > 0 { format!(" ({} kept from earlier runs)", s.earlier_pages) } else { String::new() };
     println!(
-        "{} files, {} pages: {} read, {} blank, {} rejected {:?}; {} with findings; {:.1} s, {:.1} pages/s on {} threads",
-        s.files, s.pages_in, s.read, s.blank, s.rejected, s.rejected_by_reason, s.with_findings, s.elapsed_s, s.pages_per_s, s.threads
+        "{} files, {} pages{earlier}: {} read, {} blank, {} covers, {} rejected {:?}; {} with findings; {:.1} s, {:.1} pages/s on {} threads",
+        s.files,
+        s.pages_in,
+        s.read,
+        s.blank,
+        s.covers,
+        s.rejected,
+        s.rejected_by_reason,
+        s.with_findings,
+        s.elapsed_s,
+        s.pages_per_s,
+        s.threads
     );
 }
 
@@ -636,7 +649,7 @@ fn cmd_eval(out: &Path, pool: &[PathBuf]) -> Result<synth::eval::Evaluation> {
 }
 
 fn cmd_demo(out: &Path, students: usize, degrade: &str) -> Result<bool> {
-    formscan::batch::create_private_dir(out)?;
+    formscan::output::private_dir(out)?;
     let mut persons = synth::roster(students, 2026);
     for (i, p) in persons.iter_mut().enumerate() {
         if i % 4 == 1 {

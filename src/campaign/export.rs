@@ -2,9 +2,11 @@
 //!
 //! # Layout
 //!
-//! One folder per school under the output folder (the school name with characters unsafe in
-//! file names replaced by `_`), holding `card-data.csv` and `photos/<ID number>.jpg`. The CSV
-//! has a header row and one record per person, sorted by grade, class and ID number:
+//! One folder per school under the output folder, named by [`school_dir`] (the school name
+//! with characters unsafe in file names replaced by `_`, and a short hash of the name when
+//! that changed it, so two schools never share a folder), holding `card-data.csv` and
+//! `photos/<ID number>.jpg`. The CSV has a header row and one record per person, sorted by
+//! grade, class and ID number:
 //!
 //! | column | content |
 //! |---|---|
@@ -23,7 +25,9 @@
 //! | 照片 | photo file name `<ID number>.jpg`, empty when there is no card photo |
 //!
 //! Encoding: UTF-8 (with a byte-order mark, for Excel) or GBK ([`CsvEncoding`]); a character
-//! GBK cannot hold stops the export rather than being replaced.
+//! GBK cannot hold stops the export rather than being replaced. A cell that a spreadsheet would
+//! run as a formula (starting with `=`, `+`, `-`, `@`) gets a leading `'`
+//! ([`crate::output::spreadsheet_safe`]).
 //!
 //! Photos: the card photo that `process` wrote for the scan that counts (as
 //! `photos/<school>/<ID>-<scan tag>.jpg` in its output folder, recorded in the store) is copied
@@ -31,17 +35,22 @@
 //!
 //! # Exactly once, reproducibly
 //!
-//! Only accepted persons (no open findings) are exported. An export records its persons in
-//! the store as a numbered batch before it writes files, so no person is exported twice;
-//! [`ExportOptions::batch`] writes an earlier batch again, byte for byte the same (rows are
-//! sorted and the files hold no timestamps).
+//! Only accepted persons (no open findings) are exported, each once. An export writes every
+//! file into a hidden staging folder inside the output folder first, then records its persons
+//! in the store as a numbered batch, then moves the school folders into place. So a folder that
+//! cannot be written (read-only, full) fails the export before anything is recorded, and the
+//! same command works again once the folder is fixed. Should the last move fail, the batch is
+//! recorded and the error says how to write it again: [`ExportOptions::batch`] writes an
+//! earlier batch again, byte for byte the same (rows are sorted and the files hold no
+//! timestamps). A new batch never overwrites a school folder already in the output folder.
+//!
+//! One export at a time per store ([`Store::claim_writer`]).
 
 use super::{assess, AssessOptions, Assessed, FormStatus};
 use crate::domain::parse_id;
 use crate::error::{Error, Result};
 use crate::store::{PageView, Store, StoredField};
 use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Text encoding of `card-data.csv`.
@@ -124,14 +133,9 @@ fn accepted<'a>(page: &'a PageView, name: &str) -> Option<&'a str> {
     page.fields.get(name).and_then(StoredField::accepted_value)
 }
 
-/// A folder name for a school: characters unsafe in file names become `_`.
+/// A folder name for a school, unique per school: [`crate::output::unique_file_name`].
 pub fn school_dir(school: &str) -> String {
-    let s: String = school.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    if s.is_empty() {
-        "school".into()
-    } else {
-        s
-    }
+    crate::output::unique_file_name(school)
 }
 
 /// A card-data record.
@@ -196,68 +200,129 @@ fn encode(text: &str, enc: CsvEncoding, path: &Path) -> Result<Vec<u8>> {
 /// Exports accepted, not yet exported persons of the chosen schools into `out` as a new
 /// batch (or rewrites batch [`ExportOptions::batch`]); see the module docs.
 pub fn export(store: &mut dyn Store, out: &Path, opts: &ExportOptions) -> Result<ExportSummary> {
+    store.claim_writer("export")?;
     let all = assess(store, &opts.assess)?;
     let by_key: HashMap<i64, &Assessed> = all.iter().map(|a| (a.view.person.key, a)).collect();
-    let (batch, items): (i64, Vec<(i64, i64)>) = match opts.batch {
-        Some(id) => {
-            let (_, items) = store.export_batch(id)?;
-            (id, items)
-        }
-        None => {
-            let items: Vec<(i64, i64)> = all
-                .iter()
-                .filter(|a| a.status == FormStatus::Accepted && a.view.exported.is_none())
-                .filter(|a| opts.schools.is_empty() || opts.schools.contains(&a.view.person.person.school))
-                .filter_map(|a| Some((a.view.person.key, a.view.pages[a.page?].id)))
-                .collect();
-            if items.is_empty() {
-                return Ok(ExportSummary::default());
-            }
-            let selection = if opts.schools.is_empty() { "all".to_string() } else { opts.schools.join("|") };
-            (store.record_export(&selection, &items)?, items)
-        }
+    let items: Vec<(i64, i64)> = match opts.batch {
+        Some(id) => store.export_batch(id)?.1,
+        None => all
+            .iter()
+            .filter(|a| a.status == FormStatus::Accepted && a.view.exported.is_none())
+            .filter(|a| opts.schools.is_empty() || opts.schools.contains(&a.view.person.person.school))
+            .filter_map(|a| Some((a.view.person.key, a.view.pages[a.page?].id)))
+            .collect(),
     };
-    crate::batch::create_private_dir(out)?;
+    if items.is_empty() {
+        return Ok(ExportSummary::default());
+    }
     let mut schools: BTreeMap<String, Vec<(String, CardRow, Photo)>> = BTreeMap::new();
     for (key, page_id) in &items {
-        let a = by_key.get(key).ok_or_else(|| Error::input(format!("export batch {batch}: unknown person {key}")))?;
+        let a = by_key.get(key).ok_or_else(|| Error::input(format!("export: unknown person {key}")))?;
         let page = a
             .view
             .pages
             .iter()
             .find(|p| p.id == *page_id)
-            .ok_or_else(|| Error::input(format!("export batch {batch}: unknown page {page_id}")))?;
+            .ok_or_else(|| Error::input(format!("export: unknown page {page_id}")))?;
         let (row, photo) = record(a, page);
         let p = &a.view.person.person;
         let sort = format!("{}\u{0}{}\u{0}{}", p.grade, p.class, row[1]);
         schools.entry(p.school.clone()).or_default().push((sort, row, photo));
     }
-    let mut summary = ExportSummary { batch: Some(batch), persons: items.len(), schools: schools.len(), photos: 0 };
+    // One folder per school, and no school's folder taken by another (hash suffixes collide
+    // only by accident of SHA-256; that would be refused here rather than merged).
+    let mut folders: BTreeMap<String, String> = BTreeMap::new();
+    for school in schools.keys() {
+        if let Some(other) = folders.insert(school_dir(school), school.clone()) {
+            return Err(Error::input(format!("two schools map to one export folder: `{other}` and `{school}`")));
+        }
+    }
+    crate::output::private_dir(out)?;
+    if opts.batch.is_none() {
+        if let Some(dir) = folders.keys().map(|d| out.join(d)).find(|d| d.exists()) {
+            return Err(Error::input_at(
+                dir,
+                "this folder already holds an export of the school; export into an empty folder \
+                 (or write an earlier batch again with --batch N)",
+            ));
+        }
+    }
+    let staging = out.join(format!(".export-{}.tmp", std::process::id()));
+    let staged = stage(&staging, schools, opts.encoding);
+    let staged = match staged {
+        Ok(photos) => photos,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(Error::Io {
+                path: Some(out.to_path_buf()),
+                source: std::io::Error::other(format!(
+                    "could not write the export ({e}); nothing was recorded as exported: fix the \
+                     folder (space, permissions) and run the same export again"
+                )),
+            });
+        }
+    };
+    let batch = match opts.batch {
+        Some(id) => id,
+        None => {
+            let selection = if opts.schools.is_empty() { "all".to_string() } else { opts.schools.join("|") };
+            match store.record_export(&selection, &items) {
+                Ok(id) => id,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&staging);
+                    return Err(e);
+                }
+            }
+        }
+    };
+    for folder in folders.keys() {
+        let (from, to) = (staging.join(folder), out.join(folder));
+        if opts.batch.is_some() && to.exists() {
+            std::fs::remove_dir_all(&to).map_err(|e| Error::io_at(&to, e))?;
+        }
+        std::fs::rename(&from, &to).map_err(|e| {
+            Error::io_at(
+                &to,
+                std::io::Error::other(format!(
+                    "{e}; export batch {batch} is recorded: write it again with `formscan export --batch {batch}`"
+                )),
+            )
+        })?;
+    }
+    let _ = std::fs::remove_dir_all(&staging);
+    Ok(ExportSummary { batch: Some(batch), persons: items.len(), schools: folders.len(), photos: staged })
+}
+
+/// Writes every school's folder under `staging`; returns the photos copied.
+fn stage(
+    staging: &Path,
+    schools: BTreeMap<String, Vec<(String, CardRow, Photo)>>,
+    encoding: CsvEncoding,
+) -> Result<usize> {
+    let mut photos = 0;
     for (school, mut rows) in schools {
         rows.sort_by(|a, b| a.0.cmp(&b.0));
-        let dir = out.join(school_dir(&school));
-        crate::batch::create_private_dir(&dir)?;
+        let dir = staging.join(school_dir(&school));
+        crate::output::private_dir(&dir)?;
         let mut w = csv::Writer::from_writer(Vec::new());
         let path = dir.join("card-data.csv");
         let err = |e: csv::Error| Error::io_at(&path, std::io::Error::other(e));
         w.write_record(HEADER).map_err(err)?;
         for (_, row, _) in &rows {
-            w.write_record(row).map_err(err)?;
+            w.write_record(row.iter().map(|c| crate::output::spreadsheet_safe(c).into_owned())).map_err(err)?;
         }
         let text = String::from_utf8(w.into_inner().map_err(|e| Error::io_at(&path, e.into_error()))?)
             .map_err(|e| Error::input(e.to_string()))?;
-        let bytes = encode(&text, opts.encoding, &path)?;
-        crate::batch::create_private_file(&path)?.write_all(&bytes).map_err(|e| Error::io_at(&path, e))?;
+        crate::output::write_atomic(&path, &encode(&text, encoding, &path)?)?;
         for (_, _, photo) in &rows {
             if let Some((src, name)) = photo {
                 let pdir = dir.join("photos");
-                crate::batch::create_private_dir(&pdir)?;
+                crate::output::private_dir(&pdir)?;
                 let data = std::fs::read(src).map_err(|e| Error::io_at(src, e))?;
-                let dst = pdir.join(name);
-                crate::batch::create_private_file(&dst)?.write_all(&data).map_err(|e| Error::io_at(&dst, e))?;
-                summary.photos += 1;
+                crate::output::write_atomic(&pdir.join(name), &data)?;
+                photos += 1;
             }
         }
     }
-    Ok(summary)
+    Ok(photos)
 }

@@ -9,6 +9,10 @@
 //! * A file is marked done in a transaction after all its pages. A kill (SIGKILL) loses at
 //!   most uncommitted pages; the rerun reads their files again, and pages already committed
 //!   are kept, not duplicated (the (file, page) key is unique).
+//! * The output folder is continued, not rewritten: records of completed files are kept,
+//!   so it describes every page of the campaign folder once ([`crate::batch`], "What a rerun
+//!   leaves").
+//! * One intake at a time per store ([`Store::claim_writer`]): a second is refused at once.
 //! * Each read page is matched to its printed form and person and audited against the
 //!   notice's rules ([`crate::audit::rules`]); pages whose serial is unknown or belongs to
 //!   another run are stored flagged, never dropped.
@@ -62,6 +66,8 @@ fn hash_file(path: &Path) -> std::io::Result<FileHash> {
 
 struct Hook {
     done: HashSet<FileHash>,
+    /// Paths of completed files: their records in the output folder stand.
+    done_paths: HashSet<String>,
     claimed: Mutex<HashSet<FileHash>>,
     hashes: Mutex<HashMap<PathBuf, (FileHash, usize)>>,
     tx: SyncSender<Msg>,
@@ -80,9 +86,11 @@ impl Hook {
 impl BatchHook for Hook {
     fn wanted(&self, path: &Path) -> bool {
         use std::sync::atomic::Ordering::Relaxed;
-        // An unreadable file gets a hash of its name, so its rejection is still recorded once.
-        let hash = hash_file(path).unwrap_or_else(|_| Sha256::digest(path.display().to_string().as_bytes()).into());
-        let name = path.display().to_string();
+        let name = crate::decode::path_label(path);
+        // An unreadable file gets a hash of its name, so its rejection is still recorded once;
+        // so does anything but a regular file, which is not even opened (a FIFO would block).
+        let content = if crate::decode::is_regular_file(path) { hash_file(path).ok() } else { None };
+        let hash = content.unwrap_or_else(|| Sha256::digest(name.as_bytes()).into());
         if self.send(Msg::Item(IntakeItem::FileSeen { file: hash, path: name })).is_err() {
             return false;
         }
@@ -105,7 +113,11 @@ impl BatchHook for Hook {
             e.1 += 1;
             e.0
         };
-        self.send(Msg::Page(hash, path.display().to_string(), Box::new(rec.clone())))
+        self.send(Msg::Page(hash, rec.source.file.clone(), Box::new(rec.clone())))
+    }
+
+    fn keep_earlier(&self, rec: &PageRecord) -> bool {
+        self.done_paths.contains(&rec.source.file)
     }
 
     fn file_done(&self, path: &Path, pages: usize) -> Result<()> {
@@ -205,7 +217,8 @@ pub fn process(
     opts: &BatchOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<IntakeSummary> {
-    batch::create_private_dir(&opts.out_dir)?;
+    store.claim_writer("process")?;
+    crate::output::private_dir(&opts.out_dir)?;
     // Absolute, so that export finds the photos from any working folder.
     let out_dir = std::fs::canonicalize(&opts.out_dir).map_err(|e| Error::io_at(&opts.out_dir, e))?;
     let out_dir = out_dir.display().to_string();
@@ -231,9 +244,11 @@ pub fn process(
         &with_people
     };
     let done = store.completed_files()?;
+    let done_paths = store.completed_paths()?;
     let (tx, rx) = sync_channel(1024);
     let hook = Hook {
         done,
+        done_paths,
         claimed: Mutex::new(HashSet::new()),
         hashes: Mutex::new(HashMap::new()),
         tx,

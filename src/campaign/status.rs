@@ -155,16 +155,18 @@ fn csv_err(path: &Path) -> impl Fn(csv::Error) -> Error + '_ {
     move |e| Error::io_at(path, std::io::Error::other(e))
 }
 
-/// Writes the rows as UTF-8 CSV with a byte-order mark (so that Excel reads it as UTF-8).
+/// Writes the rows as UTF-8 CSV with a byte-order mark (so that Excel reads it as UTF-8);
+/// school and class names are made spreadsheet-safe ([`crate::output::spreadsheet_safe`]).
 pub fn write_csv(rows: &[StatusRow], path: &Path) -> Result<()> {
-    let mut f = std::io::BufWriter::new(crate::batch::create_private_file(path)?);
+    let mut f = crate::output::AtomicFile::create(path)?;
     f.write_all("\u{feff}".as_bytes()).map_err(|e| Error::io_at(path, e))?;
     let mut w = csv::Writer::from_writer(f);
     w.write_record(HEADERS).map_err(csv_err(path))?;
     for r in rows {
-        w.write_record(r.cells()).map_err(csv_err(path))?;
+        w.write_record(r.cells().iter().map(|c| crate::output::spreadsheet_safe(c).into_owned()))
+            .map_err(csv_err(path))?;
     }
-    w.flush().map_err(|e| Error::io_at(path, e))
+    w.into_inner().map_err(|e| Error::io_at(path, std::io::Error::other(e.to_string())))?.commit()
 }
 
 /// Writes the rows as an Excel workbook (one sheet, counts as numbers).
@@ -189,6 +191,5 @@ pub fn write_xlsx(rows: &[StatusRow], path: &Path) -> Result<()> {
         }
     }
     let bytes = wb.save_to_buffer().map_err(x)?;
-    let mut f = crate::batch::create_private_file(path)?;
-    f.write_all(&bytes).map_err(|e| Error::io_at(path, e))
+    crate::output::write_atomic(path, &bytes)
 }

@@ -15,6 +15,7 @@
 //! Decoders are third-party code fed with hostile bytes, so both steps also turn a panic into an
 //! [`Error::Input`] rather than letting it stop a batch.
 
+mod jpeg_scan;
 mod pdf;
 
 use std::collections::HashSet;
@@ -24,7 +25,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use image::codecs::{jpeg::JpegDecoder, png::PngDecoder, tiff::TiffDecoder};
+use image::codecs::{png::PngDecoder, tiff::TiffDecoder};
 use image::{DynamicImage, ImageDecoder, ImageError};
 
 use crate::error::{Error, Result};
@@ -62,7 +63,9 @@ const SCAN_EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "tif", "tiff", "pdf"];
 /// formats are sniffed from content anyway). Inside folders only `.jpg .jpeg .png .tif .tiff .pdf`
 /// files are kept, case-insensitively, and hidden files and folders (names starting with '.')
 /// are skipped. Symbolic links are followed, each folder visited once. A path that does not exist
-/// is an [`Error::Input`]; an unreadable folder is an [`Error::Io`].
+/// is an [`Error::Input`]; an unreadable folder is an [`Error::Io`]. A named path that is no
+/// regular file (a FIFO, a device) is listed, so that it gets an outcome of its own from
+/// [`open_file`], which refuses it without opening it; inside folders such entries are skipped.
 pub fn list_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut seen_dirs = HashSet::new();
@@ -105,6 +108,69 @@ fn walk_dir(dir: &Path, seen: &mut HashSet<PathBuf>, out: &mut Vec<PathBuf>) -> 
         }
     }
     Ok(())
+}
+
+/// Why a path that is no regular file cannot be read, in words.
+fn not_regular(meta: &std::fs::Metadata) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        let what = if t.is_fifo() {
+            "a named pipe (FIFO)"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_block_device() || t.is_char_device() {
+            "a device"
+        } else if t.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file"
+        };
+        format!("{what}, not a scan file: only regular files are read")
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        "not a regular file: only regular files are read".to_string()
+    }
+}
+
+/// Whether `path` is a regular file (following symbolic links), checked without opening it: a
+/// FIFO would block the opener.
+pub fn is_regular_file(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// The name a scan file is recorded under (`source.file` of its records, the store's path):
+/// the path as given, with every byte that is not UTF-8 written `\xNN` and every backslash
+/// `\\`, so that two files whose names differ only in such bytes keep distinct names (Rust's
+/// `Path::display` would turn both into U+FFFD).
+pub fn path_label(path: &Path) -> String {
+    #[cfg(unix)]
+    {
+        use std::fmt::Write;
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = path.as_os_str().as_bytes();
+        let mut out = String::with_capacity(bytes.len());
+        for chunk in bytes.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                if c == '\\' {
+                    out.push_str("\\\\");
+                } else {
+                    out.push(c);
+                }
+            }
+            for b in chunk.invalid() {
+                let _ = write!(out, "\\x{b:02X}");
+            }
+        }
+        out
+    }
+    #[cfg(not(unix))]
+    {
+        path.display().to_string()
+    }
 }
 
 fn has_scan_extension(path: &Path) -> bool {
@@ -172,6 +238,12 @@ impl fmt::Debug for PageSource {
 /// ("empty file"); a file over `max_file_bytes`, or with more than `max_pages` pages, is an
 /// [`Error::Limits`]. Errors carry `path`.
 pub fn open_file(path: &Path, limits: &DecodeLimits) -> Result<Vec<PageSource>> {
+    // Only regular files: opening a FIFO blocks until a writer comes (forever, in a batch), and
+    // a device or socket is no scan. Checked before opening, by the path's metadata.
+    let meta = std::fs::metadata(path).map_err(|e| Error::io_at(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::input_at(path, not_regular(&meta)));
+    }
     let file = std::fs::File::open(path).map_err(|e| Error::io_at(path, e))?;
     let len = file.metadata().map_err(|e| Error::io_at(path, e))?.len();
     check_file_bytes(len, limits).map_err(|e| e.with_path(path))?;
@@ -284,13 +356,78 @@ fn sniff(data: &[u8]) -> Option<Format> {
     }
 }
 
-/// Decodes a JPEG, refusing truncated ones: zune-jpeg (non-strict, as `image` sets it) fills
-/// missing data with grey, and a half-grey form must not be read as "no marks".
+/// Decodes a JPEG, refusing truncated and lying ones: zune-jpeg, lenient, fills data it does
+/// not have with the last DC value, and a half-flat form must not be read as "no marks".
+///
+/// Three checks: [`jpeg_frame`] wants an EOI marker after the scan header (a file cut short);
+/// the decode runs in zune-jpeg's strict mode first, where data that ends before the frame's
+/// last MCU row without a marker is an error ("Premature end of buffer"); and a page whose last
+/// rows come out flat has its Huffman codes walked ([`jpeg_scan::mcus_present`]) to count the
+/// MCUs the data really holds: a frame header that claims 10900×10900 over the data of a
+/// 2480×3508 scan ends in EOI and passes the first two. Strict mode also refuses harmless
+/// quirks of real encoders (junk between segments, unexpected markers), so any other
+/// strict-mode error gets a second, lenient decode.
+///
+/// zune-jpeg is called directly rather than through `image`'s wrapper, which copies the
+/// compressed file first and offers no strict mode.
 fn decode_jpeg(data: &[u8], limits: &DecodeLimits) -> Result<DynamicImage> {
     let (width, height) = jpeg_frame(data)?;
     check_pixels(width, height, limits)?;
-    let decoder = JpegDecoder::new(Cursor::new(data)).map_err(|e| image_error("JPEG", e))?;
-    decode_with(decoder, "JPEG", limits)
+    let short = || {
+        Error::input(format!(
+            "truncated JPEG: its data ends before the {width}×{height} pixels its frame header declares"
+        ))
+    };
+    let image = match decode_zune(data, true) {
+        Ok(image) => image,
+        Err(e) if data_ran_out(&e) => return Err(short()),
+        Err(_) => decode_zune(data, false).map_err(|e| Error::input(format!("corrupt JPEG: {e}")))?,
+    };
+    if bottom_is_flat(&image) && jpeg_scan::mcus_present(data).is_some_and(|(present, declared)| present < declared) {
+        return Err(short());
+    }
+    Ok(image)
+}
+
+/// Whether the last 8 rows of a decoded page are one flat colour, as the fill after the end of
+/// a JPEG's data is (a real scan has sensor noise there).
+fn bottom_is_flat(image: &DynamicImage) -> bool {
+    let bytes = image.as_bytes();
+    let row = image.width() as usize * usize::from(image.color().bytes_per_pixel());
+    let rows = (image.height() as usize).min(8);
+    let tail = &bytes[bytes.len() - rows * row..];
+    let px = usize::from(image.color().bytes_per_pixel());
+    tail.chunks_exact(px).all(|p| p == &tail[..px])
+}
+
+/// zune-jpeg's errors for entropy-coded data that stops short of the frame's pixels.
+fn data_ran_out(e: &zune_jpeg::errors::DecodeErrors) -> bool {
+    let m = e.to_string();
+    m.contains("Premature end") || m.contains("Premature End") || m.contains("No more bytes")
+}
+
+fn decode_zune(data: &[u8], strict: bool) -> std::result::Result<DynamicImage, zune_jpeg::errors::DecodeErrors> {
+    use zune_core::colorspace::ColorSpace;
+    use zune_jpeg::errors::DecodeErrors;
+    let options = zune_core::options::DecoderOptions::default()
+        .set_strict_mode(strict)
+        .set_max_width(usize::MAX)
+        .set_max_height(usize::MAX);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(data), options);
+    decoder.decode_headers()?;
+    // Grey stays grey; YCbCr, CMYK and YCCK come out as RGB.
+    let grey = matches!(decoder.input_colorspace(), Some(ColorSpace::Luma | ColorSpace::LumaA));
+    let out = if grey { ColorSpace::Luma } else { ColorSpace::RGB };
+    decoder.set_options(options.jpeg_set_out_colorspace(out));
+    let (w, h) = decoder.dimensions().ok_or(DecodeErrors::FormatStatic("no frame header"))?;
+    let pixels = decoder.decode()?;
+    let (w, h) = (w as u32, h as u32);
+    let wrong = || DecodeErrors::FormatStatic("decoded size differs from the frame header");
+    Ok(if grey {
+        DynamicImage::ImageLuma8(image::GrayImage::from_raw(w, h, pixels).ok_or_else(wrong)?)
+    } else {
+        DynamicImage::ImageRgb8(image::RgbImage::from_raw(w, h, pixels).ok_or_else(wrong)?)
+    })
 }
 
 /// Walks the JPEG marker segments up to the first scan and returns the frame's dimensions;

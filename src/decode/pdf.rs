@@ -63,6 +63,18 @@ enum Filter {
     Raw,
     Flate(Predictor),
     Dct,
+    /// CCITTFaxDecode, the usual bilevel scanner encoding.
+    Fax(FaxParams),
+}
+
+/// /DecodeParms of a CCITTFaxDecode stream (PDF 32000-1:2008, table 11).
+#[derive(Clone, Copy)]
+struct FaxParams {
+    /// < 0: pure two-dimensional Group 4 (T.6); 0: one-dimensional Group 3 (T.4 MH);
+    /// > 0: mixed Group 3, which is not supported.
+    k: i64,
+    /// 1 bits are black (the default, false, makes 0 bits black).
+    black_is_1: bool,
 }
 
 /// /DecodeParms of a FlateDecode stream.
@@ -75,8 +87,114 @@ struct Predictor {
     columns: usize,
 }
 
+/// What a page without a drawn image gets.
+const NO_IMAGE: &str = "PDF page holds no scanned image";
+
 /// Parses a PDF and describes each page's scan. Fails only if the whole file is unusable.
+///
+/// A stream whose /Length is wrong makes lopdf drop its object, so its page seems to hold no
+/// image. Poppler recovers such files by looking for the `endstream` keyword instead
+/// (`Parser::makeStream`, which re-measures a stream whose length disagrees); so does this,
+/// when the first reading has failed pages or failed whole: see [`repair_lengths`].
 pub(super) fn open(data: &[u8], limits: &DecodeLimits) -> Result<Vec<PageKind>> {
+    let first = open_document(data, limits, &[]);
+    let failed = |pages: &[PageKind]| pages.iter().filter(|p| matches!(p, PageKind::Failed(_))).count();
+    let worth_repairing = match &first {
+        Ok(pages) => pages.iter().any(|p| matches!(p, PageKind::Failed(r) if r == NO_IMAGE)),
+        Err(e) => !e.to_string().contains("encrypted PDF"),
+    };
+    if !worth_repairing {
+        return first;
+    }
+    let Some((fixed, streams)) = repair_lengths(data) else { return first };
+    match (open_document(&fixed, limits, &streams), &first) {
+        (Ok(repaired), Ok(pages)) if failed(&repaired) < failed(pages) => Ok(repaired),
+        (Ok(repaired), Err(_)) => Ok(repaired),
+        _ => first,
+    }
+}
+
+/// A stream re-measured by [`repair_lengths`]: its object and where its data lies.
+type Remeasured = (ObjectId, std::ops::Range<usize>);
+
+/// Finds streams whose direct /Length disagrees with the position of their `endstream`, and
+/// returns a copy of the file in which each such `/Length n` is blanked out (same size, so no
+/// offset moves), with the objects and true extents of those streams. lopdf then loads the
+/// objects without their data, which [`open_document`] fills in. `None` when every length is
+/// right.
+fn repair_lengths(data: &[u8]) -> Option<(Vec<u8>, Vec<Remeasured>)> {
+    let find = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).position(|w| w == needle);
+    let mut fixed: Option<Vec<u8>> = None;
+    let mut streams = Vec::new();
+    let mut at = 0;
+    while let Some(k) = data.get(at..).and_then(|d| find(d, b"stream")).map(|k| at + k) {
+        at = k + 6;
+        // The keyword after a dictionary, not `endstream` or the word inside data.
+        let before = data[..k].iter().rev().position(|b| !b.is_ascii_whitespace()).map(|n| k - n);
+        if k >= 3 && &data[k - 3..k] == b"end" || before.is_none_or(|b| b < 2 || &data[b - 2..b] != b">>") {
+            continue;
+        }
+        let start = match data.get(at..at + 2) {
+            Some([b'\r', b'\n']) => at + 2,
+            Some([b'\n', _]) | Some([b'\r', _]) => at + 1,
+            _ => continue,
+        };
+        let Some(end_kw) = data.get(start..).and_then(|d| find(d, b"endstream")).map(|e| start + e) else {
+            continue;
+        };
+        let mut end = end_kw;
+        if end > start && data[end - 1] == b'\n' {
+            end -= 1;
+        }
+        if end > start && data[end - 1] == b'\r' {
+            end -= 1;
+        }
+        // The object header `n g obj` before the dictionary.
+        let from = k.saturating_sub(1 << 16);
+        let Some(obj) = data[from..k].windows(3).rposition(|w| w == b"obj").map(|o| from + o) else { continue };
+        let Some(id) = object_id_before(&data[..obj]) else { continue };
+        let dict = &data[obj + 3..k];
+        let Some(l) = find(dict, b"/Length") else { continue };
+        let digits_at = l + 7 + dict[l + 7..].iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let digits = dict[digits_at..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let rest = &dict[digits_at + digits..];
+        let rest = &rest[rest.iter().take_while(|b| b.is_ascii_whitespace()).count()..];
+        // An indirect length (`12 0 R`) is not re-measured.
+        if digits == 0 || rest.first().is_some_and(u8::is_ascii_digit) {
+            continue;
+        }
+        let Ok(length) = std::str::from_utf8(&dict[digits_at..digits_at + digits]).unwrap_or("").parse::<usize>()
+        else {
+            continue;
+        };
+        // Writers differ on whether the EOL before `endstream` counts: both are right.
+        if length == end - start || length == end_kw - start {
+            at = end_kw + 9;
+            continue;
+        }
+        let copy = fixed.get_or_insert_with(|| data.to_vec());
+        let span = obj + 3 + l..obj + 3 + digits_at + digits;
+        copy[span].fill(b' ');
+        streams.push((id, start..end));
+        at = end_kw + 9;
+    }
+    fixed.map(|f| (f, streams))
+}
+
+/// Parses `n g` at the end of `text` (before an `obj` keyword).
+fn object_id_before(text: &[u8]) -> Option<ObjectId> {
+    let text = &text[..text.len() - text.iter().rev().take_while(|b| b.is_ascii_whitespace()).count()];
+    let g_len = text.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let gen: u16 = std::str::from_utf8(&text[text.len() - g_len..]).ok()?.parse().ok()?;
+    let text = &text[..text.len() - g_len];
+    let text = &text[..text.len() - text.iter().rev().take_while(|b| b.is_ascii_whitespace()).count()];
+    let n_len = text.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let num: u32 = std::str::from_utf8(&text[text.len() - n_len..]).ok()?.parse().ok()?;
+    Some((num, gen))
+}
+
+/// [`open`] on `data`, whose `remeasured` streams get their data from the given extents.
+fn open_document(data: &[u8], limits: &DecodeLimits, remeasured: &[Remeasured]) -> Result<Vec<PageKind>> {
     let mut doc = match Document::load_mem(data) {
         Ok(doc) => doc,
         // lopdf may fail on an encryption dictionary it cannot handle; name the real cause.
@@ -87,6 +205,11 @@ pub(super) fn open(data: &[u8], limits: &DecodeLimits) -> Result<Vec<PageKind>> 
     // and no page read through a half-supported security handler.
     if doc.trailer.has(b"Encrypt") {
         return Err(Error::input("encrypted PDF"));
+    }
+    for (id, range) in remeasured {
+        if let Ok(stream) = doc.get_object_mut(*id).and_then(Object::as_stream_mut) {
+            stream.set_content(data[range.clone()].to_vec());
+        }
     }
     let page_ids: Vec<ObjectId> = doc.page_iter().collect();
     check_pages(page_ids.len(), limits)?;
@@ -127,7 +250,7 @@ fn page_image(
     let mut search = Search { doc, budget, forms_seen: HashSet::new(), best: None };
     search.largest_image(resources, drawn.as_ref());
     let best = search.best;
-    let (_, image_id) = best.ok_or_else(|| "PDF page holds no scanned image".to_string())?;
+    let (_, image_id) = best.ok_or_else(|| NO_IMAGE.to_string())?;
     let stream = doc.get_object(image_id).and_then(Object::as_stream).map_err(|e| format!("broken PDF image: {e}"))?;
     Ok((image_id, describe(doc, &stream.dict)?))
 }
@@ -311,6 +434,10 @@ fn is_dct(name: &[u8]) -> bool {
     name == b"DCTDecode" || name == b"DCT"
 }
 
+fn is_fax(name: &[u8]) -> bool {
+    name == b"CCITTFaxDecode" || name == b"CCF"
+}
+
 /// The /Filter names in order; an entry that is not a name reads as "(invalid)", which no
 /// decoder supports.
 fn filter_names(doc: &Document, dict: &Dictionary) -> Vec<Vec<u8>> {
@@ -333,13 +460,13 @@ fn describe(doc: &Document, dict: &Dictionary) -> std::result::Result<PdfImage, 
     };
     let (width, height) = (side(b"Width")?, side(b"Height")?);
     let filters = filter_names(doc, dict);
-    if let Some(name) = filters.iter().find(|f| !is_flate(f) && !is_dct(f)) {
+    if let Some(name) = filters.iter().find(|f| !is_flate(f) && !is_dct(f) && !is_fax(f)) {
         let name = String::from_utf8_lossy(name);
         return Err(format!("unsupported PDF image filter /{name}"));
     }
-    let dct = match filters.as_slice() {
-        [] => false,
-        [f] => is_dct(f),
+    let (dct, fax) = match filters.as_slice() {
+        [] => (false, false),
+        [f] => (is_dct(f), is_fax(f)),
         _ => return Err("unsupported PDF image filter chain".to_string()),
     };
     let is_mask = matches!(get(doc, dict, b"ImageMask"), Some(Object::Boolean(true)));
@@ -351,7 +478,7 @@ fn describe(doc: &Document, dict: &Dictionary) -> std::result::Result<PdfImage, 
         Some(space) => Some(colour_space(doc, space)?),
     };
     let bits = match get_int(doc, dict, b"BitsPerComponent") {
-        _ if is_mask => 1,
+        _ if is_mask || fax => 1,
         Some(bits @ (1 | 2 | 4 | 8 | 16)) => bits as u8,
         None if dct => 8,
         Some(bits) => return Err(format!("unsupported PDF image: {bits} bits per component")),
@@ -360,6 +487,7 @@ fn describe(doc: &Document, dict: &Dictionary) -> std::result::Result<PdfImage, 
     let filter = match filters.first() {
         None => Filter::Raw,
         Some(_) if dct => Filter::Dct,
+        Some(_) if fax => Filter::Fax(fax_params(doc, dict, width, height)?),
         Some(_) => {
             let components = colour.map_or(1, Colour::components);
             Filter::Flate(predictor(doc, dict, components, bits, width))
@@ -406,6 +534,34 @@ fn colour_space(doc: &Document, space: &Object) -> std::result::Result<Colour, S
     }
 }
 
+/// Reads a CCITTFaxDecode stream's /DecodeParms. /Columns and /Rows must agree with the image's
+/// /Width and /Height when given (the decoder is run with the image's size).
+fn fax_params(doc: &Document, dict: &Dictionary, width: u32, height: u32) -> std::result::Result<FaxParams, String> {
+    let parms = match get(doc, dict, b"DecodeParms") {
+        Some(Object::Array(list)) => list.first().and_then(|p| resolve(doc, p)),
+        other => other,
+    };
+    let parms = parms.and_then(|p| p.as_dict().ok());
+    let int = |key: &[u8]| parms.and_then(|p| get_int(doc, p, key));
+    let flag = |key: &[u8]| parms.and_then(|p| get(doc, p, key)).and_then(|v| v.as_bool().ok()).unwrap_or(false);
+    let k = int(b"K").unwrap_or(0);
+    if k > 0 {
+        return Err("unsupported PDF image: mixed one- and two-dimensional CCITT G3 (K > 0)".to_string());
+    }
+    if int(b"Columns").is_some_and(|c| c != i64::from(width))
+        || int(b"Rows").is_some_and(|r| r > 0 && r != i64::from(height))
+    {
+        return Err("broken PDF image: CCITT /Columns or /Rows disagree with the image size".to_string());
+    }
+    if width > u32::from(u16::MAX) || height > u32::from(u16::MAX) {
+        return Err(format!("unsupported PDF image: CCITT image of {width}×{height} pixels"));
+    }
+    if flag(b"EncodedByteAlign") {
+        return Err("unsupported PDF image: byte-aligned CCITT rows (EncodedByteAlign)".to_string());
+    }
+    Ok(FaxParams { k, black_is_1: flag(b"BlackIs1") })
+}
+
 /// Reads /DecodeParms, defaulting to the image's own layout where a field is missing (the spec
 /// defaults, 1 colour of 8 bits in 1 column, are wrong for any real scan).
 fn predictor(doc: &Document, dict: &Dictionary, colors: usize, bits: u8, width: u32) -> Predictor {
@@ -439,7 +595,48 @@ pub(super) fn decode(image: &PdfImage, limits: &DecodeLimits) -> Result<DynamicI
             Ok(decoded)
         }
         Filter::Raw | Filter::Flate(_) => decode_samples(image, limits),
+        Filter::Fax(params) => decode_fax(image, params, limits),
     }
+}
+
+/// Decodes a CCITT (ITU-T T.4 / T.6) bilevel image with the `fax` crate to Luma8: black 0,
+/// white 255, after /BlackIs1 and /Decode. Missing rows at the end (some encoders stop at the
+/// last black row) are white; a stream that stops in the middle of a row is an error.
+fn decode_fax(image: &PdfImage, params: FaxParams, limits: &DecodeLimits) -> Result<DynamicImage> {
+    check_pixels(image.width, image.height, limits)?;
+    let (w, h) = (image.width as usize, image.height as usize);
+    let mut pixels = Vec::with_capacity(w * h);
+    // With BlackIs1 false, the filter writes 0 for black, and sample 0 is black; with it
+    // true, black comes out as 1, which DeviceGray shows white unless /Decode inverts it.
+    let (black, white) = if params.black_is_1 { (255u8, 0u8) } else { (0, 255) };
+    let mut rows = 0usize;
+    let mut line = |transitions: &[u16]| {
+        if rows < h {
+            pixels.extend(fax::decoder::pels(transitions, w as u16).map(|c| match c {
+                fax::Color::Black => black,
+                fax::Color::White => white,
+            }));
+            rows += 1;
+        }
+    };
+    let data = image.data.iter().copied();
+    let ok = if params.k < 0 {
+        fax::decoder::decode_g4(data, w as u16, Some(h as u16), &mut line)
+    } else {
+        fax::decoder::decode_g3(data, &mut line)
+    };
+    if ok.is_none() && rows == 0 {
+        return Err(Error::input("corrupt PDF image data: CCITT stream does not decode"));
+    }
+    if ok.is_none() {
+        return Err(Error::input(format!("corrupt PDF image data: CCITT stream fails after {rows} of {h} rows")));
+    }
+    pixels.resize(w * h, white);
+    if image.invert {
+        pixels.iter_mut().for_each(|s| *s = !*s);
+    }
+    let wrong = || Error::input("PDF image: sample count mismatch");
+    Ok(DynamicImage::ImageLuma8(GrayImage::from_raw(image.width, image.height, pixels).ok_or_else(wrong)?))
 }
 
 /// Decodes uncompressed or Flate samples. For the common 8-bit grey or RGB scan the inflated

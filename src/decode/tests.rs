@@ -270,8 +270,8 @@ fn pdf_flate_images_bilevel_predictors_and_unsupported_filters() {
     let mut inverted = image_stream((2, 1), "DeviceRGB", 8, Some("FlateDecode"), zlib(&[0, 10, 20, 30, 40, 50]));
     inverted.dict.set("Decode", vec![1.into(), 0.into(), 1.into(), 0.into(), 1.into(), 0.into()]);
     let cmyk = image_stream((1, 1), "DeviceCMYK", 8, None, vec![0, 255, 255, 0]);
-    let fax = image_stream((8, 8), "DeviceGray", 1, Some("CCITTFaxDecode"), vec![0; 8]);
-    let images = vec![("A", bilevel), ("B", predicted), ("C", inverted), ("D", cmyk), ("E", fax)];
+    let jpx = image_stream((8, 8), "DeviceGray", 1, Some("JPXDecode"), vec![0; 8]);
+    let images = vec![("A", bilevel), ("B", predicted), ("C", inverted), ("D", cmyk), ("E", jpx)];
     let file = pdf(images, &["/A Do", "/B Do", "/C Do", "/D Do", "/E Do"]);
     let decoded = decode_all(file);
     let bilevel = decoded[0].as_ref().expect("decodes").as_luma8().expect("grey").clone();
@@ -285,7 +285,7 @@ fn pdf_flate_images_bilevel_predictors_and_unsupported_filters() {
         Some(vec![255, 245, 235, 225, 215, 205])
     );
     assert_eq!(decoded[3].as_ref().expect("decodes").as_rgb8().map(|g| g.get_pixel(0, 0).0), Some([255, 0, 0]));
-    assert_eq!(input_reason(&decoded[4]), "unsupported PDF image filter /CCITTFaxDecode");
+    assert_eq!(input_reason(&decoded[4]), "unsupported PDF image filter /JPXDecode");
 }
 
 #[test]
@@ -519,4 +519,141 @@ fn a4_jpeg_speed() {
     }
     let each = start.elapsed() / runs;
     println!("A4 300 dpi colour JPEG ({} KiB): {each:?} a page", file.len() / 1024);
+}
+
+/// `jpeg` with its SOF0 frame header patched to claim `width`×`height`.
+fn lying_jpeg(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
+    let mut out = jpeg.to_vec();
+    let sof = out.windows(2).position(|w| w == [0xFF, 0xC0]).expect("baseline JPEG");
+    out[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    out[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    out
+}
+
+#[test]
+fn a_frame_header_that_claims_more_pixels_than_the_data_holds_is_truncated() {
+    let honest = jpeg(248, 350);
+    assert!(decode_all(honest.clone())[0].is_ok());
+    // A flat page (a blank back) decodes: its data holds every MCU.
+    let white =
+        encode(&DynamicImage::ImageRgb8(RgbImage::from_pixel(248, 350, image::Rgb([255; 3]))), ImageFormat::Jpeg);
+    assert!(decode_all(white)[0].is_ok());
+    for (w, h) in [(1090, 1090), (248, 700), (496, 350)] {
+        let got = &decode_all(lying_jpeg(&honest, w, h))[0];
+        let reason = match got {
+            Err(e) => e.to_string(),
+            Ok(i) => format!("decoded {}x{}", i.width(), i.height()),
+        };
+        assert!(reason.contains("truncated JPEG"), "{w}×{h}: {reason}");
+        assert!(reason.contains(&format!("{w}×{h}")), "{reason}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_refused_without_being_opened() {
+    let dir = std::env::temp_dir().join(format!("formscan-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let fifo = dir.join("scan.jpg");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+    assert!(made.success());
+    // Named on the command line, it is listed (so it gets an outcome)...
+    assert_eq!(list_inputs(std::slice::from_ref(&fifo)).expect("lists"), std::slice::from_ref(&fifo));
+    // ...and refused at once: opening it for reading would block with no writer.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let probe = fifo.clone();
+    std::thread::spawn(move || tx.send(open_file(&probe, &limits()).map(|p| p.len())));
+    let got = rx.recv_timeout(std::time::Duration::from_secs(10)).expect("returns instead of blocking");
+    let reason = input_reason(&got);
+    assert!(reason.contains("named pipe (FIFO)"), "{reason}");
+    assert!(!is_regular_file(&fifo));
+    // Inside a folder it is skipped like any other non-file.
+    assert!(list_inputs(std::slice::from_ref(&dir)).expect("lists").is_empty());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[cfg(unix)]
+#[test]
+fn names_that_are_not_utf8_keep_distinct_labels() {
+    use std::os::unix::ffi::OsStrExt;
+    let a = Path::new(std::ffi::OsStr::from_bytes(b"scans/\xB2\xE2.jpg"));
+    let b = Path::new(std::ffi::OsStr::from_bytes(b"scans/\xB2\xE3.jpg"));
+    assert_eq!(a.display().to_string(), b.display().to_string(), "the lossy form collides");
+    assert_eq!(path_label(a), "scans/\\xB2\\xE2.jpg");
+    assert_ne!(path_label(a), path_label(b));
+    // A real backslash is escaped, so it cannot pass for an escaped byte.
+    assert_eq!(path_label(Path::new("scans/\\xB2\\xE2.jpg")), "scans/\\\\xB2\\\\xE2.jpg");
+    assert_eq!(path_label(Path::new("扫描/0001.jpg")), "扫描/0001.jpg");
+}
+
+/// A `width`×`height` bilevel picture (a frame, a diagonal and a block) and its CCITT G4 code.
+fn g4_picture(width: u16, height: u16) -> (Vec<bool>, Vec<u8>) {
+    let black: Vec<bool> = (0..height as usize)
+        .flat_map(|y| {
+            (0..width as usize).map(move |x| {
+                x < 2
+                    || y < 2
+                    || x + 2 >= width as usize
+                    || y == x / 2
+                    || (20..30).contains(&x) && (10..15).contains(&y)
+            })
+        })
+        .collect();
+    let mut enc = fax::encoder::Encoder::new(fax::VecWriter::new());
+    for row in black.chunks(width as usize) {
+        let pels = row.iter().map(|&b| if b { fax::Color::Black } else { fax::Color::White });
+        enc.encode_line(pels, width).expect("in memory");
+    }
+    (black, enc.finish().expect("in memory").finish())
+}
+
+#[test]
+fn pdf_ccitt_g4_pages_decode() {
+    let (black, code) = g4_picture(64, 40);
+    let mut plain = image_stream((64, 40), "DeviceGray", 1, Some("CCITTFaxDecode"), code.clone());
+    plain.dict.set("DecodeParms", dictionary! { "K" => -1, "Columns" => 64, "Rows" => 40 });
+    // BlackIs1 with an inverting /Decode, as some scanners write it: the same picture.
+    let mut flipped = image_stream((64, 40), "DeviceGray", 1, Some("CCITTFaxDecode"), code.clone());
+    flipped.dict.set("DecodeParms", dictionary! { "K" => -1, "Columns" => 64, "BlackIs1" => true });
+    flipped.dict.set("Decode", vec![1.into(), 0.into()]);
+    let mut wrong = image_stream((64, 40), "DeviceGray", 1, Some("CCITTFaxDecode"), code);
+    wrong.dict.set("DecodeParms", dictionary! { "K" => -1, "Columns" => 65 });
+    let mut mixed = image_stream((64, 40), "DeviceGray", 1, Some("CCITTFaxDecode"), vec![0; 8]);
+    mixed.dict.set("DecodeParms", dictionary! { "K" => 4, "Columns" => 64 });
+    let images = vec![("A", plain), ("B", flipped), ("C", wrong), ("D", mixed)];
+    let decoded = decode_all(pdf(images, &["/A Do", "/B Do", "/C Do", "/D Do"]));
+    let expected: Vec<u8> = black.iter().map(|&b| if b { 0 } else { 255 }).collect();
+    for d in &decoded[..2] {
+        let g = d.as_ref().expect("decodes").as_luma8().expect("grey").clone();
+        assert_eq!((g.width(), g.height()), (64, 40));
+        assert!(g.as_raw() == &expected, "pixels differ");
+    }
+    assert!(input_reason(&decoded[2]).contains("disagree with the image size"));
+    assert!(input_reason(&decoded[3]).contains("K > 0"));
+}
+
+/// `file` with the `/Length` of the stream whose length is `len` replaced by `wrong`.
+fn with_wrong_length(file: &[u8], len: usize, wrong: &str) -> Vec<u8> {
+    let from = format!("/Length {len}");
+    let at = file.windows(from.len()).position(|w| w == from.as_bytes()).expect("length entry");
+    [&file[..at], format!("/Length {wrong}").as_bytes(), &file[at + from.len()..]].concat()
+}
+
+#[test]
+fn pdf_streams_with_a_wrong_length_are_recovered_like_poppler_does() {
+    let scan = jpeg(40, 30);
+    let n = scan.len();
+    let file = pdf(vec![("Im0", image_stream((40, 30), "DeviceRGB", 8, Some("DCTDecode"), scan))], &["/Im0 Do"]);
+    // Too short, too long and far too long (past the end of the file).
+    // The same number of digits, as a wrong length in a real file has (a writer's bug does
+    // not move the cross-reference offsets).
+    let nines = "9".repeat(n.to_string().len());
+    for wrong in [format!("{}", n - 100), format!("{}", n + 7), nines] {
+        let broken = with_wrong_length(&file, n, &wrong);
+        let pages = open_bytes(broken, &limits()).unwrap_or_else(|e| panic!("/Length {wrong}: {e}"));
+        let decoded: Vec<_> = pages.iter().map(|p| decode_page(p, &limits())).collect();
+        let image = decoded[0].as_ref().unwrap_or_else(|e| panic!("/Length {wrong}: {e}"));
+        assert_eq!((image.width(), image.height()), (40, 30));
+    }
 }

@@ -259,6 +259,14 @@ pub trait Store: Send {
     fn lookup_form(&mut self, run: &str, serial: &str) -> Result<FormMatch>;
     /// Hashes of the files whose every page is committed.
     fn completed_files(&mut self) -> Result<HashSet<FileHash>>;
+    /// Every path recorded for a file in [`Store::completed_files`]: whose records stand.
+    fn completed_paths(&mut self) -> Result<HashSet<String>>;
+    /// Claims the store for one writing task (`"process"`, `"export"`) of this process, until
+    /// the store is dropped. A second claim while another process holds one fails at once with
+    /// an [`crate::Error::Io`] of kind `ResourceBusy` that says who holds it: two intakes on
+    /// one embedded store would read every page twice. A server store may instead let several
+    /// stations claim files one by one, and accept every claim here.
+    fn claim_writer(&mut self, task: &str) -> Result<()>;
     /// Writes `items` in one transaction: all or nothing.
     fn commit(&mut self, items: &[IntakeItem]) -> Result<()>;
     /// Every person with forms, pages, decision and export state, ordered by school, grade,

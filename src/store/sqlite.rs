@@ -99,6 +99,9 @@ fn db_err(e: rusqlite::Error) -> Error {
 /// The SQLite implementation of [`Store`].
 pub struct SqliteStore {
     conn: Connection,
+    path: std::path::PathBuf,
+    /// Held while this process writes as intake or export ([`Store::claim_writer`]).
+    writer: Option<crate::output::Lock>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -130,13 +133,13 @@ impl SqliteStore {
         let fresh = !path.exists();
         if fresh {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                crate::batch::create_private_dir(dir)?;
+                crate::output::private_dir(dir)?;
             }
             // Create the file owner-only before SQLite opens it (the data is about children).
-            crate::batch::create_private_file(path)?;
+            crate::output::private_file(path)?;
         }
         let conn = Connection::open(path).map_err(|e| Error::io_at(path, std::io::Error::other(e)))?;
-        let mut s = SqliteStore { conn };
+        let mut s = SqliteStore { conn, path: path.to_path_buf(), writer: None };
         s.setup().map_err(|e| e.with_path(path))?;
         match reference {
             Some(d) => s.set_reference_date(d)?,
@@ -290,6 +293,25 @@ impl Store for SqliteStore {
             }
         }
         Ok(out)
+    }
+
+    fn completed_paths(&mut self) -> Result<HashSet<String>> {
+        let mut st =
+            self.conn.prepare("SELECT p.path FROM file_paths p JOIN files f ON f.hash = p.hash").map_err(db_err)?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(db_err)?;
+        rows.collect::<rusqlite::Result<HashSet<String>>>().map_err(db_err)
+    }
+
+    fn claim_writer(&mut self, task: &str) -> Result<()> {
+        if self.writer.is_none() {
+            // A lock file beside the database: SQLite's own locks last one transaction, while
+            // an intake's claim must last the whole run, and vanish with a killed process.
+            let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+            name.push(".lock");
+            let what = format!("campaign store {}", self.path.display());
+            self.writer = Some(crate::output::Lock::acquire(&self.path.with_file_name(name), &what, task)?);
+        }
+        Ok(())
     }
 
     fn commit(&mut self, items: &[IntakeItem]) -> Result<()> {

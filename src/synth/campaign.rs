@@ -178,7 +178,7 @@ pub fn campaign_lists(seed: u64, n: usize) -> CampaignLists {
 /// Writes `insured.csv`, `roll.csv`, `holders.csv`, `submitted.csv` and `expected.json` into
 /// `dir` (created mode 0700, files 0600).
 pub fn write_campaign_lists(lists: &CampaignLists, dir: &Path) -> Result<()> {
-    crate::batch::create_private_dir(dir)?;
+    crate::output::private_dir(dir)?;
     let exp = serde_json::to_vec_pretty(&lists.expected).map_err(|e| Error::input(e.to_string()))?;
     for (name, bytes) in [
         ("insured.csv", &lists.insured),
@@ -188,7 +188,7 @@ pub fn write_campaign_lists(lists: &CampaignLists, dir: &Path) -> Result<()> {
         ("expected.json", &exp),
     ] {
         let path = dir.join(name);
-        let mut f = crate::batch::create_private_file(&path)?;
+        let mut f = crate::output::private_file(&path)?;
         std::io::Write::write_all(&mut f, bytes).map_err(|e| Error::io_at(&path, e))?;
     }
     Ok(())

@@ -181,11 +181,17 @@ fn campaign_end_to_end() {
     // Rerun: the rest is read, nothing twice.
     let rerun = intake_run(&dir);
     assert!(rerun.already_done >= done_before.min(1), "{} files were done, none skipped", done_before);
-    assert_eq!(rerun.batch.pages_in + rerun.already_done + rerun.duplicate_files, files);
+    let read_now = rerun.batch.pages_in - rerun.batch.earlier_pages;
+    assert_eq!(read_now + rerun.already_done + rerun.duplicate_files, files);
     let counts = store.counts().unwrap();
     assert_eq!(counts.pages, files - 1, "each distinct file's page once");
     assert_eq!(counts.duplicate_paths, 1);
-    assert_eq!(intake_run(&dir).batch.pages_in, 0, "a third run does no work");
+    // The output folder describes every page once, not just the rerun's (issue 14, defect 1).
+    assert_eq!(rerun.batch.pages_in, files - 1);
+    assert_eq!(crate::record_keys(&dir.join("read")).len(), files - 1);
+    let third = intake_run(&dir).batch;
+    assert_eq!((third.pages_in, third.earlier_pages), (files - 1, files - 1), "a third run does no work");
+    assert_eq!(crate::record_keys(&dir.join("read")).len(), files - 1);
     let flagged: Vec<String> = store.flagged_pages().unwrap().into_iter().map(|f| f.reason).collect();
     assert!(flagged.contains(&"unknown_run".to_string()) && flagged.contains(&"duplicate_file".to_string()));
 

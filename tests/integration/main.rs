@@ -55,3 +55,19 @@ pub fn simulate(
         synth::SynthOptions { dpi, degrade, seed, blank_backs, defective_prints, render, format, ..Default::default() };
     synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, dir).unwrap();
 }
+
+/// The (file, page) of every line of `out/records.jsonl`; each line must parse and each page
+/// appear once.
+pub fn record_keys(out: &std::path::Path) -> Vec<(String, usize)> {
+    let text = std::fs::read_to_string(out.join("records.jsonl")).unwrap();
+    let mut keys: Vec<(String, usize)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<formscan::record::PageRecord>(l).unwrap())
+        .map(|r| (r.source.file, r.source.page))
+        .collect();
+    keys.sort();
+    let n = keys.len();
+    keys.dedup();
+    assert_eq!(keys.len(), n, "a page recorded twice");
+    keys
+}
