@@ -346,6 +346,11 @@ pub trait BatchHook: Sync {
     fn keep_earlier(&self, _rec: &PageRecord) -> bool {
         false
     }
+    /// Whether [`BatchHook::keep_earlier`] may keep anything; false (the default) spares a
+    /// rewriting run the reading of the old `records.jsonl`.
+    fn keeps_earlier(&self) -> bool {
+        false
+    }
 }
 
 struct NoHook;
@@ -518,7 +523,7 @@ fn csv_columns(engine: &Engine) -> Vec<(String, Column)> {
 fn keep_earlier_records(path: &Path, hook: &dyn BatchHook, tally: &mut Tally) -> Result<(File, u64)> {
     let mut kept = AtomicFile::create(path)?;
     let mut len = 0u64;
-    if let Ok(old) = File::open(path) {
+    if let Some(old) = hook.keeps_earlier().then(|| File::open(path).ok()).flatten() {
         let mut seen: HashSet<(String, usize)> = HashSet::new();
         for line in std::io::BufReader::new(old).split(b'\n') {
             let line = line.map_err(|e| Error::io_at(path, e))?;

@@ -120,6 +120,10 @@ impl BatchHook for Hook {
         self.done_paths.contains(&rec.source.file)
     }
 
+    fn keeps_earlier(&self) -> bool {
+        !self.done_paths.is_empty()
+    }
+
     fn file_done(&self, path: &Path, pages: usize) -> Result<()> {
         let Some((hash, sent)) = self.hashes.lock().unwrap_or_else(|e| e.into_inner()).remove(path) else {
             return Ok(());
