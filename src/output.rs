@@ -101,8 +101,15 @@ impl AtomicFile {
     pub fn commit(mut self) -> Result<()> {
         let Some(w) = self.file.take() else { return Ok(()) };
         let path = self.path.clone();
-        w.into_inner().map_err(|e| Error::io_at(&path, e.into_error()))?;
-        std::fs::rename(&self.temp, &path).map_err(|e| Error::io_at(&path, e))
+        // A flush that fails (a full disk) or a rename that fails leaves no temporary file.
+        let done = w
+            .into_inner()
+            .map_err(|e| Error::io_at(&path, e.into_error()))
+            .and_then(|_| std::fs::rename(&self.temp, &path).map_err(|e| Error::io_at(&path, e)));
+        if done.is_err() {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+        done
     }
 }
 

@@ -211,11 +211,20 @@ pub fn parse_roster(bytes: &[u8]) -> Result<Roster> {
         let line = rec.position().map_or(0, |p| p.line() as usize);
         let extra = rec.iter().skip(width).any(|f| !f.trim().is_empty());
         let result = if rec.len() < width || extra {
-            Err(format!(
+            let mut why = format!(
                 "row has {} fields but the header has {width}; look for an unquoted delimiter \
                  or a missing cell",
                 rec.len()
-            ))
+            );
+            // A quote that is never closed swallows the lines after it into one cell.
+            let spans = rec.iter().map(|f| f.trim_end_matches('\n').matches('\n').count()).sum::<usize>();
+            if spans > 0 {
+                let end = line + spans;
+                why.push_str(&format!(
+                    "; a quoted cell runs from line {line} to line {end}: look for a quote (\") that is never closed"
+                ));
+            }
+            Err(why)
         } else {
             check_row(&cols, &rec, line, &mut seen)
         };

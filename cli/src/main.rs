@@ -497,10 +497,15 @@ fn cmd_process(
 }
 
 fn print_summary(s: &batch::Summary) {
-    // Every page is in exactly one of read, blank, covers and rejected, so they add up to pages.
+    println!("{}", summary_line(s));
+}
+
+/// The one-line summary of a batch. Every page is in exactly one of read, blank, covers and
+/// rejected, so the four counts add up to the pages.
+fn summary_line(s: &batch::Summary) -> String {
     let earlier =
         if s.earlier_pages > 0 { format!(" ({} kept from earlier runs)", s.earlier_pages) } else { String::new() };
-    println!(
+    format!(
         "{} files, {} pages{earlier}: {} read, {} blank, {} covers, {} rejected {:?}; {} with findings; {:.1} s, {:.1} pages/s on {} threads",
         s.files,
         s.pages_in,
@@ -513,7 +518,7 @@ fn print_summary(s: &batch::Summary) {
         s.elapsed_s,
         s.pages_per_s,
         s.threads
-    );
+    )
 }
 
 fn peak_rss_mib() -> f64 {
@@ -798,5 +803,33 @@ fn main() {
             eprintln!("formscan: {e:#}");
             std::process::exit(2);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14, defect 15: the counts in the summary line add up to the pages, covers
+    /// included (19 read + 4 covers + 1 blank + 31 rejected = 55).
+    #[test]
+    fn the_summary_line_counts_add_up_to_the_pages() {
+        let s = batch::Summary {
+            files: 55,
+            pages_in: 55,
+            read: 19,
+            blank: 1,
+            covers: 4,
+            rejected: 31,
+            rejected_by_reason: [("not_a_form".to_string(), 31)].into(),
+            ..Default::default()
+        };
+        let line = summary_line(&s);
+        let count = |what: &str| -> usize {
+            let at = line.find(&format!(" {what}")).unwrap_or_else(|| panic!("no {what} in {line}"));
+            line[..at].rsplit([' ', ':']).next().unwrap().parse().unwrap()
+        };
+        assert_eq!(count("pages"), 55, "{line}");
+        assert_eq!(count("read") + count("blank") + count("covers") + count("rejected"), count("pages"), "{line}");
     }
 }

@@ -371,13 +371,20 @@ fn sniff(data: &[u8]) -> Option<Format> {
 /// zune-jpeg is called directly rather than through `image`'s wrapper, which copies the
 /// compressed file first and offers no strict mode.
 fn decode_jpeg(data: &[u8], limits: &DecodeLimits) -> Result<DynamicImage> {
-    let (width, height) = jpeg_frame(data)?;
+    let frame = jpeg_frame(data)?;
+    let (width, height) = (frame.width, frame.height);
     check_pixels(width, height, limits)?;
     let short = || {
         Error::input(format!(
             "truncated JPEG: its data ends before the {width}×{height} pixels its frame header declares"
         ))
     };
+    // Before any pixel buffer: a Huffman-coded frame spends at least one bit on each 8×8
+    // block's DC difference, so data shorter than that cannot hold the frame (a 10900×10900
+    // header over 6 KB of data is refused here, not after a 356 MB decode).
+    if frame.min_scan_bits.is_some_and(|bits| (frame.scan_bytes as u64) * 8 < bits) {
+        return Err(short());
+    }
     let image = match decode_zune(data, true) {
         Ok(image) => image,
         Err(e) if data_ran_out(&e) => return Err(short()),
@@ -430,6 +437,38 @@ fn decode_zune(data: &[u8], strict: bool) -> std::result::Result<DynamicImage, z
     })
 }
 
+/// What [`jpeg_frame`] reads from a JPEG's headers.
+struct JpegFrame {
+    width: u32,
+    height: u32,
+    /// The fewest entropy-coded bits that can hold the frame, for Huffman-coded sequential and
+    /// progressive frames (SOF0–SOF2): one per 8×8 block of every component, the shortest
+    /// Huffman code of a DC difference (ITU-T T.81, F.1.2.1 and G.1.2.1; a code is at least one
+    /// bit long). `None` for other frames (lossless, arithmetic coding), which can go lower.
+    min_scan_bits: Option<u64>,
+    /// Bytes from the first scan's data to the end of the file.
+    scan_bytes: usize,
+}
+
+/// The blocks of a frame (T.81, A.1.1): each component is `ceil(X·Hi/Hmax)` by
+/// `ceil(Y·Vi/Vmax)` samples, in 8×8 blocks. `None` for a malformed component list.
+fn jpeg_blocks(width: u32, height: u32, components: &[u8]) -> Option<u64> {
+    let sampling: Vec<(u64, u64)> =
+        components.chunks_exact(3).map(|c| (u64::from(c[1] >> 4), u64::from(c[1] & 15))).collect();
+    let h_max = sampling.iter().map(|s| s.0).max()?;
+    let v_max = sampling.iter().map(|s| s.1).max()?;
+    if h_max == 0 || v_max == 0 {
+        return None;
+    }
+    let (w, h) = (u64::from(width), u64::from(height));
+    Some(
+        sampling
+            .iter()
+            .map(|&(hi, vi)| (w * hi).div_ceil(h_max).div_ceil(8) * (h * vi).div_ceil(v_max).div_ceil(8))
+            .sum(),
+    )
+}
+
 /// Walks the JPEG marker segments up to the first scan and returns the frame's dimensions;
 /// a JPEG without an EOI marker after that point is a "truncated JPEG" input error.
 ///
@@ -437,7 +476,7 @@ fn decode_zune(data: &[u8], strict: bool) -> std::result::Result<DynamicImage, z
 /// main image's. Inside entropy-coded data 0xFF is always followed by 0x00 or a restart marker,
 /// so any FF D9 after the scan header is a real EOI; searching for it from the end of the file
 /// costs nothing for a complete file (a forward walk through 2 MB of scan data took 5 ms).
-fn jpeg_frame(data: &[u8]) -> Result<(u32, u32)> {
+fn jpeg_frame(data: &[u8]) -> Result<JpegFrame> {
     let truncated = || Error::input("truncated JPEG");
     let mut frame = None;
     let mut pos = 2; // after SOI
@@ -462,15 +501,20 @@ fn jpeg_frame(data: &[u8]) -> Result<(u32, u32)> {
         let segment = data.get(pos..pos + len).ok_or_else(truncated)?;
         // SOF0..SOF15, except DHT (C4), JPG (C8) and DAC (CC), carry the frame size.
         if matches!(marker, 0xC0..=0xCF) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) && len >= 7 {
-            let height = u16::from_be_bytes([segment[3], segment[4]]);
-            let width = u16::from_be_bytes([segment[5], segment[6]]);
-            frame = Some((u32::from(width), u32::from(height)));
+            let height = u32::from(u16::from_be_bytes([segment[3], segment[4]]));
+            let width = u32::from(u16::from_be_bytes([segment[5], segment[6]]));
+            let huffman = matches!(marker, 0xC0..=0xC2);
+            let components = segment.get(8..).unwrap_or_default();
+            let min_scan_bits = jpeg_blocks(width, height, components).filter(|_| huffman);
+            frame = Some(JpegFrame { width, height, min_scan_bits, scan_bytes: 0 });
         }
         pos += len;
         if marker == 0xDA {
             let scan = &data[pos..];
             scan.windows(2).rposition(|w| w == [0xFF, 0xD9]).ok_or_else(truncated)?;
-            return frame.ok_or_else(|| Error::input("corrupt JPEG: no frame header"));
+            let mut frame = frame.ok_or_else(|| Error::input("corrupt JPEG: no frame header"))?;
+            frame.scan_bytes = scan.len();
+            return Ok(frame);
         }
     }
 }

@@ -148,7 +148,13 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Template> {
             return Err(ferr("duplicate field name".into()));
         }
         let rect = Rect::new(f.x, f.y, f.w, f.h);
-        if ![f.x, f.y, f.w, f.h].iter().all(|v| v.is_finite()) || f.w < MIN_SIDE_MM || f.h < MIN_SIDE_MM {
+        if ![f.x, f.y, f.w, f.h].iter().all(|v| v.is_finite()) {
+            return Err(ferr(format!(
+                "position ({}, {}) or size {} × {} mm is not a finite number",
+                f.x, f.y, f.w, f.h
+            )));
+        }
+        if f.w < MIN_SIDE_MM || f.h < MIN_SIDE_MM {
             return Err(ferr(format!("size {} × {} mm is too small (minimum {MIN_SIDE_MM} mm)", f.w, f.h)));
         }
         if !inside(&rect) {

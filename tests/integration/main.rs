@@ -1,10 +1,14 @@
 //! The one integration-test binary: accuracy ratchet over simulated scans, bad inputs, the
-//! golden record, and the printed PDF read back through poppler.
+//! golden record, the printed PDF read back through poppler, the campaign store end to end,
+//! kill tests, and what the output folder holds after collisions, full disks and failures.
 
 mod accuracy;
+mod bad_catalogue;
 mod bad_inputs;
 mod campaign;
 mod golden;
+mod kill;
+mod outputs;
 mod photos;
 mod print_pdf;
 
