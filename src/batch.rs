@@ -274,10 +274,21 @@ fn save_photo(engine: &Engine, opts: &BatchOptions, rec: &mut PageRecord) -> Res
     let (Some(photo), Some(form)) = (rec.photo.as_mut(), rec.form.as_ref()) else { return Ok(()) };
     let popts = &engine.options().photo;
     let person = opts.people.as_ref().and_then(|l| l.person(&form.run, &form.serial));
-    let age = person.as_ref().and_then(|p| p.birth_date).map(|b| b.age_on(popts.reference_date));
+    // One reference date for the photo requirement and the campaign rules: the lookup's
+    // (a campaign store's) when it has one.
+    let reference = opts.people.as_ref().and_then(|l| l.reference_date()).unwrap_or(popts.reference_date);
+    let age = person.as_ref().and_then(|p| p.birth_date).map(|b| b.age_on(reference));
     photo.apply_age(age, form.photo_printed, popts);
     let Some(data) = photo.data.take() else { return Ok(()) };
     let top = if photo.failed.is_empty() { "photos" } else { "photos-review" };
+    if !photo.failed.is_empty() && photo.required != Some(false) {
+        // A photo the card may need fails a check: a person must look, so the page goes to
+        // review, not "pass" (under 6, or with a confirmed printed photo, none is needed).
+        let f = crate::audit::rules::finding("photo_check_failed", &photo.failed.join(","));
+        if !rec.findings.contains(&f) {
+            rec.findings.push(f);
+        }
+    }
     let (folder, stem) = match &person {
         Some(p) => (crate::output::unique_file_name(&p.school), crate::lookup::safe_name(&p.id_number)),
         None => ("unmatched".to_string(), crate::lookup::safe_name(&format!("{}-{}", form.run, form.serial))),

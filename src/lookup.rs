@@ -23,6 +23,13 @@ pub struct PersonInfo {
 pub trait PersonLookup: Send + Sync + std::fmt::Debug {
     /// The person on form `serial` of print run `run`, if known.
     fn person(&self, run: &str, serial: &str) -> Option<PersonInfo>;
+    /// The date ages are taken on for the photo requirement (rule 2), when the lookup knows
+    /// the campaign's: a campaign store's reference date, so that the photo stage and the
+    /// campaign rules agree on who needs a photo. Default `None`: the engine's
+    /// [`crate::photo::PhotoOptions::reference_date`].
+    fn reference_date(&self) -> Option<Date> {
+        None
+    }
 }
 
 /// A lookup from print-run manifests (`manifest.csv` as `formscan print` writes it:
@@ -30,6 +37,7 @@ pub trait PersonLookup: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Clone, Default)]
 pub struct ManifestLookup {
     map: HashMap<(String, String), PersonInfo>,
+    reference: Option<Date>,
 }
 
 impl ManifestLookup {
@@ -62,6 +70,11 @@ impl ManifestLookup {
         self.map.insert((run.to_string(), serial.to_string()), person);
     }
 
+    /// Sets the date ages are taken on ([`PersonLookup::reference_date`]).
+    pub fn set_reference_date(&mut self, date: Date) {
+        self.reference = Some(date);
+    }
+
     /// Forms known.
     pub fn len(&self) -> usize {
         self.map.len()
@@ -76,6 +89,28 @@ impl ManifestLookup {
 impl PersonLookup for ManifestLookup {
     fn person(&self, run: &str, serial: &str) -> Option<PersonInfo> {
         self.map.get(&(run.to_string(), serial.to_string())).cloned()
+    }
+    fn reference_date(&self) -> Option<Date> {
+        self.reference
+    }
+}
+
+/// Another lookup's persons, with a reference date of its own: what a campaign store's intake
+/// hands the batch when it was given a lookup, so that the store's date decides ages.
+#[derive(Debug, Clone)]
+pub struct WithReferenceDate {
+    /// The lookup that knows the persons.
+    pub inner: std::sync::Arc<dyn PersonLookup>,
+    /// The date ages are taken on.
+    pub reference: Date,
+}
+
+impl PersonLookup for WithReferenceDate {
+    fn person(&self, run: &str, serial: &str) -> Option<PersonInfo> {
+        self.inner.person(run, serial)
+    }
+    fn reference_date(&self) -> Option<Date> {
+        Some(self.reference)
     }
 }
 

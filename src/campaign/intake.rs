@@ -178,7 +178,13 @@ fn entry(store: &mut dyn Store, hash: FileHash, path: String, out_dir: &str, rec
             FormMatch::Known { person, photo_printed } => {
                 let reference = store.reference_date()?;
                 let ctx = FormContext { person: &person.person, photo_printed, reference };
-                e.findings.extend(rules::check_form(rec, &ctx));
+                // The batch already made the photo findings it could tell without the
+                // campaign (a failed card-photo check): each finding once.
+                for f in rules::check_form(rec, &ctx) {
+                    if !e.findings.contains(&f) {
+                        e.findings.push(f);
+                    }
+                }
                 e.matched = PageMatch::Form;
                 e.person_key = Some(person.key);
                 e.phone = rules::contact_phone(rec);
@@ -228,11 +234,16 @@ pub fn process(
     let out_dir = out_dir.display().to_string();
     // Photos are named by the person's ID number and school, and rule 2 needs the age: the
     // store knows every printed form's person, so it is the lookup unless one was given.
+    // Either way ages are taken on the store's reference date, the one the campaign rules use.
+    let reference = store.reference_date()?;
     let with_people;
-    let opts = if opts.people.is_some() {
-        opts
+    let opts = if let Some(given) = &opts.people {
+        let people = crate::lookup::WithReferenceDate { inner: std::sync::Arc::clone(given), reference };
+        with_people = BatchOptions { people: Some(std::sync::Arc::new(people)), ..opts.clone() };
+        &with_people
     } else {
         let mut m = crate::lookup::ManifestLookup::default();
+        m.set_reference_date(reference);
         for v in store.persons()? {
             let p = &v.person.person;
             for (run, serial, _) in &v.forms {

@@ -44,3 +44,92 @@ fn two_scans_of_one_form_keep_two_photos() {
     assert_eq!(first, again, "a rerun names the photos the same");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Issue 15: in a plain `process` (no store, no lookup), a pasted photo that fails a card-photo
+/// check goes to `photos-review/` and its page to review: a `photo_check_failed` finding, and
+/// `review` in `records.csv`, never `pass`.
+#[test]
+fn a_photo_sent_to_review_sends_its_form_to_review() {
+    let dir = scratch("photo-review");
+    let scans = dir.join("scans");
+    // Every pasted print defective (grey copies, dark, blurred).
+    simulate(&scans, 9, 15, Degrade::Mild, 200.0, 0.0, 1.0, None);
+    let opts = BatchOptions { out_dir: dir.join("out"), snippets: false, people: None };
+    batch::run(&Engine::default(), std::slice::from_ref(&scans), &opts, &|_, _| {}).unwrap();
+    let recs = eval::read_records(&opts.out_dir.join("records.jsonl")).unwrap();
+    let csv = std::fs::read_to_string(opts.out_dir.join("records.csv")).unwrap();
+    let mut csv = csv::Reader::from_reader(csv.trim_start_matches('\u{feff}').as_bytes());
+    let status: std::collections::HashMap<String, String> =
+        csv.records().map(|r| r.unwrap()).map(|r| (r[0].to_string(), r[6].to_string())).collect();
+    let mut in_review = 0;
+    for r in &recs {
+        let Some(p) = r.photo.as_ref().filter(|p| p.file.as_deref().is_some_and(|f| f.starts_with("photos-review/")))
+        else {
+            continue;
+        };
+        in_review += 1;
+        let f = r.findings.iter().find(|f| f.code == "photo_check_failed");
+        assert_eq!(f.map(|f| f.subject.clone()), Some(p.failed.join(",")), "{}: {:?}", r.source.file, r.findings);
+        assert_eq!(status[&r.source.file], "review", "{}", r.source.file);
+    }
+    assert!(in_review >= 1, "no photo went to review: the test proves nothing");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 15: with a campaign store, the photo requirement is decided on the store's reference
+/// date, the one the campaign rules use, not the engine's default (2026-09-01). A pupil who
+/// is 5 on the store's date needs no photo, whatever their age on the default date.
+#[test]
+fn process_db_decides_the_photo_requirement_on_the_store_date() {
+    use formscan::campaign::intake;
+    use formscan::domain::Date;
+    use formscan::store::{PrintedForm, SqliteStore, Store};
+    use formscan::{print, synth, Template};
+    let dir = scratch("photo-date");
+    let t = Template::sbk_student();
+    // Pupils 7 to 12 on the default date, each 5 years and a few days old on the store's date.
+    let born = |p: &formscan::roster::Person| formscan::domain::parse_id(&p.id_number).unwrap().birth_date;
+    let persons: Vec<_> = synth::roster(1200, 21)
+        .into_iter()
+        .filter(|p| (7..=12).contains(&born(p).age_on(synth::REFERENCE_DATE)))
+        .take(3)
+        .map(|mut p| {
+            p.photo = None;
+            p
+        })
+        .collect();
+    assert_eq!(persons.len(), 3);
+    let b = persons.iter().map(born).max().unwrap();
+    let reference = Date::new(b.year + 5, b.month, b.day.min(28));
+    // The youngest is under 6 on the store's date, and 7 or more on the default one.
+    assert!(b.age_on(reference) < 6 && b.age_on(synth::REFERENCE_DATE) >= 7);
+    let lines: Vec<(usize, _)> = persons.into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
+    let pr = print::plan_run(&t, &lines, Some("RDATE"), &dir);
+    let mut store = SqliteStore::open(&dir.join("campaign.db"), Some(reference)).unwrap();
+    let forms: Vec<PrintedForm> = pr
+        .pages
+        .iter()
+        .map(|p| PrintedForm { serial: p.serial.clone(), person: p.person.clone(), photo_printed: false })
+        .collect();
+    store.record_print_run(&pr.run, &t.id, &forms).unwrap();
+    let persons: Vec<_> = pr.pages.iter().map(|p| p.person.clone()).collect();
+    let serials: Vec<_> = pr.pages.iter().map(|p| p.serial.clone()).collect();
+    let opts = synth::SynthOptions { dpi: 200.0, degrade: Degrade::None, seed: 21, ..Default::default() };
+    synth::run(&t, &persons, &serials, &[None, None, None], &pr.run, &opts, &dir.join("scans")).unwrap();
+    let bopts = BatchOptions { out_dir: dir.join("read"), snippets: false, people: None };
+    intake::process(&mut store, &Engine::default(), &[dir.join("scans")], &bopts, &|_, _| {}).unwrap();
+    let recs = eval::read_records(&dir.join("read/records.jsonl")).unwrap();
+    let forms: Vec<_> = recs.iter().filter(|r| r.form.is_some()).collect();
+    assert_eq!(forms.len(), 3);
+    for r in forms {
+        let p = r.photo.as_ref().expect("the photo stage ran");
+        let page = pr.pages.iter().find(|x| x.serial == r.form.as_ref().unwrap().serial).unwrap();
+        let age = born(&page.person).age_on(reference);
+        assert_eq!(p.required, Some(age >= 6), "{}: age {age} on the store's date", r.source.file);
+    }
+    // The campaign rules agree: no photo asked of the pupil under 6.
+    let a = formscan::campaign::assess(&mut store, &Default::default()).unwrap();
+    let young = a.iter().find(|x| born(&x.view.person.person) == b).unwrap();
+    assert!(young.findings.iter().all(|f| f.code != "photo_missing"), "{:?}", young.findings);
+    let _ = std::fs::remove_dir_all(&dir);
+}
