@@ -11,6 +11,7 @@ mod kill;
 mod outputs;
 mod photos;
 mod print_pdf;
+mod samples;
 
 use std::path::PathBuf;
 
