@@ -5,7 +5,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use formscan::model::CnnEnsemble;
 use formscan::record::FieldState;
 use formscan::register::{register, RegisterOptions, RegisterScratch};
-use formscan::{fields, identify, synth, Engine, Scan, Template};
+use formscan::{fields, identify, Engine, Scan, Template};
+use formscan_synth as synth;
 
 fn page_jpeg() -> (Vec<u8>, image::DynamicImage) {
     let t = Template::sbk_student();

@@ -5,10 +5,18 @@
 //! recoverable), which survives JPEG at quality 60 and a pen stroke across a corner while
 //! keeping the symbol at version 4 (33 modules) for our ~45-character payloads.
 
-use crate::render::ModuleGrid;
 use rxing::qrcode::common::ErrorCorrectionLevel;
 use rxing::qrcode::encoder::qrcode_encoder;
 use rxing::{BarcodeFormat, DecodeHints, Exceptions};
+
+/// A square grid of barcode modules, row-major, `true` = dark.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModuleGrid {
+    /// Modules per side.
+    pub size: usize,
+    /// `size * size` modules, row-major.
+    pub dark: Vec<bool>,
+}
 
 /// Encodes `text` as a QR code with error-correction level M and returns its modules
 /// (without the quiet zone, which the layout reserves).

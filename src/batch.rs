@@ -284,7 +284,7 @@ fn save_photo(engine: &Engine, opts: &BatchOptions, rec: &mut PageRecord) -> Res
     if !photo.failed.is_empty() && photo.required != Some(false) {
         // A photo the card may need fails a check: a person must look, so the page goes to
         // review, not "pass" (under 6, or with a confirmed printed photo, none is needed).
-        let f = crate::audit::rules::finding("photo_check_failed", &photo.failed.join(","));
+        let f = crate::audit::finding("photo_check_failed", &photo.failed.join(","));
         if !rec.findings.contains(&f) {
             rec.findings.push(f);
         }

@@ -421,6 +421,30 @@ pub fn normalize_mobile(s: &str) -> Option<String> {
     (check_mobile(s) != MobileCheck::Invalid).then(|| strip_mobile(s))
 }
 
+/// One student to print a form for: a roster row as printed on the form and stored in a
+/// campaign (the roster readers live in `formscan-print`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// Full name (姓名), trimmed.
+    pub name: String,
+    /// Sex (性别); filled from the ID number when the roster leaves it empty.
+    pub sex: Option<Sex>,
+    /// Ethnicity (民族) as written; empty when absent.
+    pub ethnicity: String,
+    /// Birth date (出生日期); filled from the ID number when the roster leaves it empty.
+    pub birth_date: Option<Date>,
+    /// Resident ID number (公民身份号码), normalised: ASCII, check character `X` upper case.
+    pub id_number: String,
+    /// School (学校).
+    pub school: String,
+    /// Grade (年级); empty when absent.
+    pub grade: String,
+    /// Class (班级).
+    pub class: String,
+    /// Photo file name (照片), when the bureau already holds a photo to print on the form.
+    pub photo: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

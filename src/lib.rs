@@ -1,5 +1,7 @@
-//! formscan turns bulk scans of personalised paper application forms into verified,
-//! structured records: it prints the forms, and reads them back.
+//! formscan reads bulk scans of personalised paper application forms into verified,
+//! structured records. This crate is the reading engine; the printing side (rosters, cleaning,
+//! layout, PDF) is `formscan-print`, the campaign workflow (store, intake, rules, status,
+//! export) is `formscan-campaign`, and the scan simulator is `formscan-synth`.
 //!
 //! # Brief overview
 //!
@@ -14,29 +16,28 @@
 //! | audit | [`Engine::audit`] | [`audit::Finding`]s |
 //! | record | [`Engine::process_image`] | [`record::PageRecord`] (the output schema) |
 //! | batch | [`batch::run`] | `records.jsonl`, `records.csv`, `snippets/`, `summary.json` |
-//! | campaign | [`campaign::intake::process`] | the campaign [`store`]: pages, findings, status, export |
 //!
-//! The other direction: [`roster`] reads the pending-student list, [`layout`] turns a template
-//! and a person into a [`render::PageDrawing`], and [`render::pdf`] prints it; [`synth`]
-//! simulates filled-in, scanned forms with ground truth for tests and benchmarks.
+//! Around them: [`template`] describes a form, [`payload`] its page code, [`lookup`] whose
+//! form a page is, [`output`] writes owner-only files atomically, [`domain`] knows ID numbers,
+//! phone numbers and dates.
 //!
 //! "Nothing there" and "ambiguous" are outcomes with a confidence, recorded on the page, not
 //! errors; an [`Error`] means an input, template, model, limit or file stopped a stage.
 //!
 //! # Example
 //!
-//! Print one form, "scan" it with the simulator, and read it back:
+//! Read one of the bundled sample scans:
 //!
 //! ```
-//! use formscan::{Engine, record::Outcome, synth};
+//! use formscan::{record::Outcome, Engine};
 //!
 //! let engine = Engine::default();
-//! let template = &engine.templates()[0];
-//! let person = synth::sample_person(7);
-//! let page = synth::simulate_one(template, &person, 7, 150.0);
-//! let record = engine.process_image(&page.image);
+//! let pages = engine.open("samples/form-1.jpg".as_ref())?;
+//! let image = formscan::decode::decode_page(&pages[0], &engine.options().decode)?;
+//! let record = engine.process_image(&image);
 //! assert_eq!(record.outcome, Outcome::Read);
-//! assert_eq!(record.form.unwrap().serial, page.truth.serial.unwrap());
+//! assert_eq!(record.form.unwrap().serial, "000001");
+//! # Ok::<(), formscan::Error>(())
 //! ```
 
 #![deny(missing_docs)]
@@ -44,8 +45,6 @@
 pub mod audit;
 pub mod barcode;
 pub mod batch;
-pub mod campaign;
-pub mod clean;
 pub mod decode;
 pub mod domain;
 mod engine;
@@ -53,20 +52,14 @@ pub mod error;
 pub mod fields;
 pub mod geometry;
 pub mod identify;
-pub mod layout;
 pub mod lookup;
 pub mod model;
 pub mod output;
 pub mod payload;
 pub mod photo;
-pub mod print;
 pub mod record;
 pub mod register;
-pub mod render;
-pub mod roster;
 pub mod scan;
-pub mod store;
-pub mod synth;
 pub mod template;
 
 pub use engine::{Engine, EngineOptions, Worker};

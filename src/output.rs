@@ -156,7 +156,21 @@ impl Lock {
             o.mode(0o600);
         }
         let mut file = o.open(path).map_err(|e| Error::io_at(path, e))?;
-        match file.try_lock() {
+        // A lock is held by an open file description, which a process forked by the holder
+        // shares until it execs: a holder that just released the lock may still hold it for an
+        // instant through a child being started. A few tries over 250 ms ride that out; a
+        // second formscan run holds it for minutes and is refused all the same.
+        let mut tries = 0;
+        let locked = loop {
+            match file.try_lock() {
+                Err(std::fs::TryLockError::WouldBlock) if tries < 25 => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => break other,
+            }
+        };
+        match locked {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let holder = std::fs::read_to_string(path).unwrap_or_default();

@@ -6,8 +6,12 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use formscan::store::{SqliteStore, Store};
-use formscan::{batch, campaign, print, roster, synth, Engine, EngineOptions, Template};
+use formscan::{batch, Engine, EngineOptions, Template};
+use formscan_campaign as campaign;
+use formscan_campaign::store::{SqliteStore, Store};
+use formscan_print as print;
+use formscan_print::roster;
+use formscan_synth as synth;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -185,7 +189,7 @@ enum Command {
     },
 }
 
-/// Batch-workflow scenarios for `synth` (all off by default; see `formscan::synth::scenario`),
+/// Batch-workflow scenarios for `synth` (all off by default; see `formscan_synth::scenario`),
 /// defective prints, and how pages are printed and written.
 #[derive(clap::Args)]
 struct ScenarioArgs {
@@ -300,10 +304,10 @@ fn cmd_clean(
     out: &Path,
     report: &Path,
 ) -> Result<()> {
-    let r = formscan::clean::clean_files(insured, roll, holders, submitted)?;
+    let r = formscan_print::clean::clean_files(insured, roll, holders, submitted)?;
     print::write_roster(&r.pending, out)?;
     let f = formscan::output::private_file(report)?;
-    formscan::clean::write_report_csv(&r.report, std::io::BufWriter::new(f))?;
+    formscan_print::clean::write_report_csv(&r.report, std::io::BufWriter::new(f))?;
     // Counts only: the lists are about children, so no names or ID numbers in logs.
     let c = r.counts();
     let by: Vec<String> = c.by_reason.iter().map(|(k, v)| format!("{k} {v}")).collect();
@@ -364,7 +368,7 @@ fn cmd_print(
         let forms: Vec<_> = pr
             .pages
             .iter()
-            .map(|p| formscan::store::PrintedForm {
+            .map(|p| formscan_campaign::store::PrintedForm {
                 serial: p.serial.clone(),
                 person: p.person.clone(),
                 photo_printed: p.photo.is_some(),
@@ -778,10 +782,10 @@ fn run() -> Result<i32> {
         Command::Review { db, id_number, decision } => {
             let mut store = open_store(&db, None)?;
             let d = match decision.as_str() {
-                "accept" => formscan::store::Decision::Accept,
-                "reject" => formscan::store::Decision::Reject,
+                "accept" => formscan_campaign::store::Decision::Accept,
+                "reject" => formscan_campaign::store::Decision::Reject,
                 other => match other.strip_prefix("choose:").and_then(|p| p.parse().ok()) {
-                    Some(p) => formscan::store::Decision::Choose(p),
+                    Some(p) => formscan_campaign::store::Decision::Choose(p),
                     None => bail!("--decision: accept, reject or choose:PAGE"),
                 },
             };

@@ -491,8 +491,9 @@ mod speed {
     #[ignore = "timing; run in release"]
     fn digit_field_speed() {
         let t = crate::Template::sbk_student();
-        let page = crate::synth::simulate_one(&t, &crate::synth::sample_person(3), 3, 300.0);
-        let scan = Scan::new(page.image);
+        // A bundled sample scan (200 dpi, 4:2:0 JPEG).
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/form-1.jpg");
+        let scan = Scan::new(image::open(path).unwrap());
         let reg = register(&scan, &t, &RegisterOptions::default(), &mut RegisterScratch::default()).unwrap();
         let field = t.field("agent_id").unwrap();
         let states = vec![FieldState::Ink; 18];

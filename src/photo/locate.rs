@@ -818,8 +818,12 @@ mod tests {
     fn printed_box(bx: Rect) -> image::RgbImage {
         let ppm = 300.0 / 25.4;
         let photo = bx.inflate(-0.5);
-        let face = crate::synth::face_photo(0, bx);
-        let face = image::load_from_memory(&face.data).unwrap().to_rgb8();
+        // The bundled portrait as `print` puts it in the box: filled to the box at 300 dpi and
+        // JPEG-encoded at quality 85 with whole chroma (formscan-print's `faces::face_photo`).
+        let face = image::open(format!("{}/assets/faces/obama_white.jpg", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let px = |mm: f64| (mm / 25.4 * 300.0).round() as u32;
+        let face = face.resize_to_fill(px(bx.w), px(bx.h), image::imageops::FilterType::Triangle).to_rgb8();
+        let face = jpeg(&face, jpeg_encoder::SamplingFactor::F_1_1, 85).to_rgb8();
         let (w, h) = (((bx.right() + 8.0) * ppm) as u32, ((bx.bottom() + 8.0) * ppm) as u32);
         image::RgbImage::from_fn(w, h, |x, y| {
             let p = Point::new((x as f64 + 0.5) / ppm, (y as f64 + 0.5) / ppm);

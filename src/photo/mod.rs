@@ -491,7 +491,7 @@ fn dropout_zones(template: &Template, bx: Rect, area: Rect, printed: bool) -> lo
         }
     }
     if !printed {
-        z.areas.push(crate::layout::photo_hint_area(bx));
+        z.areas.push(crate::template::photo_hint_area(bx));
     }
     z
 }

@@ -302,19 +302,24 @@ fn refine(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render::{raster, DrawOp, PageDrawing, Rgb};
 
+    /// A page with only the template's registration marks, black on white, at `dpi`.
     fn marks_page(t: &Template, dpi: f64, turn: bool) -> image::DynamicImage {
-        let mut d = PageDrawing::default();
+        let px = |mm: f64| (mm * dpi / 25.4).round() as u32;
+        let mut page = image::RgbImage::from_pixel(px(t.width), px(t.height), image::Rgb([255, 255, 255]));
         for m in &t.marks {
-            d.push(DrawOp::FillRect { rect: m.rect, color: Rgb::BLACK });
+            for y in px(m.rect.y)..px(m.rect.y + m.rect.h) {
+                for x in px(m.rect.x)..px(m.rect.x + m.rect.w) {
+                    page.put_pixel(x, y, image::Rgb([0, 0, 0]));
+                }
+            }
         }
-        let c = raster::render(&d, t.width, t.height, dpi);
-        let mut img = image::DynamicImage::ImageRgb8(c.image);
+        let img = image::DynamicImage::ImageRgb8(page);
         if turn {
-            img = img.rotate180();
+            img.rotate180()
+        } else {
+            img
         }
-        img
     }
 
     #[test]

@@ -241,6 +241,23 @@ impl Template {
     }
 }
 
+/// The hint printed in drop-out red in an empty photo box ("paste a 1-inch colour photo on
+/// white"), two centred lines with baselines 1 mm above and 3.5 mm below the box centre.
+pub const PHOTO_HINT: [&str; 2] = ["粘贴1寸", "白底彩照"];
+
+/// Size of the photo-box hint, mm.
+pub const PHOTO_HINT_SIZE: f64 = 3.0;
+
+/// The area the photo-box hint covers in a box `bx` (template mm), with 1 mm to spare: the
+/// photo reader reads drop-out red there as paper.
+pub fn photo_hint_area(bx: Rect) -> Rect {
+    let c = bx.center();
+    let half_w = PHOTO_HINT.iter().map(|l| l.chars().count()).max().unwrap_or(0) as f64 * PHOTO_HINT_SIZE / 2.0;
+    // From the first line's ascent to the second line's descent.
+    let (top, bottom) = (c.y - 1.0 - PHOTO_HINT_SIZE, c.y + 3.5 + 0.25 * PHOTO_HINT_SIZE);
+    Rect::new(c.x - half_w, top, 2.0 * half_w, bottom - top).inflate(1.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,8 +5,8 @@
 
 use crate::{have_pdftoppm, scratch, simulate};
 use formscan::batch::{self, BatchOptions};
-use formscan::synth::{eval, Degrade, PrintRender, ScanFormat};
 use formscan::{Engine, Template};
+use formscan_synth::{eval, Degrade, PrintRender, ScanFormat};
 
 struct Pinned {
     degrade: Degrade,

@@ -7,8 +7,8 @@ use crate::scratch;
 use formscan::batch::{self, BatchOptions};
 use formscan::payload::{PagePayload, PayloadError, SheetPayload};
 use formscan::record::{Outcome, PageRecord, RejectReason};
-use formscan::synth::{self, eval};
 use formscan::{Engine, Template};
+use formscan_synth::{self as synth, eval};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -98,7 +98,7 @@ fn check_text_row(row: &Row, path: &Path) -> Result<(), String> {
     let want = row.detail.as_deref().unwrap_or("");
     let contains = |got: &str| if got.contains(want) { Ok(()) } else { Err(format!("`{got}` lacks `{want}`")) };
     match row.kind.as_str() {
-        "roster" => match (formscan::roster::parse_roster(&bytes), row.outcome.as_str()) {
+        "roster" => match (formscan_print::roster::parse_roster(&bytes), row.outcome.as_str()) {
             (Err(e), "error") => {
                 let msg = e.to_string();
                 if has_personal_data(&msg) {
@@ -255,13 +255,15 @@ fn every_run_time_case_names_a_test_that_exists() {
     for cells in table(&readme, "| Case | How the test makes it |") {
         let checked_by = cells.last().unwrap();
         let (module, name) = checked_by.rsplit_once("::").unwrap_or_else(|| panic!("`{checked_by}`: no module"));
-        // `decode::tests` is src/decode/tests.rs; an integration module is tests/integration/M.rs.
+        // `decode::tests` is src/decode/tests.rs (or the same path under a crate of crates/,
+        // e.g. `roster::tests` in crates/print/src/roster.rs); an integration module is
+        // tests/integration/M.rs.
         let path = module.replace("::", "/");
-        let candidates = [
-            root.join(format!("src/{path}.rs")),
-            root.join(format!("src/{}.rs", path.trim_end_matches("/tests"))),
-            root.join(format!("tests/integration/{path}.rs")),
-        ];
+        let mut candidates = vec![root.join(format!("tests/integration/{path}.rs"))];
+        for src in ["src", "crates/print/src", "crates/campaign/src", "crates/synth/src"] {
+            candidates.push(root.join(format!("{src}/{path}.rs")));
+            candidates.push(root.join(format!("{src}/{}.rs", path.trim_end_matches("/tests"))));
+        }
         let found = candidates.iter().filter_map(|p| std::fs::read_to_string(p).ok()).any(|source| {
             source.lines().collect::<Vec<_>>().windows(3).any(|w| {
                 w.iter().any(|l| l.trim() == "#[test]")

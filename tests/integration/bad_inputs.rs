@@ -3,10 +3,10 @@
 use crate::{scratch, simulate};
 use formscan::batch::{self, BatchOptions};
 use formscan::record::{Outcome, RejectReason};
-use formscan::render::raster::Canvas;
-use formscan::render::{Align, FontKind, Rgb};
-use formscan::synth::{eval, Degrade};
 use formscan::Engine;
+use formscan_print::render::raster::Canvas;
+use formscan_print::render::{Align, FontKind, Rgb};
+use formscan_synth::{eval, Degrade};
 use std::path::Path;
 
 fn other_document(path: &Path) {

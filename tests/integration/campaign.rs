@@ -10,11 +10,12 @@
 
 use crate::scratch;
 use formscan::batch::BatchOptions;
-use formscan::campaign::{self, export, intake, FormStatus};
 use formscan::domain::parse_id;
-use formscan::store::{Decision, PrintedForm, SqliteStore, Store};
-use formscan::synth::{self, Degrade, SynthOptions, Truth};
-use formscan::{print, Engine, Template};
+use formscan::{Engine, Template};
+use formscan_campaign::store::{Decision, PrintedForm, SqliteStore, Store};
+use formscan_campaign::{self as campaign, export, intake, FormStatus};
+use formscan_print as print;
+use formscan_synth::{self as synth, Degrade, SynthOptions, Truth};
 use rand::SeedableRng;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::Path;
@@ -89,10 +90,10 @@ fn campaign_end_to_end() {
     let mut listed = persons.clone();
     listed.extend([holder.clone(), submitted.clone()]);
     let mut lists = Vec::new();
-    formscan::roster::write_roster_csv(&listed, &mut lists).unwrap();
+    formscan_print::roster::write_roster_csv(&listed, &mut lists).unwrap();
     let holders = format!("id_number\n{}\n", holder.id_number);
     let done = format!("公民身份号码\n{}\n", submitted.id_number);
-    let cleaned = formscan::clean::clean(&formscan::clean::CleanInputs {
+    let cleaned = formscan_print::clean::clean(&formscan_print::clean::CleanInputs {
         insured: &lists,
         roll: &lists,
         holders: &[holders.as_bytes()],
@@ -102,7 +103,7 @@ fn campaign_end_to_end() {
     let mut reasons: Vec<&str> = cleaned.report.iter().map(|r| r.reason.as_str()).collect();
     reasons.sort();
     assert_eq!(reasons, ["already_submitted", "holds_card"]);
-    let ids = |v: &[formscan::roster::Person]| v.iter().map(|p| p.id_number.clone()).collect::<BTreeSet<_>>();
+    let ids = |v: &[formscan_print::roster::Person]| v.iter().map(|p| p.id_number.clone()).collect::<BTreeSet<_>>();
     assert_eq!(ids(&cleaned.pending), ids(&persons));
     // The pending list carries no photos; the bureau's photos go back on by ID number.
     let photo_of: std::collections::HashMap<String, Option<String>> =

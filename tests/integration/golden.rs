@@ -2,7 +2,8 @@
 //! `tests/golden/mild-page.json`. `REGENERATE=1 cargo test` rewrites it after a deliberate
 //! change; review the diff before committing.
 
-use formscan::{synth, Engine, Template};
+use formscan::{Engine, Template};
+use formscan_synth as synth;
 use serde_json::Value;
 
 /// Rounds every float so that the golden file pins behaviour, not the last bits of a sum.

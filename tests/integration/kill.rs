@@ -10,11 +10,12 @@
 
 use crate::scratch;
 use formscan::batch::BatchOptions;
-use formscan::campaign::{self, export, intake, FormStatus};
 use formscan::record::PageRecord;
-use formscan::store::{Decision, PrintedForm, SqliteStore, Store};
-use formscan::synth::{self, Degrade, SynthOptions};
-use formscan::{print, Engine, Template};
+use formscan::{Engine, Template};
+use formscan_campaign::store::{Decision, PrintedForm, SqliteStore, Store};
+use formscan_campaign::{self as campaign, export, intake, FormStatus};
+use formscan_print as print;
+use formscan_synth::{self as synth, Degrade, SynthOptions};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

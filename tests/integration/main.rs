@@ -36,13 +36,15 @@ pub fn simulate(
     dir: &std::path::Path,
     n: usize,
     seed: u64,
-    degrade: formscan::synth::Degrade,
+    degrade: formscan_synth::Degrade,
     dpi: f64,
     blank_backs: f64,
     defective_prints: f64,
-    how: Option<(formscan::synth::PrintRender, formscan::synth::ScanFormat)>,
+    how: Option<(formscan_synth::PrintRender, formscan_synth::ScanFormat)>,
 ) {
-    use formscan::{print, synth, Template};
+    use formscan::Template;
+    use formscan_print as print;
+    use formscan_synth as synth;
     let t = Template::sbk_student();
     let mut persons = synth::roster(n, seed);
     for (i, p) in persons.iter_mut().enumerate() {

@@ -10,11 +10,12 @@
 
 use crate::{scratch, simulate};
 use formscan::batch::{self, BatchOptions};
-use formscan::campaign::{self, export, intake, FormStatus};
 use formscan::record::{Outcome, PageRecord};
-use formscan::store::{Decision, PrintedForm, SqliteStore, Store};
-use formscan::synth::{self, Degrade, SynthOptions};
-use formscan::{print, Engine, Error, Template};
+use formscan::{Engine, Error, Template};
+use formscan_campaign::store::{Decision, PrintedForm, SqliteStore, Store};
+use formscan_campaign::{self as campaign, export, intake, FormStatus};
+use formscan_print as print;
+use formscan_synth::{self as synth, Degrade, SynthOptions};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -315,7 +316,10 @@ fn covers_count_in_the_totals() {
     let lines: Vec<(usize, _)> = synth::roster(3, 12).into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
     let pr = print::plan_run(&t, &lines, Some("RCOVERS"), &dir);
     let cover = &print::sheets::class_sheets(&t, &pr.run, &pr.pages)[0];
-    formscan::render::raster::render(cover, t.width, t.height, 200.0).image.save(inputs.join("cover.png")).unwrap();
+    formscan_print::render::raster::render(cover, t.width, t.height, 200.0)
+        .image
+        .save(inputs.join("cover.png"))
+        .unwrap();
     image::RgbImage::from_pixel(827, 1169, image::Rgb([250, 250, 248])).save(inputs.join("blank.png")).unwrap();
     std::fs::write(inputs.join("empty.jpg"), b"").unwrap();
     let out = dir.join("out");
@@ -323,7 +327,7 @@ fn covers_count_in_the_totals() {
     let s = batch::run(&Engine::default(), std::slice::from_ref(&inputs), &opts, &|_, _| {}).unwrap();
     assert_eq!((s.pages_in, s.read, s.blank, s.covers, s.rejected), (4, 1, 1, 1, 1), "{s:?}");
     assert_eq!(s.read + s.blank + s.covers + s.rejected, s.pages_in);
-    let recs = formscan::synth::eval::read_records(&out.join("records.jsonl")).unwrap();
+    let recs = formscan_synth::eval::read_records(&out.join("records.jsonl")).unwrap();
     assert_eq!(recs.iter().filter(|r| r.outcome == Outcome::Cover).count(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,8 +2,8 @@
 
 use crate::{scratch, simulate};
 use formscan::batch::{self, BatchOptions};
-use formscan::synth::{eval, Degrade};
 use formscan::Engine;
+use formscan_synth::{eval, Degrade};
 
 /// Two copies of one form (a rescan, or the same scan under two names) each keep their card
 /// photo: the names differ by the scan tag, and a rerun writes the same names again.
@@ -81,14 +81,16 @@ fn a_photo_sent_to_review_sends_its_form_to_review() {
 /// is 5 on the store's date needs no photo, whatever their age on the default date.
 #[test]
 fn process_db_decides_the_photo_requirement_on_the_store_date() {
-    use formscan::campaign::intake;
     use formscan::domain::Date;
-    use formscan::store::{PrintedForm, SqliteStore, Store};
-    use formscan::{print, synth, Template};
+    use formscan::Template;
+    use formscan_campaign::intake;
+    use formscan_campaign::store::{PrintedForm, SqliteStore, Store};
+    use formscan_print as print;
+    use formscan_synth as synth;
     let dir = scratch("photo-date");
     let t = Template::sbk_student();
     // Pupils 7 to 12 on the default date, each 5 years and a few days old on the store's date.
-    let born = |p: &formscan::roster::Person| formscan::domain::parse_id(&p.id_number).unwrap().birth_date;
+    let born = |p: &formscan_print::roster::Person| formscan::domain::parse_id(&p.id_number).unwrap().birth_date;
     let persons: Vec<_> = synth::roster(1200, 21)
         .into_iter()
         .filter(|p| (7..=12).contains(&born(p).age_on(synth::REFERENCE_DATE)))
@@ -128,7 +130,7 @@ fn process_db_decides_the_photo_requirement_on_the_store_date() {
         assert_eq!(p.required, Some(age >= 6), "{}: age {age} on the store's date", r.source.file);
     }
     // The campaign rules agree: no photo asked of the pupil under 6.
-    let a = formscan::campaign::assess(&mut store, &Default::default()).unwrap();
+    let a = formscan_campaign::assess(&mut store, &Default::default()).unwrap();
     let young = a.iter().find(|x| born(&x.view.person.person) == b).unwrap();
     assert!(young.findings.iter().all(|f| f.code != "photo_missing"), "{:?}", young.findings);
     let _ = std::fs::remove_dir_all(&dir);

@@ -3,7 +3,9 @@
 use crate::scratch;
 use formscan::payload::SheetKind;
 use formscan::record::Outcome;
-use formscan::{print, synth, Engine, Template};
+use formscan::{Engine, Template};
+use formscan_print as print;
+use formscan_synth as synth;
 use std::process::Command;
 
 #[test]
@@ -72,7 +74,7 @@ fn class_sheets_precede_each_class_and_scan_as_covers() {
     assert_eq!(drawings.len(), 3);
     let engine = Engine::default();
     for (d, kind, sheet) in [(&drawings[0], SheetKind::Cover, 0), (&drawings[2], SheetKind::List, 2)] {
-        let img = formscan::render::raster::render(d, t.width, t.height, 200.0).image;
+        let img = formscan_print::render::raster::render(d, t.width, t.height, 200.0).image;
         let rec = engine.process_image(&image::DynamicImage::ImageRgb8(img));
         assert_eq!(rec.outcome, Outcome::Cover, "{:?} {:?}", rec.reject, rec.barcodes);
         assert!(rec.reject.is_none() && rec.form.is_none());

@@ -10,10 +10,11 @@
 use formscan::batch::{self, BatchOptions};
 use formscan::lookup::ManifestLookup;
 use formscan::record::{Outcome, PageRecord};
-use formscan::render::raster::Canvas;
-use formscan::render::{Align, FontKind, Rgb};
-use formscan::synth::{self, Degrade, SynthOptions};
-use formscan::{print, Engine, Template};
+use formscan::{Engine, Template};
+use formscan_print as print;
+use formscan_print::render::raster::Canvas;
+use formscan_print::render::{Align, FontKind, Rgb};
+use formscan_synth::{self as synth, Degrade, SynthOptions};
 use rand::SeedableRng;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -48,7 +49,7 @@ fn samples_read_as_expected() {
     // Named relative to the package (cargo runs tests there), as a user names the folder: the
     // card photos' scan tags hash the name, so the expected records hold wherever the checkout is.
     let s = batch::run(&Engine::default(), &[PathBuf::from("samples")], &opts, &|_, _| {}).unwrap();
-    let mut recs = formscan::synth::eval::read_records(&dir.join("out/records.jsonl")).unwrap();
+    let mut recs = formscan_synth::eval::read_records(&dir.join("out/records.jsonl")).unwrap();
     recs.sort_by(|a, b| (&a.source.file, a.source.page).cmp(&(&b.source.file, b.source.page)));
     // Nine pages: five forms (one upside down, two in a TIFF, one in a PDF), a blank back in
     // the PDF and one on its own, and a page of another document.

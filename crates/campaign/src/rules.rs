@@ -1,0 +1,289 @@
+//! The audit rules of the notice (section 三), checked on one read form against the person it
+//! was printed for. Pure functions: the page record, the person and the campaign's reference
+//! date in, findings out. The class-wide shared-phone rule needs every form of a class and is
+//! computed in [`crate`] with [`class_shared_phone`].
+//!
+//! The codes and messages of the findings are in [`formscan::audit`]'s table.
+
+use formscan::audit::{finding, Finding};
+use formscan::domain::Person;
+use formscan::domain::{normalize_mobile, parse_id, Date};
+use formscan::record::{FieldState, PageRecord, ValueStatus};
+
+/// Below this age no photo is needed (notice 三.2).
+pub const PHOTO_MIN_AGE: i32 = 6;
+/// Below this age the agent's data is required (notice 三.5).
+pub const AGENT_MAX_AGE: i32 = 16;
+
+/// What the form-level rules need besides the page record.
+#[derive(Debug, Clone, Copy)]
+pub struct FormContext<'a> {
+    /// The person the form was printed for.
+    pub person: &'a Person,
+    /// A photo was printed on the form.
+    pub photo_printed: bool,
+    /// The campaign's reference date for ages.
+    pub reference: Date,
+}
+
+fn state(rec: &PageRecord, name: &str) -> Option<FieldState> {
+    rec.fields.get(name).map(|f| f.state)
+}
+
+/// Written or possibly written: an ambiguous field already carries `ambiguous_mark`, so it
+/// does not also count as missing.
+fn present(rec: &PageRecord, name: &str) -> bool {
+    !matches!(state(rec, name), Some(FieldState::Empty) | Some(FieldState::Unchecked))
+}
+
+fn missing(rec: &PageRecord, name: &str) -> bool {
+    rec.fields.contains_key(name) && !present(rec, name)
+}
+
+fn accepted_value<'a>(rec: &'a PageRecord, name: &str) -> Option<&'a str> {
+    let f = rec.fields.get(name)?;
+    (f.status == Some(ValueStatus::Accepted)).then_some(f.value.as_deref()).flatten()
+}
+
+/// Whether a photo was pasted over a printed one: the photo stage's answer (it finds the
+/// pasted print's edges), unknown when the stage did not run.
+fn pasted_over_printed(rec: &PageRecord) -> Option<bool> {
+    rec.photo.as_ref().map(|p| p.status == formscan::photo::PhotoStatus::Pasted)
+}
+
+/// The applicant's ID number: an accepted, valid correction wins over the printed one.
+pub fn effective_id(rec: &PageRecord, person: &Person) -> String {
+    preferred_id(accepted_value(rec, "applicant_id_fix"), &person.id_number)
+}
+
+/// The rule behind [`effective_id`], for callers that hold the accepted correction some
+/// other way (the card-data export reads it from the store): a correction counts only when
+/// it is a valid ID number.
+pub fn preferred_id(accepted_fix: Option<&str>, printed: &str) -> String {
+    accepted_fix.filter(|v| parse_id(v).is_ok()).unwrap_or(printed).to_string()
+}
+
+/// The applicant's age on `reference`, from the effective ID number (or the roster's birth
+/// date when the ID number cannot be parsed).
+pub fn age(rec: &PageRecord, person: &Person, reference: Date) -> Option<i32> {
+    let birth = parse_id(&effective_id(rec, person)).ok().map(|i| i.birth_date).or(person.birth_date)?;
+    Some(birth.age_on(reference))
+}
+
+/// The contact phone used by the shared-phone rule: the applicant's phone number as read
+/// (accepted or in review, not invalid), normalised to its 11 digits.
+///
+/// For the class-wide rule a number in review counts too: the same misreading on every form
+/// of a class is far less likely than a teacher's number copied onto every form, and a
+/// confident-only rule would miss most shared numbers while digits await review.
+pub fn contact_phone(rec: &PageRecord) -> Option<String> {
+    let f = rec.fields.get("applicant_phone")?;
+    match f.status {
+        Some(ValueStatus::Accepted) | Some(ValueStatus::NeedsReview) => f.value.as_deref().and_then(normalize_mobile),
+        _ => None,
+    }
+}
+
+/// Checks a read form against the notice's rules 1, 2, 4 and 5, and the validity of ID and
+/// phone numbers. Findings come in a fixed order, so records are reproducible.
+pub fn check_form(rec: &PageRecord, ctx: &FormContext<'_>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let age = age(rec, ctx.person, ctx.reference);
+    // Rule 1 and 2: photo.
+    let confirmed =
+        ctx.photo_printed && rec.groups.get("photo_is_applicant").and_then(|g| g.value.as_deref()) == Some("yes");
+    let young = age.is_some_and(|a| a < PHOTO_MIN_AGE);
+    if !young && !confirmed && rec.fields.contains_key("photo") {
+        if !ctx.photo_printed {
+            if missing(rec, "photo") {
+                out.push(finding("photo_missing", "photo"));
+            }
+        } else {
+            match pasted_over_printed(rec) {
+                Some(true) => {}
+                Some(false) => out.push(finding("photo_missing", "photo")),
+                None => out.push(finding("photo_unconfirmed", "photo")),
+            }
+        }
+        // The pasted photo goes on the card: it must pass the card-spec checks.
+        if let Some(p) = rec.photo.as_ref().filter(|p| p.status == formscan::photo::PhotoStatus::Pasted) {
+            if !p.failed.is_empty() {
+                out.push(finding("photo_check_failed", &p.failed.join(",")));
+            }
+        }
+    }
+    // Rule 4: corrections need a pasted ID copy.
+    let fixed: Vec<&str> = ["applicant_name_fix", "applicant_id_fix"].into_iter().filter(|f| present(rec, f)).collect();
+    if !fixed.is_empty() && missing(rec, "paste") {
+        out.push(finding("fix_without_paste", "paste"));
+    }
+    if state(rec, "applicant_name_fix") == Some(FieldState::Ink) {
+        out.push(finding("name_corrected", "applicant_name_fix"));
+    }
+    // Rule 5: under 16 the agent answers and signs; otherwise the applicant signs.
+    if age.is_some_and(|a| a < AGENT_MAX_AGE) {
+        for (field, code) in [
+            ("agent_id", "agent_id_missing"),
+            ("agent_phone", "agent_phone_missing"),
+            ("agent_signature", "agent_signature_missing"),
+        ] {
+            if missing(rec, field) {
+                out.push(finding(code, field));
+            }
+        }
+        if rec.groups.get("agent_relation").is_some_and(|g| g.state == "none") {
+            out.push(finding("agent_relation_missing", "agent_relation"));
+        }
+    } else if missing(rec, "applicant_signature") {
+        out.push(finding("applicant_signature_missing", "applicant_signature"));
+    }
+    // Valid numbers.
+    if parse_id(&ctx.person.id_number).is_err() && accepted_value(rec, "applicant_id_fix").is_none() {
+        out.push(finding("id_invalid", "id_number"));
+    }
+    for (name, f) in &rec.fields {
+        let is_id = name.ends_with("_id") || name.ends_with("_id_fix");
+        let is_phone = name.ends_with("_phone");
+        match f.status {
+            Some(ValueStatus::Invalid) if is_id => out.push(finding("id_invalid", name)),
+            Some(ValueStatus::Invalid) if is_phone => out.push(finding("phone_invalid", name)),
+            Some(ValueStatus::Invalid) | Some(ValueStatus::NeedsReview) => out.push(finding("field_unclear", name)),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The class-wide rule (notice 三.3): when at least `min_forms` forms of a class give a
+/// phone and all give the same number, the class's data is invalid. `phones` are the
+/// class's contact phones (one per returned form, `None` when it gives none). Two forms
+/// sharing a number are common (siblings), hence the minimum.
+pub fn class_shared_phone(phones: &[Option<&str>], min_forms: usize) -> bool {
+    let given: Vec<&str> = phones.iter().flatten().copied().collect();
+    given.len() >= min_forms.max(2) && given.iter().all(|p| *p == given[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use formscan::record::{FieldReading, GroupReading, SourceRef};
+
+    fn reading(state: FieldState, value: Option<&str>, status: Option<ValueStatus>) -> FieldReading {
+        FieldReading {
+            kind: "comb".into(),
+            state,
+            fill: 0.1,
+            confidence: 0.99,
+            cells: None,
+            snippet: None,
+            value: value.map(str::to_string),
+            value_confidence: None,
+            status,
+            reason: None,
+            candidates: Vec::new(),
+        }
+    }
+
+    /// A complete, valid form for a 10-year-old with the agent's data.
+    fn good() -> (PageRecord, Person) {
+        let mut rec =
+            PageRecord::rejected(SourceRef { file: "x".into(), page: 0 }, formscan::record::RejectReason::Limits, "");
+        rec.outcome = formscan::record::Outcome::Read;
+        rec.reject = None;
+        let ink = |v: Option<&str>| reading(FieldState::Ink, v, v.map(|_| ValueStatus::Accepted));
+        for (n, v) in [
+            ("applicant_phone", Some("13812345678")),
+            ("agent_phone", Some("13912345678")),
+            ("agent_id", Some("11010519491231002X")),
+            ("agent_signature", None),
+            ("applicant_signature", None),
+            ("photo", None),
+        ] {
+            rec.fields.insert(n.into(), ink(v));
+        }
+        for n in ["applicant_name_fix", "applicant_id_fix", "paste"] {
+            rec.fields.insert(n.into(), reading(FieldState::Empty, None, None));
+        }
+        rec.groups.insert(
+            "agent_relation".into(),
+            GroupReading { state: "one".into(), value: Some("mother".into()), values: vec![] },
+        );
+        rec.groups
+            .insert("photo_is_applicant".into(), GroupReading { state: "none".into(), value: None, values: vec![] });
+        let person =
+            Person { id_number: formscan::domain::make_id("450302", Date::new(2016, 3, 1), 11), ..Default::default() };
+        (rec, person)
+    }
+
+    fn codes(rec: &PageRecord, person: &Person, printed: bool) -> Vec<String> {
+        let ctx = FormContext { person, photo_printed: printed, reference: Date::new(2026, 9, 1) };
+        check_form(rec, &ctx).into_iter().map(|f| f.code).collect()
+    }
+
+    #[test]
+    fn only_a_valid_correction_replaces_the_printed_id() {
+        let printed = "440524188001010014";
+        assert_eq!(preferred_id(Some("11010519491231002X"), printed), "11010519491231002X");
+        // A wrong check character, a short number, nothing accepted: the printed one stays.
+        assert_eq!(preferred_id(Some("110105194912310021"), printed), printed);
+        assert_eq!(preferred_id(Some("1101051949"), printed), printed);
+        assert_eq!(preferred_id(None, printed), printed);
+    }
+
+    #[test]
+    fn complete_form_passes_and_each_rule_fires() {
+        let (rec, person) = good();
+        assert!(codes(&rec, &person, false).is_empty(), "{:?}", codes(&rec, &person, false));
+        let mut r = rec.clone();
+        r.fields.get_mut("photo").unwrap().state = FieldState::Empty;
+        assert_eq!(codes(&r, &person, false), ["photo_missing"]);
+        // A printed photo without the confirming tick: a person must look.
+        assert_eq!(codes(&rec, &person, true), ["photo_unconfirmed"]);
+        r = rec.clone();
+        r.groups.get_mut("photo_is_applicant").unwrap().value = Some("yes".into());
+        r.fields.get_mut("photo").unwrap().state = FieldState::Empty;
+        assert!(codes(&r, &person, true).is_empty());
+        r = rec.clone();
+        r.fields.get_mut("applicant_id_fix").unwrap().state = FieldState::Ink;
+        assert_eq!(codes(&r, &person, false), ["fix_without_paste"]);
+        r = rec.clone();
+        r.fields.get_mut("agent_id").unwrap().state = FieldState::Empty;
+        r.fields.get_mut("agent_signature").unwrap().state = FieldState::Empty;
+        r.groups.get_mut("agent_relation").unwrap().state = "none".into();
+        assert_eq!(
+            codes(&r, &person, false),
+            ["agent_id_missing", "agent_signature_missing", "agent_relation_missing"]
+        );
+        r = rec.clone();
+        r.fields.get_mut("agent_phone").unwrap().status = Some(ValueStatus::Invalid);
+        r.fields.get_mut("agent_id").unwrap().status = Some(ValueStatus::NeedsReview);
+        assert_eq!(codes(&r, &person, false), ["field_unclear", "phone_invalid"]);
+    }
+
+    #[test]
+    fn age_decides_photo_and_signatures() {
+        let (mut rec, mut person) = good();
+        rec.fields.get_mut("photo").unwrap().state = FieldState::Empty;
+        rec.fields.get_mut("agent_id").unwrap().state = FieldState::Empty;
+        rec.fields.get_mut("applicant_signature").unwrap().state = FieldState::Empty;
+        // Age 4: no photo needed, agent required.
+        person.id_number = formscan::domain::make_id("450302", Date::new(2022, 3, 1), 11);
+        assert_eq!(codes(&rec, &person, false), ["agent_id_missing"]);
+        // Age 17: photo required, the applicant signs, no agent needed.
+        person.id_number = formscan::domain::make_id("450302", Date::new(2009, 3, 1), 11);
+        assert_eq!(codes(&rec, &person, false), ["photo_missing", "applicant_signature_missing"]);
+        // Turns 16 on the day after the reference date: still under 16.
+        person.id_number = formscan::domain::make_id("450302", Date::new(2010, 9, 2), 11);
+        assert!(codes(&rec, &person, false).contains(&"agent_id_missing".to_string()));
+        person.id_number = "450302201003010011".into(); // bad check character
+        assert!(codes(&rec, &person, false).contains(&"id_invalid".to_string()));
+    }
+
+    #[test]
+    fn shared_phone_needs_a_whole_class() {
+        let a = Some("13812345678");
+        assert!(class_shared_phone(&[a, a, a, None], 3));
+        assert!(!class_shared_phone(&[a, a, None], 3));
+        assert!(!class_shared_phone(&[a, a, Some("13912345678")], 3));
+    }
+}

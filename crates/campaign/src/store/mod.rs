@@ -1,0 +1,290 @@
+//! The campaign store: persons, print runs and form serials, scanned files and pages with their
+//! outcomes, field results, audit findings, review decisions and exports, for one campaign.
+//!
+//! [`Store`] is the seam: intake ([`crate::intake`]), status and export only talk to
+//! this trait, so a server database can take the place of the embedded [`SqliteStore`] when
+//! several scanning stations feed one campaign. The trait stores and returns facts; the
+//! decisions built on them (form status, class-wide findings) live in [`crate`], so
+//! every implementation agrees on them.
+//!
+//! The unit of status and export is the *person*: a person printed in two runs (a reprint)
+//! is still one person, counted and exported once.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use formscan::audit::Finding;
+use formscan::domain::Date;
+use formscan::domain::Person;
+use formscan::error::Result;
+use formscan::record::Outcome;
+use std::collections::{BTreeMap, HashSet};
+
+/// SHA-256 of a scan file's bytes: the same file under another name is the same file.
+pub type FileHash = [u8; 32];
+
+/// One printed form, for [`Store::record_print_run`].
+#[derive(Debug, Clone)]
+pub struct PrintedForm {
+    /// Form serial, unique within the run.
+    pub serial: String,
+    /// The person it was printed for.
+    pub person: Person,
+    /// A photo was printed on it.
+    pub photo_printed: bool,
+}
+
+/// A stored person with the store's key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPerson {
+    /// The store's key for the person.
+    pub key: i64,
+    /// The roster data printed on the form.
+    pub person: Person,
+}
+
+/// What the store knows about a scanned page's (run, serial).
+#[derive(Debug, Clone, PartialEq)]
+pub enum FormMatch {
+    /// A printed form of this campaign.
+    Known {
+        /// Its person.
+        person: StoredPerson,
+        /// A photo was printed on it.
+        photo_printed: bool,
+    },
+    /// The run is ours but the serial was never printed in it.
+    UnknownSerial,
+    /// The run is not one of this campaign's print runs.
+    UnknownRun,
+}
+
+/// How a stored page relates to the campaign's forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageMatch {
+    /// Identified as a printed form of this campaign.
+    Form,
+    /// Identified, but the serial is unknown in its run (flagged, kept).
+    UnknownSerial,
+    /// Identified, but the run is not this campaign's (flagged, kept).
+    UnknownRun,
+    /// Not identified: blank or rejected.
+    None,
+}
+
+impl PageMatch {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageMatch::Form => "form",
+            PageMatch::UnknownSerial => "unknown_serial",
+            PageMatch::UnknownRun => "unknown_run",
+            PageMatch::None => "none",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> PageMatch {
+        match s {
+            "form" => PageMatch::Form,
+            "unknown_serial" => PageMatch::UnknownSerial,
+            "unknown_run" => PageMatch::UnknownRun,
+            _ => PageMatch::None,
+        }
+    }
+}
+
+/// A field or checkbox group result as stored: enough for audit, status and export; the full
+/// reading (cells, candidates, snippets) stays in `records.jsonl`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredField {
+    /// `ink`, `empty`, `checked`, `unchecked`, `ambiguous`; for groups `none`, `one`,
+    /// `multiple`, `ambiguous`.
+    pub state: String,
+    /// The value read (comb fields) or chosen (groups with one box ticked).
+    pub value: Option<String>,
+    /// Comb fields: `accepted`, `needs_review`, `empty` or `invalid`.
+    pub status: Option<String>,
+}
+
+impl StoredField {
+    /// The value, when it was accepted without review: the stored form of
+    /// [`formscan::record::ValueStatus::Accepted`] (its serialised name).
+    pub fn accepted_value(&self) -> Option<&str> {
+        (self.status.as_deref() == Some("accepted")).then_some(self.value.as_deref()).flatten()
+    }
+}
+
+/// One page's outcome, as intake commits it.
+#[derive(Debug, Clone)]
+pub struct PageEntry {
+    /// The file's content hash.
+    pub file: FileHash,
+    /// 0-based page index within the file.
+    pub page_index: usize,
+    /// The file's path as given to `process`.
+    pub path: String,
+    /// The output folder of the `process` run that read it (snippets, photos).
+    pub out_dir: String,
+    /// Read, blank or rejected.
+    pub outcome: Outcome,
+    /// Rejection reason's wire name, when rejected.
+    pub reject_reason: Option<String>,
+    /// Print run and serial read from the page code.
+    pub form: Option<(String, String)>,
+    /// How the page relates to the campaign.
+    pub matched: PageMatch,
+    /// The person, when matched.
+    pub person_key: Option<i64>,
+    /// Field results by name (groups under `group:NAME`).
+    pub fields: BTreeMap<String, StoredField>,
+    /// Page and form findings (not the class-wide ones, computed later).
+    pub findings: Vec<Finding>,
+    /// The accepted contact phone (11 digits), for the class-wide shared-phone rule.
+    pub phone: Option<String>,
+}
+
+/// One unit of intake work; [`Store::commit`] writes a slice of them in one transaction.
+#[derive(Debug, Clone)]
+pub enum IntakeItem {
+    /// A page's outcome. Writing the same (file, page) twice keeps the first.
+    Page(Box<PageEntry>),
+    /// A file path seen with its hash (a second path for one hash is a duplicate file).
+    FileSeen {
+        /// Content hash.
+        file: FileHash,
+        /// The path.
+        path: String,
+    },
+    /// Every page of the file has been committed: a rerun skips it.
+    FileDone {
+        /// Content hash.
+        file: FileHash,
+        /// Pages in the file.
+        pages: usize,
+    },
+}
+
+/// A stored page with everything status and export need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PageView {
+    /// The store's page key.
+    pub id: i64,
+    /// Print run.
+    pub run: String,
+    /// Form serial.
+    pub serial: String,
+    /// The scan file.
+    pub path: String,
+    /// The `process` output folder it was read into.
+    pub out_dir: String,
+    /// Field results.
+    pub fields: BTreeMap<String, StoredField>,
+    /// Page and form findings.
+    pub findings: Vec<Finding>,
+    /// Accepted contact phone.
+    pub phone: Option<String>,
+}
+
+/// A reviewer's decision on a person's form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Accept despite the findings (they were checked by a person).
+    Accept,
+    /// Reject: the form cannot be used; the person must be collected again.
+    Reject,
+    /// Of several scans of the person's form, use this page (by its key).
+    Choose(i64),
+}
+
+/// A person with their forms, scanned pages, decision and export state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonView {
+    /// The person.
+    pub person: StoredPerson,
+    /// (run, serial, photo printed) of each form printed for them.
+    pub forms: Vec<(String, String, bool)>,
+    /// Their scanned pages, oldest first.
+    pub pages: Vec<PageView>,
+    /// The reviewer's verdict, [`Decision::Accept`] or [`Decision::Reject`], if any.
+    pub decision: Option<Decision>,
+    /// The page a reviewer chose among several scans ([`Decision::Choose`]).
+    pub chosen_page: Option<i64>,
+    /// The export batch that exported them, if any.
+    pub exported: Option<i64>,
+}
+
+/// A page that matched no printed form: flagged, never dropped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlaggedPage {
+    /// The scan file.
+    pub path: String,
+    /// Page index in the file.
+    pub page_index: usize,
+    /// Why it is flagged: `unknown_serial`, `unknown_run`, or a rejection reason.
+    pub reason: String,
+    /// (run, serial) when the page code was read.
+    pub form: Option<(String, String)>,
+}
+
+/// Counts of what the store holds, for logs and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreCounts {
+    /// Persons.
+    pub persons: usize,
+    /// Printed forms.
+    pub forms: usize,
+    /// Distinct scan files (by content).
+    pub files: usize,
+    /// Paths under which a file was seen more than once (duplicate files).
+    pub duplicate_paths: usize,
+    /// Stored pages.
+    pub pages: usize,
+}
+
+/// What intake, status and export need from a campaign store.
+///
+/// Methods take `&mut self` so that an implementation may hold a connection that is not
+/// `Sync`; intake gives the store to a single writer thread.
+pub trait Store: Send {
+    /// The campaign's reference date for ages (audit rule 5: under 16).
+    fn reference_date(&mut self) -> Result<Date>;
+    /// Sets the reference date.
+    fn set_reference_date(&mut self, date: Date) -> Result<()>;
+    /// Records a print run: its persons and form serials. Recording the same run again is a
+    /// no-op for the forms already there.
+    fn record_print_run(&mut self, run: &str, template: &str, forms: &[PrintedForm]) -> Result<()>;
+    /// Looks up a scanned page's (run, serial).
+    fn lookup_form(&mut self, run: &str, serial: &str) -> Result<FormMatch>;
+    /// Hashes of the files whose every page is committed.
+    fn completed_files(&mut self) -> Result<HashSet<FileHash>>;
+    /// Every path recorded for a file in [`Store::completed_files`]: whose records stand.
+    fn completed_paths(&mut self) -> Result<HashSet<String>>;
+    /// Claims the store for one writing task (`"process"`, `"export"`) of this process, until
+    /// the store is dropped. A second claim while another process holds one fails at once with
+    /// an [`formscan::Error::Io`] of kind `ResourceBusy` that says who holds it: two intakes on
+    /// one embedded store would read every page twice. A server store may instead let several
+    /// stations claim files one by one, and accept every claim here.
+    fn claim_writer(&mut self, task: &str) -> Result<()>;
+    /// Writes `items` in one transaction: all or nothing.
+    fn commit(&mut self, items: &[IntakeItem]) -> Result<()>;
+    /// Every person with forms, pages, decision and export state, ordered by school, grade,
+    /// class and ID number.
+    fn persons(&mut self) -> Result<Vec<PersonView>>;
+    /// Pages that matched no printed form, and files seen under more than one path.
+    fn flagged_pages(&mut self) -> Result<Vec<FlaggedPage>>;
+    /// Records a review decision for a person: a verdict replaces an earlier verdict, a
+    /// choice an earlier choice.
+    fn decide(&mut self, person_key: i64, decision: Decision) -> Result<()>;
+    /// Records an export batch of (person, page) pairs under `selection`; returns its id.
+    /// Fails when one of the persons was already exported.
+    fn record_export(&mut self, selection: &str, items: &[(i64, i64)]) -> Result<i64>;
+    /// The (person, page) pairs of an earlier export batch and its selection.
+    fn export_batch(&mut self, id: i64) -> Result<(String, Vec<(i64, i64)>)>;
+    /// Counts, for logs and tests.
+    fn counts(&mut self) -> Result<StoreCounts>;
+}
+
+#[cfg(test)]
+mod tests;

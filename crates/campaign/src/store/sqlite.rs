@@ -1,0 +1,595 @@
+//! The embedded campaign store: one SQLite file per campaign (rusqlite, SQLite bundled).
+//!
+//! # Durability
+//!
+//! The database runs in WAL mode with `synchronous = NORMAL`. A committed transaction is in
+//! the write-ahead log when `COMMIT` returns, so a killed process (SIGKILL, a crash) loses
+//! nothing committed; only a power cut or OS crash can lose the last transactions, and never
+//! corrupts the file (SQLite's WAL documentation, "Performance Considerations"). Losing them
+//! is harmless here: intake marks a file done only after its pages, so a rerun redoes them.
+//!
+//! # Schema
+//!
+//! Versioned by `PRAGMA user_version`: [`MIGRATIONS`]`[i]` takes version `i` to `i + 1`, and
+//! all pending ones run in one transaction when the store is opened.
+
+use super::*;
+use formscan::error::Error;
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+
+/// Ordered schema migrations; never edit a published one, append a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE persons (
+    id INTEGER PRIMARY KEY,
+    id_number TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    sex TEXT,
+    ethnicity TEXT NOT NULL,
+    birth_date TEXT,
+    school TEXT NOT NULL,
+    grade TEXT NOT NULL,
+    class TEXT NOT NULL
+);
+CREATE TABLE runs (run TEXT PRIMARY KEY, template TEXT NOT NULL);
+CREATE TABLE forms (
+    run TEXT NOT NULL REFERENCES runs(run),
+    serial TEXT NOT NULL,
+    person_id INTEGER NOT NULL REFERENCES persons(id),
+    photo_printed INTEGER NOT NULL,
+    PRIMARY KEY (run, serial)
+);
+CREATE INDEX forms_person ON forms(person_id);
+CREATE TABLE files (hash BLOB PRIMARY KEY, pages INTEGER NOT NULL);
+CREATE TABLE file_paths (hash BLOB NOT NULL, path TEXT NOT NULL, PRIMARY KEY (hash, path));
+CREATE TABLE pages (
+    id INTEGER PRIMARY KEY,
+    file_hash BLOB NOT NULL,
+    page_index INTEGER NOT NULL,
+    path TEXT NOT NULL,
+    out_dir TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    reject_reason TEXT,
+    run TEXT,
+    serial TEXT,
+    match TEXT NOT NULL,
+    person_id INTEGER REFERENCES persons(id),
+    phone TEXT,
+    UNIQUE (file_hash, page_index)
+);
+CREATE INDEX pages_person ON pages(person_id);
+CREATE TABLE fields (
+    page_id INTEGER NOT NULL REFERENCES pages(id),
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    value TEXT,
+    status TEXT,
+    PRIMARY KEY (page_id, name)
+) WITHOUT ROWID;
+CREATE TABLE findings (
+    page_id INTEGER NOT NULL REFERENCES pages(id),
+    code TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    message TEXT NOT NULL,
+    message_zh TEXT NOT NULL
+);
+CREATE INDEX findings_page ON findings(page_id);
+CREATE TABLE decisions (
+    person_id INTEGER PRIMARY KEY REFERENCES persons(id),
+    decision TEXT NOT NULL,
+    page_id INTEGER
+);
+CREATE TABLE exports (id INTEGER PRIMARY KEY, selection TEXT NOT NULL);
+CREATE TABLE exported (
+    person_id INTEGER PRIMARY KEY REFERENCES persons(id),
+    export_id INTEGER NOT NULL REFERENCES exports(id),
+    page_id INTEGER NOT NULL
+);
+"#];
+
+/// How long a writer waits for another connection's lock before failing. Default 5 s: long
+/// enough to ride out a status query during intake.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn db_err(e: rusqlite::Error) -> Error {
+    Error::Io { path: None, source: std::io::Error::other(e) }
+}
+
+/// The SQLite implementation of [`Store`].
+pub struct SqliteStore {
+    conn: Connection,
+    path: std::path::PathBuf,
+    /// Held while this process writes as intake or export ([`Store::claim_writer`]).
+    writer: Option<formscan::output::Lock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.conn.path()).finish()
+    }
+}
+
+/// Today's date (UTC) from the system clock, via the days-from-civil inverse of
+/// H. Hinnant, "chrono-Compatible Low-Level Date Algorithms" (civil_from_days).
+pub fn today() -> Date {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    Date::new(y as u16, m as u8, d as u8)
+}
+
+impl SqliteStore {
+    /// Opens (creating when absent) the store at `path`, applies pending migrations, and sets
+    /// the reference date to `reference` (or today on creation when `None`).
+    pub fn open(path: &Path, reference: Option<Date>) -> Result<SqliteStore> {
+        let fresh = !path.exists();
+        if fresh {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                formscan::output::private_dir(dir)?;
+            }
+            // Create the file owner-only before SQLite opens it (the data is about children).
+            formscan::output::private_file(path)?;
+        }
+        let conn = Connection::open(path).map_err(|e| Error::io_at(path, std::io::Error::other(e)))?;
+        let mut s = SqliteStore { conn, path: path.to_path_buf(), writer: None };
+        s.setup().map_err(|e| e.with_path(path))?;
+        match reference {
+            Some(d) => s.set_reference_date(d)?,
+            None if fresh => s.set_reference_date(today())?,
+            None => {}
+        }
+        Ok(s)
+    }
+
+    fn setup(&mut self) -> Result<()> {
+        let c = &mut self.conn;
+        c.busy_timeout(BUSY_TIMEOUT).map_err(db_err)?;
+        // WAL + NORMAL: see the module docs for why this is crash-safe against a killed process.
+        c.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+        c.pragma_update(None, "synchronous", "NORMAL").map_err(db_err)?;
+        c.pragma_update(None, "foreign_keys", "ON").map_err(db_err)?;
+        let version: i64 = c.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_err)?;
+        if version as usize > MIGRATIONS.len() {
+            return Err(Error::input(format!(
+                "campaign store schema version {version} is newer than this formscan ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        let tx = c.transaction().map_err(db_err)?;
+        for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(m).map_err(db_err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(db_err)?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    /// The schema version of the open store.
+    pub fn schema_version(&self) -> Result<i64> {
+        self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_err)
+    }
+}
+
+fn person_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Person> {
+    let sex: Option<String> = r.get(at + 2)?;
+    let birth: Option<String> = r.get(at + 4)?;
+    Ok(Person {
+        id_number: r.get(at)?,
+        name: r.get(at + 1)?,
+        sex: sex.and_then(|s| s.parse().ok()),
+        ethnicity: r.get(at + 3)?,
+        birth_date: birth.and_then(|s| s.parse().ok()),
+        school: r.get(at + 5)?,
+        grade: r.get(at + 6)?,
+        class: r.get(at + 7)?,
+        photo: None,
+    })
+}
+
+const PERSON_COLS: &str = "p.id_number, p.name, p.sex, p.ethnicity, p.birth_date, p.school, p.grade, p.class";
+
+impl Store for SqliteStore {
+    fn reference_date(&mut self) -> Result<Date> {
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = 'reference_date'", [], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?;
+        match v {
+            Some(v) => v.parse().map_err(|e| Error::input(format!("stored reference date `{v}`: {e}"))),
+            None => Ok(today()),
+        }
+    }
+
+    fn set_reference_date(&mut self, date: Date) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO settings(key, value) VALUES ('reference_date', ?1)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [date.to_string()],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn record_print_run(&mut self, run: &str, template: &str, forms: &[PrintedForm]) -> Result<()> {
+        let tx = self.conn.transaction().map_err(db_err)?;
+        tx.execute("INSERT OR IGNORE INTO runs(run, template) VALUES (?1, ?2)", params![run, template])
+            .map_err(db_err)?;
+        {
+            let mut person = tx
+                .prepare(
+                    "INSERT INTO persons(id_number, name, sex, ethnicity, birth_date, school, grade, class)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                     ON CONFLICT(id_number) DO UPDATE SET name = excluded.name, sex = excluded.sex,
+                       ethnicity = excluded.ethnicity, birth_date = excluded.birth_date,
+                       school = excluded.school, grade = excluded.grade, class = excluded.class
+                     RETURNING id",
+                )
+                .map_err(db_err)?;
+            let mut form = tx
+                .prepare("INSERT OR IGNORE INTO forms(run, serial, person_id, photo_printed) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(db_err)?;
+            for f in forms {
+                let p = &f.person;
+                let id: i64 = person
+                    .query_row(
+                        params![
+                            p.id_number,
+                            p.name,
+                            p.sex.map(|s| s.to_string()),
+                            p.ethnicity,
+                            p.birth_date.map(|d| d.to_string()),
+                            p.school,
+                            p.grade,
+                            p.class
+                        ],
+                        |r| r.get(0),
+                    )
+                    .map_err(db_err)?;
+                form.execute(params![run, f.serial, id, f.photo_printed]).map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn lookup_form(&mut self, run: &str, serial: &str) -> Result<FormMatch> {
+        let sql = format!(
+            "SELECT p.id, f.photo_printed, {PERSON_COLS} FROM forms f JOIN persons p ON p.id = f.person_id
+             WHERE f.run = ?1 AND f.serial = ?2"
+        );
+        let mut st = self.conn.prepare_cached(&sql).map_err(db_err)?;
+        let hit = st
+            .query_row(params![run, serial], |r| {
+                Ok(FormMatch::Known {
+                    person: StoredPerson { key: r.get(0)?, person: person_from_row(r, 2)? },
+                    photo_printed: r.get(1)?,
+                })
+            })
+            .optional()
+            .map_err(db_err)?;
+        if let Some(m) = hit {
+            return Ok(m);
+        }
+        let mut st = self.conn.prepare_cached("SELECT 1 FROM runs WHERE run = ?1").map_err(db_err)?;
+        let run_known = st.exists([run]).map_err(db_err)?;
+        Ok(if run_known { FormMatch::UnknownSerial } else { FormMatch::UnknownRun })
+    }
+
+    fn completed_files(&mut self) -> Result<HashSet<FileHash>> {
+        let mut st = self.conn.prepare("SELECT hash FROM files").map_err(db_err)?;
+        let rows = st.query_map([], |r| r.get::<_, Vec<u8>>(0)).map_err(db_err)?;
+        let mut out = HashSet::new();
+        for r in rows {
+            if let Ok(h) = <FileHash>::try_from(r.map_err(db_err)?.as_slice()) {
+                out.insert(h);
+            }
+        }
+        Ok(out)
+    }
+
+    fn completed_paths(&mut self) -> Result<HashSet<String>> {
+        let mut st =
+            self.conn.prepare("SELECT p.path FROM file_paths p JOIN files f ON f.hash = p.hash").map_err(db_err)?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(db_err)?;
+        rows.collect::<rusqlite::Result<HashSet<String>>>().map_err(db_err)
+    }
+
+    fn claim_writer(&mut self, task: &str) -> Result<()> {
+        if self.writer.is_none() {
+            // A lock file beside the database: SQLite's own locks last one transaction, while
+            // an intake's claim must last the whole run, and vanish with a killed process.
+            let mut name = self.path.file_name().unwrap_or_default().to_os_string();
+            name.push(".lock");
+            let what = format!("campaign store {}", self.path.display());
+            self.writer = Some(formscan::output::Lock::acquire(&self.path.with_file_name(name), &what, task)?);
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, items: &[IntakeItem]) -> Result<()> {
+        let tx = self.conn.transaction().map_err(db_err)?;
+        {
+            let mut page = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO pages(file_hash, page_index, path, out_dir, outcome, reject_reason,
+                       run, serial, match, person_id, phone)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(db_err)?;
+            let mut field = tx
+                .prepare_cached("INSERT INTO fields(page_id, name, state, value, status) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(db_err)?;
+            let mut finding = tx
+                .prepare_cached(
+                    "INSERT INTO findings(page_id, code, subject, message, message_zh) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(db_err)?;
+            let mut seen =
+                tx.prepare_cached("INSERT OR IGNORE INTO file_paths(hash, path) VALUES (?1, ?2)").map_err(db_err)?;
+            let mut done =
+                tx.prepare_cached("INSERT OR IGNORE INTO files(hash, pages) VALUES (?1, ?2)").map_err(db_err)?;
+            for item in items {
+                match item {
+                    IntakeItem::Page(p) => {
+                        let outcome = match p.outcome {
+                            Outcome::Read => "read",
+                            Outcome::Blank => "blank",
+                            Outcome::Cover => "cover",
+                            Outcome::Rejected => "rejected",
+                        };
+                        let n = page
+                            .execute(params![
+                                &p.file[..],
+                                p.page_index as i64,
+                                p.path,
+                                p.out_dir,
+                                outcome,
+                                p.reject_reason,
+                                p.form.as_ref().map(|f| &f.0),
+                                p.form.as_ref().map(|f| &f.1),
+                                p.matched.as_str(),
+                                p.person_key,
+                                p.phone
+                            ])
+                            .map_err(db_err)?;
+                        if n == 0 {
+                            continue; // already committed by an earlier, interrupted run
+                        }
+                        let id = tx.last_insert_rowid();
+                        for (name, f) in &p.fields {
+                            field.execute(params![id, name, f.state, f.value, f.status]).map_err(db_err)?;
+                        }
+                        for f in &p.findings {
+                            finding.execute(params![id, f.code, f.subject, f.message, f.message_zh]).map_err(db_err)?;
+                        }
+                    }
+                    IntakeItem::FileSeen { file, path } => {
+                        seen.execute(params![&file[..], path]).map_err(db_err)?;
+                    }
+                    IntakeItem::FileDone { file, pages } => {
+                        done.execute(params![&file[..], *pages as i64]).map_err(db_err)?;
+                    }
+                }
+            }
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    fn persons(&mut self) -> Result<Vec<PersonView>> {
+        let tx = self.conn.transaction().map_err(db_err)?; // one consistent snapshot
+        let mut out: Vec<PersonView> = Vec::new();
+        let mut index: BTreeMap<i64, usize> = BTreeMap::new();
+        {
+            let sql = format!(
+                "SELECT p.id, {PERSON_COLS}, d.decision, d.page_id, e.export_id FROM persons p
+                 LEFT JOIN decisions d ON d.person_id = p.id LEFT JOIN exported e ON e.person_id = p.id
+                 ORDER BY p.school, p.grade, p.class, p.id_number"
+            );
+            let mut st = tx.prepare(&sql).map_err(db_err)?;
+            let mut rows = st.query([]).map_err(db_err)?;
+            while let Some(r) = rows.next().map_err(db_err)? {
+                let key: i64 = r.get(0).map_err(db_err)?;
+                let d: Option<String> = r.get(9).map_err(db_err)?;
+                let dp: Option<i64> = r.get(10).map_err(db_err)?;
+                let decision = match d.as_deref() {
+                    Some("accept") => Some(Decision::Accept),
+                    Some("reject") => Some(Decision::Reject),
+                    _ => None,
+                };
+                index.insert(key, out.len());
+                out.push(PersonView {
+                    person: StoredPerson { key, person: person_from_row(r, 1).map_err(db_err)? },
+                    forms: Vec::new(),
+                    pages: Vec::new(),
+                    decision,
+                    chosen_page: dp,
+                    exported: r.get(11).map_err(db_err)?,
+                });
+            }
+        }
+        {
+            let mut st = tx
+                .prepare("SELECT person_id, run, serial, photo_printed FROM forms ORDER BY run, serial")
+                .map_err(db_err)?;
+            let mut rows = st.query([]).map_err(db_err)?;
+            while let Some(r) = rows.next().map_err(db_err)? {
+                if let Some(&i) = index.get(&r.get::<_, i64>(0).map_err(db_err)?) {
+                    out[i].forms.push((
+                        r.get(1).map_err(db_err)?,
+                        r.get(2).map_err(db_err)?,
+                        r.get(3).map_err(db_err)?,
+                    ));
+                }
+            }
+        }
+        let mut pages: BTreeMap<i64, (usize, PageView)> = BTreeMap::new();
+        {
+            let mut st = tx
+                .prepare(
+                    "SELECT id, person_id, run, serial, path, out_dir, phone FROM pages
+                     WHERE match = 'form' ORDER BY id",
+                )
+                .map_err(db_err)?;
+            let mut rows = st.query([]).map_err(db_err)?;
+            while let Some(r) = rows.next().map_err(db_err)? {
+                let id: i64 = r.get(0).map_err(db_err)?;
+                let Some(&i) = index.get(&r.get::<_, i64>(1).map_err(db_err)?) else { continue };
+                let v = PageView {
+                    id,
+                    run: r.get(2).map_err(db_err)?,
+                    serial: r.get(3).map_err(db_err)?,
+                    path: r.get(4).map_err(db_err)?,
+                    out_dir: r.get(5).map_err(db_err)?,
+                    fields: BTreeMap::new(),
+                    findings: Vec::new(),
+                    phone: r.get(6).map_err(db_err)?,
+                };
+                pages.insert(id, (i, v));
+            }
+        }
+        {
+            let mut st = tx
+                .prepare(
+                    "SELECT f.page_id, f.name, f.state, f.value, f.status FROM fields f
+                     JOIN pages p ON p.id = f.page_id WHERE p.match = 'form'",
+                )
+                .map_err(db_err)?;
+            let mut rows = st.query([]).map_err(db_err)?;
+            while let Some(r) = rows.next().map_err(db_err)? {
+                if let Some((_, v)) = pages.get_mut(&r.get::<_, i64>(0).map_err(db_err)?) {
+                    v.fields.insert(
+                        r.get(1).map_err(db_err)?,
+                        StoredField {
+                            state: r.get(2).map_err(db_err)?,
+                            value: r.get(3).map_err(db_err)?,
+                            status: r.get(4).map_err(db_err)?,
+                        },
+                    );
+                }
+            }
+        }
+        {
+            let mut st = tx
+                .prepare("SELECT page_id, code, subject, message, message_zh FROM findings ORDER BY rowid")
+                .map_err(db_err)?;
+            let mut rows = st.query([]).map_err(db_err)?;
+            while let Some(r) = rows.next().map_err(db_err)? {
+                if let Some((_, v)) = pages.get_mut(&r.get::<_, i64>(0).map_err(db_err)?) {
+                    v.findings.push(Finding {
+                        code: r.get(1).map_err(db_err)?,
+                        subject: r.get(2).map_err(db_err)?,
+                        message: r.get(3).map_err(db_err)?,
+                        message_zh: r.get(4).map_err(db_err)?,
+                    });
+                }
+            }
+        }
+        for (_, (i, v)) in pages {
+            out[i].pages.push(v);
+        }
+        Ok(out)
+    }
+
+    fn flagged_pages(&mut self) -> Result<Vec<FlaggedPage>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT path, page_index, CASE WHEN outcome = 'rejected' THEN reject_reason ELSE match END, run, serial
+                 FROM pages WHERE match IN ('unknown_serial', 'unknown_run') OR outcome = 'rejected'
+                 UNION ALL
+                 SELECT fp.path, 0, 'duplicate_file', NULL, NULL FROM file_paths fp
+                 WHERE fp.path NOT IN (SELECT path FROM pages p WHERE p.file_hash = fp.hash)
+                 ORDER BY 1, 2",
+            )
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([], |r| {
+                let run: Option<String> = r.get(3)?;
+                let serial: Option<String> = r.get(4)?;
+                Ok(FlaggedPage {
+                    path: r.get(0)?,
+                    page_index: r.get::<_, i64>(1)? as usize,
+                    reason: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    form: run.zip(serial),
+                })
+            })
+            .map_err(db_err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+    }
+
+    fn decide(&mut self, person_key: i64, decision: Decision) -> Result<()> {
+        // The verdict and the chosen page are independent: accepting keeps the choice.
+        let sql = match decision {
+            Decision::Accept | Decision::Reject => {
+                "INSERT INTO decisions(person_id, decision, page_id) VALUES (?1, ?2, NULL)
+                 ON CONFLICT(person_id) DO UPDATE SET decision = excluded.decision"
+            }
+            Decision::Choose(_) => {
+                "INSERT INTO decisions(person_id, decision, page_id) VALUES (?1, '', ?2)
+                 ON CONFLICT(person_id) DO UPDATE SET page_id = excluded.page_id"
+            }
+        };
+        let n = match decision {
+            Decision::Accept => self.conn.execute(sql, params![person_key, "accept"]),
+            Decision::Reject => self.conn.execute(sql, params![person_key, "reject"]),
+            Decision::Choose(page) => self.conn.execute(sql, params![person_key, page]),
+        };
+        n.map_err(db_err)?;
+        Ok(())
+    }
+
+    fn record_export(&mut self, selection: &str, items: &[(i64, i64)]) -> Result<i64> {
+        let tx = self.conn.transaction().map_err(db_err)?;
+        tx.execute("INSERT INTO exports(selection) VALUES (?1)", [selection]).map_err(db_err)?;
+        let id = tx.last_insert_rowid();
+        {
+            // The primary key on person_id makes a second export of a person fail the batch.
+            let mut st = tx
+                .prepare("INSERT INTO exported(person_id, export_id, page_id) VALUES (?1, ?2, ?3)")
+                .map_err(db_err)?;
+            for (person, page) in items {
+                st.execute(params![person, id, page])
+                    .map_err(|e| Error::input(format!("person already exported: {e}")))?;
+            }
+        }
+        tx.commit().map_err(db_err)?;
+        Ok(id)
+    }
+
+    fn export_batch(&mut self, id: i64) -> Result<(String, Vec<(i64, i64)>)> {
+        let selection: String = self
+            .conn
+            .query_row("SELECT selection FROM exports WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(db_err)?
+            .ok_or_else(|| Error::input(format!("no export batch {id} in this store")))?;
+        let mut st = self
+            .conn
+            .prepare("SELECT person_id, page_id FROM exported WHERE export_id = ?1 ORDER BY person_id")
+            .map_err(db_err)?;
+        let rows = st.query_map([id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
+        Ok((selection, rows.collect::<rusqlite::Result<_>>().map_err(db_err)?))
+    }
+
+    fn counts(&mut self) -> Result<StoreCounts> {
+        let c = &self.conn;
+        let n = |sql: &str| -> Result<usize> {
+            c.query_row(sql, [], |r| r.get::<_, i64>(0)).map(|v| v as usize).map_err(db_err)
+        };
+        Ok(StoreCounts {
+            persons: n("SELECT count(*) FROM persons")?,
+            forms: n("SELECT count(*) FROM forms")?,
+            files: n("SELECT count(DISTINCT hash) FROM file_paths")?,
+            duplicate_paths: n("SELECT count(*) - count(DISTINCT hash) FROM file_paths")?,
+            pages: n("SELECT count(*) FROM pages")?,
+        })
+    }
+}
