@@ -1,0 +1,59 @@
+//! `bench`: pages per second next to decode-only pages per second.
+
+use anyhow::{bail, Result};
+use formscan::{batch, Engine};
+use std::path::Path;
+
+pub(crate) fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+pub(crate) fn cmd_bench(dir: &Path) -> Result<()> {
+    use rayon::prelude::*;
+    let files = formscan::decode::list_inputs(&[dir.to_path_buf()])?;
+    if files.is_empty() {
+        bail!("no scans in {}", dir.display());
+    }
+    let engine = Engine::default();
+    // Decode only, same files, same threads: the yardstick.
+    let t = std::time::Instant::now();
+    let pages: usize = files
+        .par_iter()
+        .map(|f| {
+            engine
+                .open(f)
+                .map(|ps| {
+                    ps.iter().filter(|p| formscan::decode::decode_page(p, &engine.options().decode).is_ok()).count()
+                })
+                .unwrap_or(0)
+        })
+        .sum();
+    let decode_s = t.elapsed().as_secs_f64();
+    let out = std::env::temp_dir().join(format!("formscan-bench-{}", std::process::id()));
+    let s = batch::run(
+        &engine,
+        &files,
+        &batch::BatchOptions { out_dir: out.clone(), snippets: true, people: None },
+        &|_, _| {},
+    )?;
+    let _ = std::fs::remove_dir_all(&out);
+    let m = &s.stage_ms_mean;
+    println!("pages            {}", s.pages_in);
+    println!("threads          {}", s.threads);
+    println!("formscan         {:.1} pages/s ({:.2} s)", s.pages_per_s, s.elapsed_s);
+    println!("decode only      {:.1} pages/s ({:.2} s, {} pages)", pages as f64 / decode_s, decode_s, pages);
+    println!("ratio            {:.2} (our time / decode-only time)", s.elapsed_s / decode_s);
+    println!(
+        "per page, ms     decode {:.1}  register {:.1}  identify {:.1}  fields {:.1} (of which recogniser {:.1})  \
+         photo {:.1}  total {:.1}",
+        m.decode, m.register, m.identify, m.fields, m.digits, m.photo, m.total
+    );
+    println!("peak memory      {:.0} MiB", peak_rss_mib());
+    Ok(())
+}
