@@ -96,6 +96,7 @@ echo "== summary (total $(($(date +%s) - start)) s)"
 printf '%s\n' "${summary[@]}"
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "crashed: ${failed[*]}"
-  exit 1
+  # 3, not 1: a crash found, as opposed to a target that does not build (cargo's own status).
+  exit 3
 fi
 echo "no crashes"

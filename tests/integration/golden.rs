@@ -6,16 +6,6 @@ use formscan::{Engine, Template};
 use formscan_synth as synth;
 use serde_json::Value;
 
-/// Rounds every float so that the golden file pins behaviour, not the last bits of a sum.
-fn round(v: &mut Value) {
-    match v {
-        Value::Number(n) if n.is_f64() => *v = serde_json::json!((n.as_f64().unwrap() * 1000.0).round() / 1000.0),
-        Value::Array(a) => a.iter_mut().for_each(round),
-        Value::Object(o) => o.values_mut().for_each(round),
-        _ => {}
-    }
-}
-
 #[test]
 fn golden_record() {
     let t = Template::sbk_student();
@@ -23,7 +13,7 @@ fn golden_record() {
     let mut rec = Engine::default().process_image(&page.image);
     rec.timing_ms = Default::default();
     let mut v = serde_json::to_value(&rec).unwrap();
-    round(&mut v);
+    crate::round_floats(&mut v);
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/mild-page.json");
     if std::env::var_os("REGENERATE").is_some() {
         std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap() + "\n").unwrap();

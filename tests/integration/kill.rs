@@ -12,7 +12,7 @@ use crate::scratch;
 use formscan::batch::BatchOptions;
 use formscan::record::PageRecord;
 use formscan::{Engine, Template};
-use formscan_campaign::store::{Decision, PrintedForm, SqliteStore, Store};
+use formscan_campaign::store::{Decision, SqliteStore, Store};
 use formscan_campaign::{self as campaign, export, intake, FormStatus};
 use formscan_print as print;
 use formscan_synth::{self as synth, Degrade, SynthOptions};
@@ -100,21 +100,9 @@ fn ten_sigkills_lose_and_double_nothing() {
     }
     let lines: Vec<(usize, _)> = persons.into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
     let pr = print::plan_run(&t, &lines, Some("RKILL"), &dir);
-    {
-        let mut store = SqliteStore::open(&dir.join("campaign.db"), Some(synth::REFERENCE_DATE)).unwrap();
-        let forms: Vec<PrintedForm> = pr
-            .pages
-            .iter()
-            .map(|p| PrintedForm { serial: p.serial.clone(), person: p.person.clone(), photo_printed: false })
-            .collect();
-        store.record_print_run(&pr.run, &t.id, &forms).unwrap();
-    }
-    let persons: Vec<_> = pr.pages.iter().map(|p| p.person.clone()).collect();
-    let serials: Vec<_> = pr.pages.iter().map(|p| p.serial.clone()).collect();
-    let photos = vec![None; persons.len()];
     let opts = SynthOptions { dpi: 200.0, degrade: Degrade::Mild, seed: 11, blank_backs: 0.15, ..Default::default() };
     let scans = dir.join("scans");
-    synth::run(&t, &persons, &serials, &photos, &pr.run, &opts, &scans).unwrap();
+    drop(crate::store_and_scan(&pr, &dir.join("campaign.db"), synth::REFERENCE_DATE, &opts, &scans));
     for e in std::fs::read_dir(&scans).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "json") {

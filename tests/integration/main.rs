@@ -78,3 +78,39 @@ pub fn record_keys(out: &std::path::Path) -> Vec<(String, usize)> {
     assert_eq!(keys.len(), n, "a page recorded twice");
     keys
 }
+
+/// Rounds every float to three decimals, so that golden files pin behaviour, not the last bits
+/// of a sum.
+pub fn round_floats(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => *v = serde_json::json!((n.as_f64().unwrap() * 1000.0).round() / 1000.0),
+        Value::Array(a) => a.iter_mut().for_each(round_floats),
+        Value::Object(o) => o.values_mut().for_each(round_floats),
+        _ => {}
+    }
+}
+
+/// Records print run `pr` (no printed photos) in a new campaign store at `db` with reference
+/// date `reference`, and simulates its scans into `scans` with `opts`; returns the store.
+pub fn store_and_scan(
+    pr: &formscan_print::PrintRun,
+    db: &std::path::Path,
+    reference: formscan::domain::Date,
+    opts: &formscan_synth::SynthOptions,
+    scans: &std::path::Path,
+) -> formscan_campaign::store::SqliteStore {
+    use formscan_campaign::store::{PrintedForm, SqliteStore, Store};
+    let t = formscan::Template::sbk_student();
+    let mut store = SqliteStore::open(db, Some(reference)).unwrap();
+    let forms: Vec<PrintedForm> = pr
+        .pages
+        .iter()
+        .map(|p| PrintedForm { serial: p.serial.clone(), person: p.person.clone(), photo_printed: false })
+        .collect();
+    store.record_print_run(&pr.run, &t.id, &forms).unwrap();
+    let persons: Vec<_> = pr.pages.iter().map(|p| p.person.clone()).collect();
+    let serials: Vec<_> = pr.pages.iter().map(|p| p.serial.clone()).collect();
+    formscan_synth::run(&t, &persons, &serials, &vec![None; persons.len()], &pr.run, opts, scans).unwrap();
+    store
+}

@@ -12,7 +12,7 @@ use crate::{scratch, simulate};
 use formscan::batch::{self, BatchOptions};
 use formscan::record::{Outcome, PageRecord};
 use formscan::{Engine, Error, Template};
-use formscan_campaign::store::{Decision, PrintedForm, SqliteStore, Store};
+use formscan_campaign::store::{Decision, SqliteStore, Store};
 use formscan_campaign::{self as campaign, export, intake, FormStatus};
 use formscan_print as print;
 use formscan_synth::{self as synth, Degrade, SynthOptions};
@@ -162,17 +162,9 @@ fn colliding_school_names_print_and_export_apart() {
     }
 
     // Scan and read into the store; a reviewer accepts every form read.
-    let mut store = SqliteStore::open(&dir.join("campaign.db"), Some(synth::REFERENCE_DATE)).unwrap();
-    let forms: Vec<PrintedForm> = pr
-        .pages
-        .iter()
-        .map(|p| PrintedForm { serial: p.serial.clone(), person: p.person.clone(), photo_printed: false })
-        .collect();
-    store.record_print_run(&pr.run, &t.id, &forms).unwrap();
-    let persons: Vec<_> = pr.pages.iter().map(|p| p.person.clone()).collect();
-    let serials: Vec<_> = pr.pages.iter().map(|p| p.serial.clone()).collect();
     let opts = SynthOptions { dpi: 200.0, degrade: Degrade::None, seed: 41, ..Default::default() };
-    synth::run(&t, &persons, &serials, &vec![None; 8], &pr.run, &opts, &dir.join("scans")).unwrap();
+    let mut store =
+        crate::store_and_scan(&pr, &dir.join("campaign.db"), synth::REFERENCE_DATE, &opts, &dir.join("scans"));
     let bopts = BatchOptions { out_dir: dir.join("read"), snippets: false, people: None };
     intake::process(&mut store, &Engine::default(), &[dir.join("scans")], &bopts, &|_, _| {}).unwrap();
     for a in campaign::assess(&mut store, &Default::default()).unwrap() {

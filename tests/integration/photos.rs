@@ -84,7 +84,6 @@ fn process_db_decides_the_photo_requirement_on_the_store_date() {
     use formscan::domain::Date;
     use formscan::Template;
     use formscan_campaign::intake;
-    use formscan_campaign::store::{PrintedForm, SqliteStore, Store};
     use formscan_print as print;
     use formscan_synth as synth;
     let dir = scratch("photo-date");
@@ -107,17 +106,8 @@ fn process_db_decides_the_photo_requirement_on_the_store_date() {
     assert!(b.age_on(reference) < 6 && b.age_on(synth::REFERENCE_DATE) >= 7);
     let lines: Vec<(usize, _)> = persons.into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
     let pr = print::plan_run(&t, &lines, Some("RDATE"), &dir);
-    let mut store = SqliteStore::open(&dir.join("campaign.db"), Some(reference)).unwrap();
-    let forms: Vec<PrintedForm> = pr
-        .pages
-        .iter()
-        .map(|p| PrintedForm { serial: p.serial.clone(), person: p.person.clone(), photo_printed: false })
-        .collect();
-    store.record_print_run(&pr.run, &t.id, &forms).unwrap();
-    let persons: Vec<_> = pr.pages.iter().map(|p| p.person.clone()).collect();
-    let serials: Vec<_> = pr.pages.iter().map(|p| p.serial.clone()).collect();
     let opts = synth::SynthOptions { dpi: 200.0, degrade: Degrade::None, seed: 21, ..Default::default() };
-    synth::run(&t, &persons, &serials, &[None, None, None], &pr.run, &opts, &dir.join("scans")).unwrap();
+    let mut store = crate::store_and_scan(&pr, &dir.join("campaign.db"), reference, &opts, &dir.join("scans"));
     let bopts = BatchOptions { out_dir: dir.join("read"), snippets: false, people: None };
     intake::process(&mut store, &Engine::default(), &[dir.join("scans")], &bopts, &|_, _| {}).unwrap();
     let recs = eval::read_records(&dir.join("read/records.jsonl")).unwrap();

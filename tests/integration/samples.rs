@@ -25,18 +25,10 @@ fn samples() -> PathBuf {
 
 /// Rounds every float (as the golden record does) and drops the timings.
 fn normalised(rec: &PageRecord) -> Value {
-    fn round(v: &mut Value) {
-        match v {
-            Value::Number(n) if n.is_f64() => *v = serde_json::json!((n.as_f64().unwrap() * 1000.0).round() / 1000.0),
-            Value::Array(a) => a.iter_mut().for_each(round),
-            Value::Object(o) => o.values_mut().for_each(round),
-            _ => {}
-        }
-    }
     let mut rec = rec.clone();
     rec.timing_ms = Default::default();
     let mut v = serde_json::to_value(&rec).unwrap();
-    round(&mut v);
+    crate::round_floats(&mut v);
     v
 }
 
