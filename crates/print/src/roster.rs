@@ -491,6 +491,25 @@ pub fn write_roster_csv<W: Write>(persons: &[Person], w: W) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// Found by the `roster` fuzz target (`tests/bad/fuzz-roster-crlf-cell.csv`): a quoted
+    /// cell with a run of carriage returns before its line break (`"2\r\r\nB"`) read as
+    /// `2\r\nB`, which `write_roster_csv` wrote back and the reader then read as `2\nB`. A
+    /// written roster must read back unchanged.
+    #[test]
+    fn a_written_roster_reads_back_unchanged_with_carriage_returns_in_cells() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/bad/fuzz-roster-crlf-cell.csv");
+        let first = parse_roster(&std::fs::read(path).unwrap()).unwrap();
+        assert!(!first.persons.is_empty());
+        assert!(first.persons.iter().all(|(_, p)| !p.class.contains('\r')), "{:?}", first.persons);
+        let persons: Vec<Person> = first.persons.iter().map(|(_, p)| p.clone()).collect();
+        let mut written = Vec::new();
+        write_roster_csv(&persons, &mut written).unwrap();
+        let again = parse_roster(&written).unwrap();
+        assert!(again.problems.is_empty(), "{:?}", again.problems);
+        let again: Vec<Person> = again.persons.into_iter().map(|(_, p)| p).collect();
+        assert_eq!(again, persons);
+    }
+
     use super::*;
     use formscan::domain::make_id;
 
