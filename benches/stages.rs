@@ -80,6 +80,7 @@ fn photo(c: &mut Criterion) {
         printed: false,
         confirmed: None,
         has_content: true,
+        age: Some(12),
     };
     let opts = formscan::photo::PhotoOptions::default();
     let r = formscan::photo::read_photo(scan.image(), &t, &ctx, &opts).unwrap();

@@ -49,7 +49,7 @@ bin_dir=$fuzz/target/$triple/release
 
 max_len() {
   case "$1" in
-    decode) echo 65536 ;;
+    decode) echo 32768 ;;
     intake) echo 262144 ;;
     template) echo 16384 ;;
     payload) echo 512 ;;

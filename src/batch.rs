@@ -29,7 +29,7 @@ use crate::engine::{Engine, Worker};
 use crate::error::{Error, Result};
 use crate::fields::Snippet;
 use crate::output::{private_dir, write_atomic, AtomicFile};
-use crate::record::{Outcome, PageRecord, RejectReason, SourceRef, StageTimes};
+use crate::record::{GroupState, Outcome, PageRecord, RejectReason, SourceRef, StageTimes};
 use crate::template::FieldKind;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -47,9 +47,6 @@ pub struct BatchOptions {
     pub out_dir: PathBuf,
     /// Save snippet images. Default true.
     pub snippets: bool,
-    /// Who each form belongs to (ID number, school, birth date): names the photo files and
-    /// decides rule 2 (no photo under 6). Without it, photos go to `photos/unmatched/`.
-    pub people: Option<std::sync::Arc<dyn crate::lookup::PersonLookup>>,
 }
 
 /// Totals of a batch, written to `summary.json`.
@@ -208,7 +205,13 @@ fn csv_row(rec: &PageRecord, columns: &[(String, Column)]) -> Vec<String> {
             rec.groups
                 .get(name)
                 .map(|g| {
-                    g.value.clone().unwrap_or_else(|| if g.state == "none" { String::new() } else { g.state.clone() })
+                    g.value.clone().unwrap_or_else(|| {
+                        if g.state == GroupState::None {
+                            String::new()
+                        } else {
+                            g.state.as_str().to_string()
+                        }
+                    })
                 })
                 .unwrap_or_default()
         } else {
@@ -265,30 +268,16 @@ pub fn scan_tag(source: &SourceRef) -> String {
     d[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Completes the photo reading with the person (rule 2 needs the age) and writes the card
-/// photo: `photos/<school>/<ID number>-<scan tag>.jpg` when every check passed,
-/// `photos-review/...` when one failed, `.../unmatched/<run>-<serial>-<scan tag>.jpg` when the
-/// form's person is unknown (see [`scan_tag`]). The school's folder is
-/// [`crate::output::unique_file_name`] of its name, so two schools never share one.
+/// Writes the card photo the engine cut: `photos/<school>/<ID number>-<scan tag>.jpg` when
+/// every check passed, `photos-review/...` when one failed, `.../unmatched/<run>-<serial>-<scan
+/// tag>.jpg` when the engine's person lookup does not know the form (see [`scan_tag`]). The
+/// school's folder is [`crate::output::unique_file_name`] of its name, so two schools never
+/// share one. The reading itself (requirement, checks, findings) is the engine's.
 fn save_photo(engine: &Engine, opts: &BatchOptions, rec: &mut PageRecord) -> Result<()> {
     let (Some(photo), Some(form)) = (rec.photo.as_mut(), rec.form.as_ref()) else { return Ok(()) };
-    let popts = &engine.options().photo;
-    let person = opts.people.as_ref().and_then(|l| l.person(&form.run, &form.serial));
-    // One reference date for the photo requirement and the campaign rules: the lookup's
-    // (a campaign store's) when it has one.
-    let reference = opts.people.as_ref().and_then(|l| l.reference_date()).unwrap_or(popts.reference_date);
-    let age = person.as_ref().and_then(|p| p.birth_date).map(|b| b.age_on(reference));
-    photo.apply_age(age, form.photo_printed, popts);
     let Some(data) = photo.data.take() else { return Ok(()) };
     let top = if photo.failed.is_empty() { "photos" } else { "photos-review" };
-    if !photo.failed.is_empty() && photo.required != Some(false) {
-        // A photo the card may need fails a check: a person must look, so the page goes to
-        // review, not "pass" (under 6, or with a confirmed printed photo, none is needed).
-        let f = crate::audit::finding("photo_check_failed", &photo.failed.join(","));
-        if !rec.findings.contains(&f) {
-            rec.findings.push(f);
-        }
-    }
+    let person = engine.people().and_then(|l| l.person(&form.run, &form.serial));
     let (folder, stem) = match &person {
         Some(p) => (crate::output::unique_file_name(&p.school), crate::lookup::safe_name(&p.id_number)),
         None => ("unmatched".to_string(), crate::lookup::safe_name(&format!("{}-{}", form.run, form.serial))),

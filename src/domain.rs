@@ -445,6 +445,45 @@ pub struct Person {
     pub photo: Option<String>,
 }
 
+/// Below this age (completed years on the campaign's reference date) the card needs no photo
+/// (notice 三.2).
+pub const NO_PHOTO_UNDER: i32 = 6;
+/// Below this age the agent (a guardian) answers and signs for the applicant (notice 三.5).
+pub const AGENT_UNDER: i32 = 16;
+
+/// Whether the card needs a pasted photo, by rules 1 and 2 of the notice: not under
+/// [`NO_PHOTO_UNDER`], not when the photo printed on the form is confirmed as the applicant's,
+/// otherwise yes. `None` when the age is unknown and no printed photo is confirmed.
+///
+/// The one statement of the rule: the photo stage sets `photo.required` with it and the
+/// campaign rules decide `photo_missing` with it, on the same age and reference date.
+pub fn photo_required(age: Option<i32>, printed_photo_confirmed: bool) -> Option<bool> {
+    match age {
+        Some(a) if a < NO_PHOTO_UNDER => Some(false),
+        _ if printed_photo_confirmed => Some(false),
+        Some(_) => Some(true),
+        None => None,
+    }
+}
+
+/// The applicant's ID number: an accepted correction that is a valid ID number wins over the
+/// printed one (a correction that fails GB 11643 is a misreading or a slip, not evidence).
+pub fn preferred_id(accepted_fix: Option<&str>, printed: &str) -> String {
+    accepted_fix.filter(|v| parse_id(v).is_ok()).unwrap_or(printed).to_string()
+}
+
+/// The applicant's age on `reference`: from the preferred ID number's birth date
+/// ([`preferred_id`]), else the roster's birth date.
+pub fn applicant_age(
+    accepted_fix: Option<&str>,
+    printed_id: &str,
+    roster_birth: Option<Date>,
+    reference: Date,
+) -> Option<i32> {
+    let birth = parse_id(&preferred_id(accepted_fix, printed_id)).ok().map(|i| i.birth_date).or(roster_birth)?;
+    Some(birth.age_on(reference))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,6 +554,27 @@ mod tests {
         assert!(D(2100, 12, 31).is_valid() && D(2019, 12, 31).is_valid());
         assert_eq!(D(2019, 3, 5).to_string(), "2019-03-05");
         assert!(D(2019, 3, 5) < D(2019, 12, 1));
+    }
+
+    #[test]
+    fn the_photo_rule() {
+        assert_eq!(photo_required(Some(5), false), Some(false), "under 6: no photo");
+        assert_eq!(photo_required(Some(6), false), Some(true));
+        assert_eq!(photo_required(Some(17), true), Some(false), "a confirmed printed photo");
+        assert_eq!(photo_required(None, true), Some(false));
+        assert_eq!(photo_required(None, false), None);
+    }
+
+    #[test]
+    fn the_applicant_age_follows_an_accepted_valid_correction() {
+        let printed = make_id("450302", Date::new(2012, 3, 4), 11);
+        let fixed = make_id("450302", Date::new(2021, 3, 4), 11);
+        let on = Date::new(2026, 9, 1);
+        assert_eq!(applicant_age(None, &printed, None, on), Some(14));
+        assert_eq!(applicant_age(Some(&fixed), &printed, None, on), Some(5));
+        assert_eq!(applicant_age(Some("4503021"), &printed, None, on), Some(14), "an invalid fix is ignored");
+        assert_eq!(applicant_age(None, "bad", Some(Date::new(2020, 1, 1)), on), Some(6), "the roster's birth date");
+        assert_eq!(applicant_age(None, "bad", None, on), None);
     }
 
     #[test]

@@ -1,13 +1,46 @@
 //! The [`Engine`] facade: one method per pipeline stage, plus [`Engine::process_image`] for the
 //! whole path, and [`Worker`] for batch use with reusable buffers.
+//!
+//! # The stage contract
+//!
+//! The engine's stage methods and the worker's are the same functions (the engine's make a
+//! worker with fresh buffers), and [`Worker::process`] is their sequence:
+//!
+//! 1. **decode** ([`Engine::open`], [`Engine::decode`]): a file's pages, then one page's pixels.
+//! 2. **register** ([`Engine::register`]): the templates are tried in order and the first whose
+//!    mark pattern fits wins; a page that fits none is `not_a_form` or `marks_not_found`.
+//! 3. **identify** ([`Engine::identify`]): the page codes in the registered pose. *Retry:* a
+//!    page whose marks fit both upright and upside down (a symmetric mark layout) carries an
+//!    alternate pose in its registration; when no code reads in the first pose, the codes are
+//!    read in the alternate, and a success replaces the registration with it.
+//! 4. **form template** ([`Engine::form_template`]): the template the page code names. *Retry:*
+//!    when it is not the template whose marks fitted, the page is registered again against its
+//!    own template's marks. A code naming a template that is not loaded rejects the page.
+//! 5. **read fields** ([`Engine::read_fields`]): checkboxes, ink, digits, snippets.
+//! 6. **read photo** ([`Engine::read_photo`]): the photo box; the checkboxes a pasted print
+//!    covers are marked ambiguous, and whether a photo is required is decided from the
+//!    applicant's age on the reference date ([`Engine::reference_date`]), the person coming
+//!    from the engine's [`PersonLookup`] ([`Engine::with_people`]).
+//! 7. **audit** ([`Engine::audit`]): the page checks, including a pasted photo that fails the
+//!    card spec when one is required.
+//!
+//! The record that comes out is finished: batch code only writes files (the card photo, the
+//! snippets) and fills in their paths.
 
-use crate::audit::{self, Finding};
+use crate::audit;
 use crate::decode::{self, DecodeLimits, PageSource};
+use crate::domain::Date;
 use crate::error::Result;
 use crate::fields::{self, FieldOptions, FieldReadings, FieldScratch};
+use crate::finding::Finding;
 use crate::identify::{self, Identified, Unidentified};
+use crate::lookup::PersonLookup;
 use crate::model::{CnnEnsemble, DigitClassifier};
-use crate::record::{Outcome, PageRecord, RejectReason, SourceRef, StageTimes};
+use crate::payload::PagePayload;
+use crate::photo::PhotoReading;
+use crate::record::{
+    BarcodeStatus, GroupState, Outcome, PageRecord, RejectReason, Rejection, SourceRef, StageTimes, ValueStatus,
+};
 use crate::register::{self, RegisterFailure, RegisterOptions, RegisterScratch, Registration};
 use crate::scan::Scan;
 use crate::template::Template;
@@ -59,6 +92,7 @@ pub struct Engine {
     templates: Vec<Template>,
     options: EngineOptions,
     classifier: Arc<dyn DigitClassifier>,
+    people: Option<Arc<dyn PersonLookup>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -66,6 +100,7 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine")
             .field("templates", &self.templates)
             .field("options", &self.options)
+            .field("people", &self.people)
             .finish_non_exhaustive()
     }
 }
@@ -84,13 +119,34 @@ impl Engine {
 
     /// An engine with exactly these templates (the first is tried first for registration).
     pub fn with_templates(templates: Vec<Template>, options: EngineOptions) -> Engine {
-        Engine { templates, options, classifier: Arc::new(BundledDigits) }
+        Engine { templates, options, classifier: Arc::new(BundledDigits), people: None }
     }
 
     /// Replaces the digit classifier (the bundled CNN by default): the seam for another model.
     pub fn with_classifier(mut self, classifier: Arc<dyn DigitClassifier>) -> Engine {
         self.classifier = classifier;
         self
+    }
+
+    /// Tells the engine who each form belongs to: the photo stage needs the applicant's age
+    /// (rule 2: no photo under 6), and batch code names the card photo after the person. The
+    /// lookup's reference date, when it has one, is the one ages are taken on. Without a
+    /// lookup `photo.required` stays unknown (`None`) and card photos go to
+    /// `photos/unmatched/`.
+    pub fn with_people(mut self, people: Arc<dyn PersonLookup>) -> Engine {
+        self.people = Some(people);
+        self
+    }
+
+    /// The person lookup, if any ([`Engine::with_people`]).
+    pub fn people(&self) -> Option<&Arc<dyn PersonLookup>> {
+        self.people.as_ref()
+    }
+
+    /// The date ages are taken on: the person lookup's (a campaign store's) when it has one,
+    /// else [`crate::photo::PhotoOptions::reference_date`].
+    pub fn reference_date(&self) -> Date {
+        self.people.as_ref().and_then(|l| l.reference_date()).unwrap_or(self.options.photo.reference_date)
     }
 
     /// The templates.
@@ -118,43 +174,50 @@ impl Engine {
         self.worker().register(scan)
     }
 
-    /// Stage 3: reads the page codes.
+    /// Stage 3: reads the page codes, trying the registration's alternate pose when the first
+    /// gives none (the retry replaces `reg`; see the module notes).
     pub fn identify(
         &self,
         scan: &Scan,
-        reg: &Registration,
+        reg: &mut Registration,
         template: &Template,
     ) -> std::result::Result<Identified, Unidentified> {
-        identify::identify(scan, reg, template, &mut Vec::new())
+        self.worker().identify(scan, reg, template)
     }
 
-    /// Stage 4: reads the fields.
+    /// Stage 4: the template the page code names, with the page registered against it
+    /// (registered again when it is not template `registered_as`, the one whose marks fitted).
+    pub fn form_template(
+        &self,
+        scan: &Scan,
+        payload: &PagePayload,
+        registered_as: usize,
+        reg: Registration,
+    ) -> std::result::Result<(usize, Registration), Rejection> {
+        self.worker().form_template(scan, payload, registered_as, reg)
+    }
+
+    /// Stage 5: reads the fields.
     pub fn read_fields(&self, scan: &Scan, reg: &Registration, template: &Template) -> FieldReadings {
-        fields::read_fields(
-            scan,
-            reg,
-            template,
-            &self.options.fields,
-            self.classifier.as_ref(),
-            &mut FieldScratch::default(),
-        )
+        self.worker().read_fields(scan, reg, template)
     }
 
-    /// Stage 4b: reads the photo box (status, and the card photo from a pasted print).
+    /// Stage 6: reads the photo box (status, requirement, and the card photo from a pasted
+    /// print); marks the checkboxes a pasted print covers as ambiguous in `readings`.
     pub fn read_photo(
         &self,
         scan: &Scan,
         reg: &Registration,
         template: &Template,
-        readings: &FieldReadings,
-        photo_printed: bool,
-    ) -> Option<crate::photo::PhotoReading> {
-        photo_stage(scan, reg, template, readings, photo_printed, &self.options)
+        readings: &mut FieldReadings,
+        form: &PagePayload,
+    ) -> Option<PhotoReading> {
+        self.worker().read_photo(scan, reg, template, readings, form)
     }
 
-    /// Stage 5: audits a read page.
-    pub fn audit(&self, template: &Template, readings: &FieldReadings) -> Vec<Finding> {
-        audit::audit(template, &readings.fields, &readings.groups)
+    /// Stage 7: audits a read page.
+    pub fn audit(&self, template: &Template, readings: &FieldReadings, photo: Option<&PhotoReading>) -> Vec<Finding> {
+        audit::audit(template, &readings.fields, &readings.groups, photo)
     }
 
     /// All stages on one decoded image. The record's source is `<memory>`, page 0.
@@ -167,7 +230,22 @@ impl Engine {
     pub fn worker(&self) -> Worker<'_> {
         Worker { engine: self, reg: RegisterScratch::default(), fields: FieldScratch::default(), buf: Vec::new() }
     }
+
+    /// The applicant's age on the reference date, from the person the form was printed for
+    /// and an accepted correction of the ID number ([`crate::domain::applicant_age`]).
+    fn applicant_age(&self, form: &PagePayload, readings: &FieldReadings) -> Option<i32> {
+        let person = self.people.as_ref()?.person(&form.run, &form.serial)?;
+        let fix = readings
+            .fields
+            .get(APPLICANT_ID_FIX)
+            .filter(|f| f.status == Some(ValueStatus::Accepted))
+            .and_then(|f| f.value.as_deref());
+        crate::domain::applicant_age(fix, &person.id_number, person.birth_date, self.reference_date())
+    }
 }
+
+/// The comb where a corrected ID number is written.
+const APPLICANT_ID_FIX: &str = "applicant_id_fix";
 
 /// Runs the pipeline on pages, reusing buffers between them.
 pub struct Worker<'e> {
@@ -193,7 +271,8 @@ fn ms(t: Instant) -> f64 {
 }
 
 impl<'e> Worker<'e> {
-    fn register(&mut self, scan: &Scan) -> std::result::Result<(usize, Registration), RegisterFailure> {
+    /// Stage 2 ([`Engine::register`]).
+    pub fn register(&mut self, scan: &Scan) -> std::result::Result<(usize, Registration), RegisterFailure> {
         let mut worst = RegisterFailure::NotAForm { marks: 0 };
         for (i, t) in self.engine.templates.iter().enumerate() {
             match register::register(scan, t, &self.engine.options.register, &mut self.reg) {
@@ -209,8 +288,99 @@ impl<'e> Worker<'e> {
         Err(worst)
     }
 
-    /// Runs every stage after decoding on `image`. Returns the record and the snippets to save
-    /// (the record's snippet paths are filled in by whoever saves them).
+    /// Stage 3 ([`Engine::identify`]), with its retry in the alternate pose.
+    pub fn identify(
+        &mut self,
+        scan: &Scan,
+        reg: &mut Registration,
+        template: &Template,
+    ) -> std::result::Result<Identified, Unidentified> {
+        let id = identify::identify(scan, reg, template, &mut self.buf);
+        if id.as_ref().is_err_and(|u| u.sheet.is_none()) {
+            if let Some(alt) = reg.alternate.take() {
+                if let Ok(found) = identify::identify(scan, &alt, template, &mut self.buf) {
+                    *reg = *alt;
+                    return Ok(found);
+                }
+            }
+        }
+        id
+    }
+
+    /// Stage 4 ([`Engine::form_template`]), with its retry against the named template's marks.
+    pub fn form_template(
+        &mut self,
+        scan: &Scan,
+        payload: &PagePayload,
+        registered_as: usize,
+        reg: Registration,
+    ) -> std::result::Result<(usize, Registration), Rejection> {
+        let templates = &self.engine.templates;
+        let Some(tj) = templates.iter().position(|t| t.id == payload.template && t.version == payload.version) else {
+            return Err(Rejection {
+                reason: RejectReason::UnknownTemplate,
+                detail: format!(
+                    "page code names template {} version {}, which is not loaded",
+                    payload.template, payload.version
+                ),
+            });
+        };
+        if tj == registered_as {
+            return Ok((tj, reg));
+        }
+        match register::register(scan, &templates[tj], &self.engine.options.register, &mut self.reg) {
+            Ok(r) => Ok((tj, r)),
+            Err(_) => Err(Rejection {
+                reason: RejectReason::MarksNotFound,
+                detail: format!("marks of template {} not found", payload.template),
+            }),
+        }
+    }
+
+    /// Stage 5 ([`Engine::read_fields`]).
+    pub fn read_fields(&mut self, scan: &Scan, reg: &Registration, template: &Template) -> FieldReadings {
+        fields::read_fields(
+            scan,
+            reg,
+            template,
+            &self.engine.options.fields,
+            self.engine.classifier.as_ref(),
+            &mut self.fields,
+        )
+    }
+
+    /// Stage 6 ([`Engine::read_photo`]).
+    pub fn read_photo(
+        &mut self,
+        scan: &Scan,
+        reg: &Registration,
+        template: &Template,
+        readings: &mut FieldReadings,
+        form: &PagePayload,
+    ) -> Option<PhotoReading> {
+        let field = template.fields.iter().find(|f| f.kind == crate::template::FieldKind::Photo)?;
+        let has_content = readings.fields.get(&field.name).is_none_or(|r| r.state != crate::record::FieldState::Empty);
+        let printed = form.photo_printed;
+        let age = self.engine.applicant_age(form, readings);
+        let ctx = crate::photo::PhotoContext {
+            to_scan: reg.to_scan,
+            px_per_mm: reg.px_per_mm,
+            printed,
+            confirmed: confirmed_answer(readings),
+            has_content,
+            age,
+        };
+        let mut photo = crate::photo::read_photo(scan.image(), template, &ctx, &self.engine.options.photo)?;
+        if cover_marks(template, readings, &mut photo, printed) {
+            // The confirmation changed with the covered boxes: decide the requirement again.
+            photo.apply_age(age, printed);
+        }
+        Some(photo)
+    }
+
+    /// Every stage after decoding, in order (module notes), on `image`. Returns the finished
+    /// record and the snippets to save (the record's snippet and photo paths are filled in by
+    /// whoever writes the files).
     pub fn process(&mut self, image: DynamicImage, source: SourceRef) -> (PageRecord, Vec<fields::Snippet>) {
         let t0 = Instant::now();
         let bilevel = is_bilevel(&image);
@@ -231,7 +401,8 @@ impl<'e> Worker<'e> {
             times.register = ms(t0);
             return done(rec, times, Vec::new());
         }
-        let (ti, reg) = match self.register(&scan) {
+        // Stage 2.
+        let (ti, mut reg) = match self.register(&scan) {
             Ok(x) => x,
             Err(failure) => {
                 let (reason, detail) = match failure {
@@ -242,24 +413,16 @@ impl<'e> Worker<'e> {
                         (RejectReason::MarksNotFound, format!("only {marks} registration marks found"))
                     }
                 };
-                rec.reject = Some(crate::record::Rejection { reason, detail });
+                rec.reject = Some(Rejection { reason, detail });
                 times.register = ms(t0);
                 return done(rec, times, Vec::new());
             }
         };
         times.register = ms(t0);
+        // Stage 3.
         let t1 = Instant::now();
         let templates = &self.engine.templates;
-        let mut id = identify::identify(&scan, &reg, &templates[ti], &mut self.buf);
-        let mut reg = reg;
-        if id.as_ref().is_err_and(|u| u.sheet.is_none()) {
-            if let Some(alt) = reg.alternate.take() {
-                if let Ok(found) = identify::identify(&scan, &alt, &templates[ti], &mut self.buf) {
-                    id = Ok(found);
-                    reg = *alt;
-                }
-            }
-        }
+        let id = self.identify(&scan, &mut reg, &templates[ti]);
         times.identify = ms(t1);
         rec.registration = Some(reg.summary());
         let ident = match id {
@@ -273,8 +436,8 @@ impl<'e> Worker<'e> {
                     rec.sheet = Some(*sheet);
                     return done(rec, times, Vec::new());
                 }
-                let foreign = rec.barcodes.iter().any(|b| b.status == crate::record::BarcodeStatus::Foreign);
-                rec.reject = Some(crate::record::Rejection {
+                let foreign = rec.barcodes.iter().any(|b| b.status == BarcodeStatus::Foreign);
+                rec.reject = Some(Rejection {
                     reason: RejectReason::BarcodeUnreadable,
                     detail: if foreign {
                         "page code is not a valid formscan code".into()
@@ -286,50 +449,30 @@ impl<'e> Worker<'e> {
             }
         };
         rec.barcodes = ident.barcodes;
-        let p = &ident.payload;
-        let Some(tj) = templates.iter().position(|t| t.id == p.template && t.version == p.version) else {
-            rec.reject = Some(crate::record::Rejection {
-                reason: RejectReason::UnknownTemplate,
-                detail: format!("page code names template {} version {}, which is not loaded", p.template, p.version),
-            });
-            rec.form = Some(ident.payload);
-            return done(rec, times, Vec::new());
-        };
-        // A page identified as another template than the one its marks fitted is registered
-        // again against its own marks.
-        if tj != ti {
-            match register::register(&scan, &templates[tj], &self.engine.options.register, &mut self.reg) {
-                Ok(r) => reg = r,
-                Err(_) => {
-                    rec.reject = Some(crate::record::Rejection {
-                        reason: RejectReason::MarksNotFound,
-                        detail: format!("marks of template {} not found", p.template),
-                    });
-                    rec.form = Some(ident.payload);
-                    return done(rec, times, Vec::new());
-                }
+        let form = ident.payload;
+        // Stage 4.
+        let (tj, reg) = match self.form_template(&scan, &form, ti, reg) {
+            Ok(x) => x,
+            Err(rejection) => {
+                rec.reject = Some(rejection);
+                rec.form = Some(form);
+                return done(rec, times, Vec::new());
             }
-        }
+        };
+        let template = &templates[tj];
+        // Stage 5.
         let t2 = Instant::now();
-        let mut readings = fields::read_fields(
-            &scan,
-            &reg,
-            &templates[tj],
-            &self.engine.options.fields,
-            self.engine.classifier.as_ref(),
-            &mut self.fields,
-        );
+        let mut readings = self.read_fields(&scan, &reg, template);
         times.fields = ms(t2);
         times.digits = readings.digits_ms;
+        // Stages 6 and 7.
         let t3 = Instant::now();
-        let printed = ident.payload.photo_printed;
-        rec.photo = photo_stage(&scan, &reg, &templates[tj], &readings, printed, &self.engine.options);
-        cover_marks(&templates[tj], &mut readings, rec.photo.as_mut(), printed);
-        rec.findings = audit::audit(&templates[tj], &readings.fields, &readings.groups);
+        rec.photo = self.read_photo(&scan, &reg, template, &mut readings, &form);
+        rec.findings = audit::audit(template, &readings.fields, &readings.groups, rec.photo.as_ref());
         times.photo = ms(t3);
         rec.outcome = Outcome::Read;
         rec.reject = None;
-        rec.form = Some(ident.payload);
+        rec.form = Some(form);
         rec.fields = readings.fields;
         rec.groups = readings.groups;
         done(rec, times, readings.snippets)
@@ -341,41 +484,20 @@ pub const PHOTO_CONFIRM_GROUP: &str = "photo_is_applicant";
 
 /// The checkboxes a pasted print covers read `ambiguous` (see [`fields::mark_covered`]); when
 /// that makes the "printed photo is the applicant" answer unclear, the photo reading loses it.
-fn cover_marks(
-    template: &Template,
-    readings: &mut FieldReadings,
-    photo: Option<&mut crate::photo::PhotoReading>,
-    printed: bool,
-) {
-    let Some(photo) = photo else { return };
-    let Some(quad) = photo.quad.filter(|_| photo.status == crate::photo::PhotoStatus::Pasted) else { return };
+/// Returns whether the answer was taken again.
+fn cover_marks(template: &Template, readings: &mut FieldReadings, photo: &mut PhotoReading, printed: bool) -> bool {
+    let Some(quad) = photo.quad.filter(|_| photo.status == crate::photo::PhotoStatus::Pasted) else { return false };
     if fields::mark_covered(template, readings, &quad) && printed {
         photo.confirmed = confirmed_answer(readings);
+        return true;
     }
+    false
 }
 
 /// The "printed photo is the applicant" answer, when exactly one box of its group is ticked.
 fn confirmed_answer(readings: &FieldReadings) -> Option<bool> {
-    readings.groups.get(PHOTO_CONFIRM_GROUP).and_then(|g| (g.state == "one").then(|| g.value.as_deref() == Some("yes")))
-}
-
-fn photo_stage(
-    scan: &Scan,
-    reg: &Registration,
-    template: &Template,
-    readings: &FieldReadings,
-    photo_printed: bool,
-    options: &EngineOptions,
-) -> Option<crate::photo::PhotoReading> {
-    let field = template.fields.iter().find(|f| f.kind == crate::template::FieldKind::Photo)?;
-    let has_content = readings.fields.get(&field.name).is_none_or(|r| r.state != crate::record::FieldState::Empty);
-    let confirmed = confirmed_answer(readings);
-    let ctx = crate::photo::PhotoContext {
-        to_scan: reg.to_scan,
-        px_per_mm: reg.px_per_mm,
-        printed: photo_printed,
-        confirmed,
-        has_content,
-    };
-    crate::photo::read_photo(scan.image(), template, &ctx, &options.photo)
+    readings
+        .groups
+        .get(PHOTO_CONFIRM_GROUP)
+        .and_then(|g| (g.state == GroupState::One).then(|| g.value.as_deref() == Some("yes")))
 }

@@ -11,14 +11,17 @@
 //! |---|---|---|
 //! | decode | [`Engine::open`], [`Engine::decode`] | [`decode::PageSource`] → [`Scan`] |
 //! | register | [`Engine::register`] | [`register::Registration`] (template mm → scan px) |
-//! | identify | [`Engine::identify`] | [`identify::Identified`] (form serial, page) |
+//! | identify | [`Engine::identify`], [`Engine::form_template`] | [`identify::Identified`] (form serial, page) |
 //! | read fields | [`Engine::read_fields`] | [`fields::FieldReadings`] (OMR, ink, digits, snippets) |
-//! | audit | [`Engine::audit`] | [`audit::Finding`]s |
+//! | read photo | [`Engine::read_photo`] | [`photo::PhotoReading`] (status, requirement, card photo) |
+//! | audit | [`Engine::audit`] | [`finding::Finding`]s |
 //! | record | [`Engine::process_image`] | [`record::PageRecord`] (the output schema) |
 //! | batch | [`batch::run`] | `records.jsonl`, `records.csv`, `snippets/`, `summary.json` |
 //!
-//! Around them: [`template`] describes a form, [`payload`] its page code, [`lookup`] whose
-//! form a page is, [`output`] writes owner-only files atomically, [`domain`] knows ID numbers,
+//! [`Worker::process`] is the sequence of these stage calls, with the retries each stage's
+//! contract documents (see [`Engine`]); the record it returns is finished. Around them:
+//! [`template`] describes a form, [`payload`] its page code, [`lookup`] whose form a page is
+//! ([`Engine::with_people`]), [`finding`] the one table of review reasons, [`output`] writes owner-only files atomically, [`domain`] knows ID numbers,
 //! phone numbers and dates.
 //!
 //! "Nothing there" and "ambiguous" are outcomes with a confidence, recorded on the page, not
@@ -50,6 +53,7 @@ pub mod domain;
 mod engine;
 pub mod error;
 pub mod fields;
+pub mod finding;
 pub mod geometry;
 pub mod identify;
 pub mod lookup;
@@ -59,6 +63,7 @@ pub mod payload;
 pub mod photo;
 pub mod record;
 pub mod register;
+mod sample;
 pub mod scan;
 pub mod template;
 

@@ -77,7 +77,7 @@
 //! * Positions are not repeated per field: the template plus `registration` reproduce them.
 //!   Snippet paths are relative to the output folder.
 
-use crate::audit::Finding;
+use crate::finding::Finding;
 use crate::payload::{PagePayload, SheetPayload};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -256,8 +256,8 @@ pub struct CellReading {
 /// One field's reading.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldReading {
-    /// Field kind name.
-    pub kind: String,
+    /// What kind of field was read.
+    pub kind: ReadingKind,
     /// The state.
     pub state: FieldState,
     /// Ink (or content) fraction of the inner area.
@@ -289,11 +289,87 @@ pub struct FieldReading {
     pub candidates: Vec<ValueCandidate>,
 }
 
+/// The kind of a read field, as its template names it (barcode fields are not listed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadingKind {
+    /// One tick box of a group.
+    Checkbox,
+    /// A row of character cells.
+    Comb,
+    /// A free handwriting box.
+    Text,
+    /// A signature box.
+    Signature,
+    /// The photo box.
+    Photo,
+    /// The document paste area.
+    Paste,
+    /// A roster value printed on the form (checked for corrections).
+    Printed,
+}
+
+impl ReadingKind {
+    /// The kind of a template field; `None` for a barcode, which is not read as a field.
+    pub fn of(kind: &crate::template::FieldKind) -> Option<ReadingKind> {
+        use crate::template::FieldKind as K;
+        Some(match kind {
+            K::Barcode => return None,
+            K::Checkbox { .. } => ReadingKind::Checkbox,
+            K::Comb { .. } => ReadingKind::Comb,
+            K::Text => ReadingKind::Text,
+            K::Signature => ReadingKind::Signature,
+            K::Photo => ReadingKind::Photo,
+            K::Paste => ReadingKind::Paste,
+            K::Printed { .. } => ReadingKind::Printed,
+        })
+    }
+
+    /// The name written to records (`checkbox`, `comb`, ...), as in template files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadingKind::Checkbox => "checkbox",
+            ReadingKind::Comb => "comb",
+            ReadingKind::Text => "text",
+            ReadingKind::Signature => "signature",
+            ReadingKind::Photo => "photo",
+            ReadingKind::Paste => "paste",
+            ReadingKind::Printed => "printed",
+        }
+    }
+}
+
+/// How many boxes of a checkbox group are ticked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupState {
+    /// No box is ticked.
+    None,
+    /// Exactly one box is ticked (`value` says which).
+    One,
+    /// Several boxes are ticked (`values` lists them).
+    Multiple,
+    /// A box of the group is ambiguous, so the count is not known.
+    Ambiguous,
+}
+
+impl GroupState {
+    /// The name written to records and stores: `none`, `one`, `multiple`, `ambiguous`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupState::None => "none",
+            GroupState::One => "one",
+            GroupState::Multiple => "multiple",
+            GroupState::Ambiguous => "ambiguous",
+        }
+    }
+}
+
 /// A checkbox group's reading.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupReading {
-    /// `none`, `one`, `multiple` or `ambiguous` (a box in the group is ambiguous).
-    pub state: String,
+    /// How many boxes are ticked.
+    pub state: GroupState,
     /// The chosen value when exactly one box is ticked.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub value: Option<String>,

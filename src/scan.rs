@@ -13,6 +13,7 @@
 //! corners without per-page tuning.
 
 use crate::geometry::{Homography, Point, Rect};
+use crate::sample::Sampler;
 use image::DynamicImage;
 
 /// Ink threshold as a fraction of the local paper level: pen strokes scan at 10–35 % of paper,
@@ -167,35 +168,33 @@ impl Scan {
     }
 
     /// The raw pixel buffer and its channel count (1 or 3).
+    /// The full-resolution pixels, for the samplers of [`crate::sample`].
     #[inline]
-    fn raw(&self) -> (&[u8], usize) {
+    pub(crate) fn sampler(&self) -> Sampler<'_> {
         match &self.image {
-            DynamicImage::ImageRgb8(im) => (im.as_raw(), 3),
-            DynamicImage::ImageLuma8(im) => (im.as_raw(), 1),
-            _ => (&[], 1),
+            DynamicImage::ImageRgb8(im) => Sampler::borrowed(im.as_raw(), 3, self.width, self.height),
+            DynamicImage::ImageLuma8(im) => Sampler::borrowed(im.as_raw(), 1, self.width, self.height),
+            other => Sampler::new(other),
         }
     }
 
     /// Ink-channel value at full-resolution `(x, y)`, bilinear; outside the page reads as paper.
     #[inline]
     pub fn ink_at(&self, x: f64, y: f64) -> f32 {
-        let (raw, ch) = self.raw();
-        ink_bilinear(raw, ch, self.width as usize, self.height as usize, x, y)
+        self.sampler().ink_at(x, y)
     }
 
     /// RGB at full-resolution `(x, y)`, nearest pixel; outside reads as white.
     #[inline]
     pub fn rgb_at(&self, x: f64, y: f64) -> [u8; 3] {
-        let (raw, ch) = self.raw();
-        rgb_nearest(raw, ch, self.width as usize, self.height as usize, x, y)
+        self.sampler().rgb_nearest(x, y)
     }
 
     /// Resamples template rectangle `rect` (mm) at `px_per_mm` through `h` (template → scan)
     /// into `out` (ink channel, row-major); returns the patch size.
     pub fn sample_ink(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
         let (w, hh) = ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
-        let (raw, ch) = self.raw();
-        let (iw, ih) = (self.width as usize, self.height as usize);
+        let pixels = self.sampler();
         out.clear();
         out.resize(w * hh, 255);
         let step = 1.0 / px_per_mm;
@@ -209,13 +208,9 @@ impl Scan {
             // walked on the straight line between its two exactly mapped ends, in fixed point,
             // which is about 2.4 times as fast as a division per sample.
             let (a, b) = (h.apply(Point::new(x0, y)), h.apply(Point::new(x_last, y)));
-            let done = match ch {
-                3 => ink_row_fixed::<3>(raw, iw, ih, a, b, row),
-                _ => ink_row_fixed::<1>(raw, iw, ih, a, b, row),
-            };
-            if !done {
+            if !pixels.ink_row_fixed(a, b, row) {
                 for (o, (x, y)) in row.iter_mut().zip(h.row_points(x0, y, step)) {
-                    *o = ink_bilinear(raw, ch, iw, ih, x, y) as u8;
+                    *o = pixels.ink_at(x, y) as u8;
                 }
             }
         }
@@ -225,15 +220,14 @@ impl Scan {
     /// Like [`Scan::sample_ink`] but in colour (3 bytes per pixel, nearest neighbour).
     pub fn sample_rgb(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
         let (w, hh) = ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
-        let (raw, ch) = self.raw();
-        let (iw, ih) = (self.width as usize, self.height as usize);
+        let pixels = self.sampler();
         out.clear();
         out.reserve(w * hh * 3);
         for v in 0..hh {
             let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
             for u in 0..w {
                 let q = h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty));
-                out.extend_from_slice(&rgb_nearest(raw, ch, iw, ih, q.x, q.y));
+                out.extend_from_slice(&pixels.rgb_nearest(q.x, q.y));
             }
         }
         (w, hh)
@@ -261,69 +255,6 @@ impl Scan {
             }
         }
         (x1 - x0, y1 - y0)
-    }
-}
-
-/// Bilinear ink-channel sample (the first channel); pixels outside the image read as paper.
-#[inline(always)]
-fn ink_bilinear(raw: &[u8], ch: usize, w: usize, h: usize, x: f64, y: f64) -> f32 {
-    let (x, y) = (x - 0.5, y - 0.5);
-    if x < 0.0 || y < 0.0 || x >= (w - 1) as f64 || y >= (h - 1) as f64 {
-        return 255.0;
-    }
-    let (x0, y0) = (x as usize, y as usize);
-    let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
-    let i = (y0 * w + x0) * ch;
-    let j = i + w * ch;
-    let top = raw[i] as f32 * (1.0 - fx) + raw[i + ch] as f32 * fx;
-    let bot = raw[j] as f32 * (1.0 - fx) + raw[j + ch] as f32 * fx;
-    top * (1.0 - fy) + bot * fy + 0.5
-}
-
-/// Bilinear ink-channel samples at `row.len()` points evenly spaced from `a` to `b` (scan pixel
-/// coordinates, centres at +0.5), as [`ink_bilinear`] computes them but in 16.16 fixed point
-/// with 8-bit interpolation weights (a result differs from the floating-point one by at most
-/// one grey level). Returns `false`, writing nothing, unless both ends lie at least a pixel
-/// inside the image: then every point does (the segment is inside the convex interior), and
-/// no sample needs a bounds test of its own.
-fn ink_row_fixed<const CH: usize>(raw: &[u8], w: usize, h: usize, a: Point, b: Point, row: &mut [u8]) -> bool {
-    const ONE: f64 = 65536.0;
-    let (ax, ay, bx, by) = (a.x - 0.5, a.y - 0.5, b.x - 0.5, b.y - 0.5);
-    let inside = |x: f64, y: f64| x >= 0.0 && y >= 0.0 && x <= (w as f64 - 2.0) && y <= (h as f64 - 2.0);
-    if row.is_empty() || !inside(ax, ay) || !inside(bx, by) || raw.len() < w * h * CH {
-        return false;
-    }
-    let n = (row.len() - 1).max(1) as f64;
-    let (sx, sy) = (((bx - ax) / n * ONE).round() as i64, ((by - ay) / n * ONE).round() as i64);
-    let (mut fx, mut fy) = ((ax * ONE).round() as i64, (ay * ONE).round() as i64);
-    let stride = w * CH;
-    for o in row.iter_mut() {
-        // Rounding of the step drifts by under 0.001 px over a row; clamp anyway, so that an
-        // index can never leave the interior the test above established.
-        let (x, y) = (fx.clamp(0, (w as i64 - 2) << 16), fy.clamp(0, (h as i64 - 2) << 16));
-        let (x0, y0) = ((x >> 16) as usize, (y >> 16) as usize);
-        let (wx, wy) = (((x >> 8) & 0xff) as u32, ((y >> 8) & 0xff) as u32);
-        let i = y0 * stride + x0 * CH;
-        let j = i + stride;
-        let top = raw[i] as u32 * (256 - wx) + raw[i + CH] as u32 * wx;
-        let bot = raw[j] as u32 * (256 - wx) + raw[j + CH] as u32 * wx;
-        *o = ((top * (256 - wy) + bot * wy + (1 << 15)) >> 16) as u8;
-        fx += sx;
-        fy += sy;
-    }
-    true
-}
-
-#[inline(always)]
-fn rgb_nearest(raw: &[u8], ch: usize, w: usize, h: usize, x: f64, y: f64) -> [u8; 3] {
-    if x < 0.0 || y < 0.0 || x >= w as f64 || y >= h as f64 {
-        return [255, 255, 255];
-    }
-    let i = (y as usize * w + x as usize) * ch;
-    if ch == 3 {
-        [raw[i], raw[i + 1], raw[i + 2]]
-    } else {
-        [raw[i]; 3]
     }
 }
 

@@ -13,7 +13,7 @@ pub mod digits;
 use crate::model::DigitClassifier;
 use digits::DigitOptions;
 
-use crate::record::{CellReading, FieldReading, FieldState, GroupReading};
+use crate::record::{CellReading, FieldReading, FieldState, GroupReading, GroupState, ReadingKind};
 use crate::register::Registration;
 use crate::scan::{Scan, INK_FRACTION};
 use crate::template::{Field, FieldKind, Template};
@@ -252,7 +252,7 @@ fn content_fraction(
     content as f64 / n.max(1) as f64
 }
 
-fn reading(kind: &str, (s, conf): (u8, f64), fill: f64, checkbox: bool) -> FieldReading {
+fn reading(kind: ReadingKind, (s, conf): (u8, f64), fill: f64, checkbox: bool) -> FieldReading {
     let state = match (s, checkbox) {
         (2, true) => FieldState::Checked,
         (0, true) => FieldState::Unchecked,
@@ -261,7 +261,7 @@ fn reading(kind: &str, (s, conf): (u8, f64), fill: f64, checkbox: bool) -> Field
         _ => FieldState::Ambiguous,
     };
     FieldReading {
-        kind: kind.to_string(),
+        kind,
         state,
         fill,
         confidence: conf,
@@ -311,7 +311,7 @@ pub fn read_fields(
             FieldKind::Checkbox { .. } => {
                 let fill = ink_fraction(scan, reg, inner, ppm, &mut scratch.patch);
                 reading(
-                    "checkbox",
+                    ReadingKind::Checkbox,
                     classify(fill, opts.checkbox_unchecked_below, opts.checkbox_checked_above),
                     fill,
                     true,
@@ -364,7 +364,7 @@ pub fn read_fields(
                     c.alternatives = alts.next().unwrap_or_default();
                 }
                 FieldReading {
-                    kind: "comb".into(),
+                    kind: ReadingKind::Comb,
                     state,
                     fill: total / *cells as f64,
                     confidence: worst,
@@ -379,13 +379,14 @@ pub fn read_fields(
             }
             FieldKind::Text | FieldKind::Signature => {
                 let fill = ink_fraction(scan, reg, inner, ppm * 0.8, &mut scratch.patch);
-                reading(f.kind.name(), classify(fill, opts.box_empty_below, opts.box_ink_above), fill, false)
+                let kind = if f.kind == FieldKind::Signature { ReadingKind::Signature } else { ReadingKind::Text };
+                reading(kind, classify(fill, opts.box_empty_below, opts.box_ink_above), fill, false)
             }
             FieldKind::Photo => {
                 // The box is grown by 4 mm for the paper estimate: a 28 × 39 mm print leaves a fifth of it paper.
                 let test = ContentTest { ring_mm: 4.0, blocks: (1, 1), tone: 0.8, edges: false };
                 let fill = content_fraction(scan, reg, inner, 4.0, &test, scratch);
-                reading("photo", classify(fill, opts.photo_empty_below, opts.photo_above), fill, false)
+                reading(ReadingKind::Photo, classify(fill, opts.photo_empty_below, opts.photo_above), fill, false)
             }
             FieldKind::Paste => {
                 // Blocks of ~20 × 28 mm on the 170 × 83 mm area: an ID card (85.6 × 54 mm)
@@ -393,7 +394,7 @@ pub fn read_fields(
                 // measures 0.82–0.88 of paper, sensor noise and lighting within a block 0.97.
                 let test = ContentTest { ring_mm: 0.0, blocks: (8, 3), tone: 0.9, edges: true };
                 let fill = content_fraction(scan, reg, inner, 3.0, &test, scratch);
-                reading("paste", classify(fill, opts.paste_empty_below, opts.paste_above), fill, false)
+                reading(ReadingKind::Paste, classify(fill, opts.paste_empty_below, opts.paste_above), fill, false)
             }
         };
         if opts.snippets
@@ -463,13 +464,13 @@ fn group_readings(template: &Template, fields: &BTreeMap<String, FieldReading>) 
             }
         }
         let gr = if amb {
-            GroupReading { state: "ambiguous".into(), value: None, values: ticked }
+            GroupReading { state: GroupState::Ambiguous, value: None, values: ticked }
         } else {
             match ticked.len() {
-                0 => GroupReading { state: "none".into(), value: None, values: vec![] },
-                1 => GroupReading { state: "one".into(), value: ticked.pop(), values: vec![] },
+                0 => GroupReading { state: GroupState::None, value: None, values: vec![] },
+                1 => GroupReading { state: GroupState::One, value: ticked.pop(), values: vec![] },
                 // For a single-choice group this is a conflict; the audit raises it.
-                _ => GroupReading { state: "multiple".into(), value: None, values: ticked },
+                _ => GroupReading { state: GroupState::Multiple, value: None, values: ticked },
             }
         };
         groups.insert(g.name.clone(), gr);
@@ -491,7 +492,10 @@ mod tests {
         for f in &t.fields {
             if matches!(f.kind, FieldKind::Checkbox { .. }) {
                 let ticked = f.name == "photo_no";
-                r.fields.insert(f.name.clone(), reading("checkbox", (if ticked { 2 } else { 0 }, 1.0), 0.0, true));
+                r.fields.insert(
+                    f.name.clone(),
+                    reading(ReadingKind::Checkbox, (if ticked { 2 } else { 0 }, 1.0), 0.0, true),
+                );
             }
         }
         r.groups = group_readings(&t, &r.fields);
@@ -508,10 +512,10 @@ mod tests {
         assert_eq!(r.fields["photo_yes"].state, FieldState::Ambiguous);
         assert_eq!(r.fields["photo_yes"].reason.as_deref(), Some(COVERED_REASON));
         assert_eq!(r.fields["photo_no"].state, FieldState::Checked);
-        assert_eq!(r.groups["photo_is_applicant"].state, "ambiguous");
+        assert_eq!(r.groups["photo_is_applicant"].state, GroupState::Ambiguous);
         // A print ending 0.2 mm into the box (its outline) covers nothing.
         let mut r2 = FieldReadings::default();
-        r2.fields.insert("photo_yes".into(), reading("checkbox", (0, 1.0), 0.0, true));
+        r2.fields.insert("photo_yes".into(), reading(ReadingKind::Checkbox, (0, 1.0), 0.0, true));
         let shallow = q.map(|p| Point::new(p.x, p.y.min(yes.y + 0.2)));
         assert!(!mark_covered(&t, &mut r2, &shallow));
     }

@@ -17,6 +17,7 @@
 //! most of a pasted print's perimeter, and not at the content edge of a printed photo.
 
 use crate::geometry::{Homography, Point, Rect};
+use crate::sample::Sampler;
 
 /// Where the print run laid drop-out red ink in a patch's area (template mm): strokes (the
 /// photo box's outline, table rules) and areas (the hint text printed in an empty box).
@@ -141,7 +142,7 @@ impl Patch {
         let mut n = 0u32;
         // Zone pixels keep their colour until the paper level is known: (index, g, b).
         let mut zoned: Vec<(usize, u8, u8)> = Vec::new();
-        let grey = s.ch == 1;
+        let grey = s.is_grey();
         let any_zone = !zones.outlines.is_empty() || !zones.lines.is_empty() || !zones.areas.is_empty();
         for (j, row) in red.chunks_exact_mut(w).enumerate() {
             let y = area.y + (j as f64 + 0.5) / ppm;
@@ -194,109 +195,6 @@ impl Patch {
     /// Template mm of a patch position (in patch pixels, continuous).
     pub fn to_mm(&self, u: f64, v: f64) -> Point {
         Point::new(self.x0 + u / self.ppm, self.y0 + v / self.ppm)
-    }
-}
-
-/// Bilinear sampling of a grey or RGB image; outside the image reads as white paper.
-pub(crate) struct Sampler<'a> {
-    raw: std::borrow::Cow<'a, [u8]>,
-    ch: usize,
-    w: i64,
-    h: i64,
-}
-
-impl<'a> Sampler<'a> {
-    pub fn new(img: &'a image::DynamicImage) -> Self {
-        let (raw, ch) = match img {
-            image::DynamicImage::ImageRgb8(b) => (std::borrow::Cow::Borrowed(b.as_raw().as_slice()), 3),
-            image::DynamicImage::ImageLuma8(b) => (std::borrow::Cow::Borrowed(b.as_raw().as_slice()), 1),
-            other => (std::borrow::Cow::Owned(other.to_rgb8().into_raw()), 3),
-        };
-        Sampler { raw, ch, w: img.width() as i64, h: img.height() as i64 }
-    }
-
-    #[inline]
-    fn px(&self, x: i64, y: i64) -> [f32; 3] {
-        if x < 0 || y < 0 || x >= self.w || y >= self.h {
-            return [255.0; 3];
-        }
-        let i = (y as usize * self.w as usize + x as usize) * self.ch;
-        if self.ch == 3 {
-            [self.raw[i] as f32, self.raw[i + 1] as f32, self.raw[i + 2] as f32]
-        } else {
-            [self.raw[i] as f32; 3]
-        }
-    }
-
-    /// The colour at continuous pixel coordinates (pixel centres at +0.5).
-    #[inline]
-    pub fn at(&self, p: Point) -> [u8; 3] {
-        self.at_xy(p.x, p.y)
-    }
-
-    #[inline]
-    fn at_xy(&self, x: f64, y: f64) -> [u8; 3] {
-        let (x, y) = (x - 0.5, y - 0.5);
-        let (x0, y0) = (x.floor(), y.floor());
-        let (xi, yi) = (x0 as i64, y0 as i64);
-        let mut out = [0u8; 3];
-        if xi >= 0 && yi >= 0 && xi + 1 < self.w && yi + 1 < self.h {
-            // Inside: the four neighbours straight from the buffer, in 8-bit fixed point.
-            let (fx, fy) = (((x - x0) * 256.0) as u32, ((y - y0) * 256.0) as u32);
-            let (ch, stride) = (self.ch, self.w as usize * self.ch);
-            let i = yi as usize * stride + xi as usize * ch;
-            let r = &self.raw[i..i + stride + 2 * ch];
-            for (k, o) in out.iter_mut().enumerate() {
-                let c = if ch == 3 { k } else { 0 };
-                let top = r[c] as u32 * (256 - fx) + r[ch + c] as u32 * fx;
-                let bot = r[stride + c] as u32 * (256 - fx) + r[stride + ch + c] as u32 * fx;
-                *o = ((top * (256 - fy) + bot * fy + 32768) >> 16) as u8;
-            }
-            return out;
-        }
-        let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
-        let (a, b, c, d) = (self.px(xi, yi), self.px(xi + 1, yi), self.px(xi, yi + 1), self.px(xi + 1, yi + 1));
-        for k in 0..3 {
-            let top = a[k] + (b[k] - a[k]) * fx;
-            let bot = c[k] + (d[k] - c[k]) * fx;
-            out[k] = (top + (bot - top) * fy + 0.5).clamp(0.0, 255.0) as u8;
-        }
-        out
-    }
-
-    /// The first channel alone (red, or grey) at continuous pixel coordinates.
-    #[inline]
-    fn red_xy(&self, x: f64, y: f64) -> u8 {
-        let (x, y) = (x - 0.5, y - 0.5);
-        let (x0, y0) = (x.floor(), y.floor());
-        let (xi, yi) = (x0 as i64, y0 as i64);
-        if xi >= 0 && yi >= 0 && xi + 1 < self.w && yi + 1 < self.h {
-            let (fx, fy) = (((x - x0) * 256.0) as u32, ((y - y0) * 256.0) as u32);
-            let (ch, stride) = (self.ch, self.w as usize * self.ch);
-            let i = yi as usize * stride + xi as usize * ch;
-            let r = &self.raw[i..i + stride + 2 * ch];
-            let top = r[0] as u32 * (256 - fx) + r[ch] as u32 * fx;
-            let bot = r[stride] as u32 * (256 - fx) + r[stride + ch] as u32 * fx;
-            return ((top * (256 - fy) + bot * fy + 32768) >> 16) as u8;
-        }
-        self.at_xy(x + 0.5, y + 0.5)[0]
-    }
-
-    /// Like [`Sampler::row`] for the first channel only.
-    #[inline]
-    pub fn row_red(&self, h: &Homography, j: f64, range: std::ops::Range<usize>, mut put: impl FnMut(usize, u8)) {
-        for (i, (x, y)) in range.clone().zip(h.row_points(range.start as f64, j, 1.0)) {
-            put(i, self.red_xy(x, y));
-        }
-    }
-
-    /// Samples the points `h.apply((i, j))` for `i` in `range` (scan pixel coordinates, centres
-    /// at +0.5), handing each colour to `put(i, colour)`, by [`Homography::row_points`].
-    #[inline]
-    pub fn row(&self, h: &Homography, j: f64, range: std::ops::Range<usize>, mut put: impl FnMut(usize, [u8; 3])) {
-        for (i, (x, y)) in range.clone().zip(h.row_points(range.start as f64, j, 1.0)) {
-            put(i, self.at_xy(x, y));
-        }
     }
 }
 
@@ -457,19 +355,8 @@ fn intersect(p: Line, q: Line) -> (f64, f64) {
 /// Red level at rotated-frame point `(u, v)` (patch px), bilinear; excluded and outside pixels
 /// read as paper.
 fn rotated_red(patch: &Patch, free: &[bool], (s, c): (f64, f64), u: f64, v: f64) -> f32 {
-    let (w, h) = (patch.w, patch.h);
     let (x, y) = (u * c - v * s - 0.5, u * s + v * c - 0.5);
-    let (xf, yf) = (x.floor(), y.floor());
-    if xf < 0.0 || yf < 0.0 || xf + 1.0 >= w as f64 || yf + 1.0 >= h as f64 {
-        return 255.0;
-    }
-    let (i, j) = (xf as usize, yf as usize);
-    let (fx, fy) = ((x - xf) as f32, (y - yf) as f32);
-    let at = |k: usize| if free[k] { patch.red[k] as f32 } else { 255.0 };
-    let k = j * w + i;
-    let (a, b, cc, d) = (at(k), at(k + 1), at(k + w), at(k + w + 1));
-    let top = a + (b - a) * fx;
-    top + (cc + (d - cc) * fx - top) * fy
+    crate::sample::bilinear_grid(patch.w, patch.h, x, y, |k| if free[k] { patch.red[k] as f32 } else { 255.0 })
 }
 
 /// Moves out the sides of a print whose edge casts no shadow line (a light-haired portrait on

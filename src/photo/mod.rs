@@ -32,6 +32,7 @@
 //! `present_if_required`.
 
 pub mod background;
+mod card;
 pub mod encode;
 pub mod frame;
 pub(crate) mod locate;
@@ -40,7 +41,7 @@ pub mod quality;
 use crate::domain::Date;
 use crate::geometry::{Homography, Point, Rect};
 use crate::template::{FieldKind, Template};
-use frame::{FaceBox, OUT_H, OUT_W};
+use frame::FaceBox;
 use serde::{Deserialize, Serialize};
 
 /// Photo stage settings.
@@ -81,8 +82,6 @@ pub struct PhotoOptions {
     /// The campaign's reference date for ages (rule 2: no photo under 6). Default 2026-09-01,
     /// the start of the school year the synthetic campaign uses; set it per campaign.
     pub reference_date: Date,
-    /// Age (completed years) below which no photo is needed. Default 6 (rule 2 of the notice).
-    pub no_photo_under: i32,
     /// Clean a light, uniform background to pure white. Default true.
     pub clean_background: bool,
 }
@@ -100,7 +99,6 @@ impl Default for PhotoOptions {
             min_brightness: 70.0,
             min_chroma: 8.0,
             reference_date: Date { year: 2026, month: 9, day: 1 },
-            no_photo_under: 6,
             clean_background: true,
         }
     }
@@ -221,17 +219,12 @@ impl PhotoReading {
         self.status == PhotoStatus::Pasted && self.data.is_some() && self.failed.is_empty()
     }
 
-    /// Decides `required` from the applicant's age (completed years at the reference date;
-    /// `None` when unknown) and records the `present_if_required` check: rule 2 (under
-    /// `no_photo_under`, no photo), rule 1 (a printed photo confirmed as the applicant's, no
-    /// photo; otherwise a pasted one).
-    pub fn apply_age(&mut self, age: Option<i32>, printed: bool, opts: &PhotoOptions) {
-        self.required = match age {
-            Some(a) if a < opts.no_photo_under => Some(false),
-            _ if printed && self.confirmed == Some(true) => Some(false),
-            Some(_) => Some(true),
-            None => None,
-        };
+    /// Decides `required` by the notice's rules 1–2 ([`crate::domain::photo_required`]) from the
+    /// applicant's age (completed years at the reference date; `None` when unknown) and
+    /// whether the page code says a photo was printed, and records the `present_if_required`
+    /// check.
+    pub fn apply_age(&mut self, age: Option<i32>, printed: bool) {
+        self.required = crate::domain::photo_required(age, printed && self.confirmed == Some(true));
         match self.required {
             Some(true) => self.check("present_if_required", self.status == PhotoStatus::Pasted),
             Some(false) => self.check("present_if_required", true),
@@ -256,9 +249,18 @@ pub struct PhotoContext {
     pub confirmed: Option<bool>,
     /// The field reader saw content in the photo box (or could not tell).
     pub has_content: bool,
+    /// The applicant's age in completed years on the campaign's reference date, when known
+    /// (rule 2; see [`crate::domain::applicant_age`]).
+    pub age: Option<i32>,
 }
 
 /// Reads the photo box of a registered page. `None` when the template has no photo field.
+///
+/// The steps of the module notes, each a function: [`find_pasted_print`] (status),
+/// [`card::crop`] (the print's geometry), [`card::detect_face`] and [`card::render`] (frame and
+/// resample), [`card::check_quality`], [`card::encode_card_photo`]. A step that cannot go on (no
+/// print, no face) ends the reading with the checks recorded so far; the photo requirement is
+/// decided last, in every case, from `ctx.age`.
 pub fn read_photo(
     image: &image::DynamicImage,
     template: &Template,
@@ -266,14 +268,52 @@ pub fn read_photo(
     opts: &PhotoOptions,
 ) -> Option<PhotoReading> {
     let field = template.fields.iter().find(|f| f.kind == FieldKind::Photo)?;
-    let bx = field.rect;
     let fallback = if ctx.printed { PhotoStatus::Printed } else { PhotoStatus::None };
     let mut r = PhotoReading::new(fallback);
     r.confirmed = if ctx.printed { ctx.confirmed } else { None };
-    if !ctx.has_content {
-        r.apply_age(None, ctx.printed, opts);
-        return Some(r);
+    if ctx.has_content {
+        read_pasted_print(image, template, field, ctx, opts, &mut r);
     }
+    r.apply_age(ctx.age, ctx.printed);
+    Some(r)
+}
+
+/// Steps 1–6 on a photo box with content: what they find goes into `r`; `None` where a step
+/// ends the reading.
+fn read_pasted_print(
+    image: &image::DynamicImage,
+    template: &Template,
+    field: &crate::template::Field,
+    ctx: &PhotoContext,
+    opts: &PhotoOptions,
+    r: &mut PhotoReading,
+) -> Option<()> {
+    let (loc, paper) = find_pasted_print(image, template, field, ctx, opts)?;
+    r.status = PhotoStatus::Pasted;
+    r.quad = Some(loc.quad);
+    r.angle_deg = Some(loc.angle_deg);
+    let (w_mm, h_mm) = card::print_size(&loc.quad);
+    r.check("print_found", card::plausible_size(w_mm, h_mm) && loc.edge_score >= opts.edge_line_min);
+    let print = card::crop(&loc, (w_mm, h_mm), ctx)?;
+    let sampler = crate::sample::Sampler::new(image);
+    let face = card::detect_face(&sampler, &print, r)?;
+    let mut out = card::render(&sampler, &print, &face, paper, ctx, r);
+    card::check_quality(&mut out, r, opts);
+    card::encode_card_photo(&out, r, opts);
+    Some(())
+}
+
+/// Step 1 (status): the print around the photo box, when one is pasted. `None` when the box
+/// holds no print, or only the photo the print run printed. Returns the print's location and
+/// the paper level per channel around it.
+fn find_pasted_print(
+    image: &image::DynamicImage,
+    template: &Template,
+    field: &crate::template::Field,
+    ctx: &PhotoContext,
+    opts: &PhotoOptions,
+) -> Option<(locate::Located, [f32; 3])> {
+    let bx = field.rect;
     let area = bx.inflate(opts.search_margin_mm);
     // Other fields (ticks in the nearby checkboxes) and printed labels (是, 否) must not count.
     let labels = template.labels.iter().map(|l| {
@@ -296,180 +336,11 @@ pub fn read_photo(
     let ppm = ctx.px_per_mm.clamp(4.0, 8.0);
     let zones = dropout_zones(template, bx, area, ctx.printed);
     let patch = locate::Patch::sample(image, &ctx.to_scan, area, ppm, &zones);
-    let Some(loc) = locate::locate(&patch, &excluded, bx) else {
-        r.apply_age(None, ctx.printed, opts);
-        return Some(r);
-    };
+    let loc = locate::locate(&patch, &excluded, bx)?;
     if ctx.printed && locate::is_printed_photo(&loc, bx, opts.printed_edge_max) {
-        r.apply_age(None, ctx.printed, opts);
-        return Some(r);
+        return None;
     }
-    r.status = PhotoStatus::Pasted;
-    r.quad = Some(loc.quad);
-    r.angle_deg = Some(loc.angle_deg);
-    let (pw_mm, ph_mm) = (
-        (loc.quad[0].dist(loc.quad[1]) + loc.quad[3].dist(loc.quad[2])) / 2.0,
-        (loc.quad[0].dist(loc.quad[3]) + loc.quad[1].dist(loc.quad[2])) / 2.0,
-    );
-    // A print is 1-inch (25 × 35 mm) or box-sized (26 × 32 mm); much else is not a print.
-    let plausible = (18.0..=40.0).contains(&pw_mm) && (22.0..=46.0).contains(&ph_mm);
-    r.check("print_found", plausible && loc.edge_score >= opts.edge_line_min);
-    let print_to_mm = Homography::fit(
-        &[Point::new(0.0, 0.0), Point::new(pw_mm, 0.0), Point::new(pw_mm, ph_mm), Point::new(0.0, ph_mm)],
-        &loc.quad,
-    );
-    let Some(print_to_mm) = print_to_mm else {
-        r.apply_age(None, ctx.printed, opts);
-        return Some(r);
-    };
-    let print_to_scan = ctx.to_scan.compose(&print_to_mm);
-    let paper = patch.paper;
-    let gain = paper.map(|p| (255.0 / p).clamp(1.0, 1.6));
-    let sampler = locate::Sampler::new(image);
-    // Detection copy at 3.5 px/mm: a 15 mm face is ~52 px, enough for the 40 px detector
-    // window and small enough for the detector to stay within a few milliseconds. (At 3.2 px/mm
-    // the detector's boxes come out ~6 % larger on the synthetic prints, which frames the head
-    // larger and puts hair into the background strips: 10 more white backgrounds flagged.)
-    let det_ppm = 3.5;
-    let (dw, dh) = ((pw_mm * det_ppm) as u32, (ph_mm * det_ppm) as u32);
-    let mut grey = vec![0u8; (dw * dh) as usize];
-    let to_det = print_to_scan.compose(&Homography::scale_translate(1.0 / det_ppm, 0.5 / det_ppm, 0.5 / det_ppm));
-    for (y, row) in grey.chunks_exact_mut(dw.max(1) as usize).enumerate() {
-        sampler.row(&to_det, y as f64, 0..dw as usize, |x, p| {
-            row[x] = ((p[0] as u32 * 77 + p[1] as u32 * 150 + p[2] as u32 * 29) >> 8) as u8
-        });
-    }
-    let faces = frame::detect(&grey, dw, dh, (dw * 2 / 5).max(40));
-    let best = faces.first().copied();
-    // Other faces count when at least half the size of the best and apart from it.
-    r.faces = faces
-        .iter()
-        .filter(|f| best.is_some_and(|b| f.w >= b.w * 0.5 && (f.x - b.x).abs() + (f.y - b.y).abs() > b.w * 0.5))
-        .count()
-        + best.is_some() as usize;
-    r.check("face_found", best.is_some());
-    let Some(face) = best else {
-        r.apply_age(None, ctx.printed, opts);
-        return Some(r);
-    };
-    r.check("single_face", r.faces == 1);
-    // Face and hair in print mm.
-    let face_mm = FaceBox {
-        x: face.x / det_ppm,
-        y: face.y / det_ppm,
-        w: face.w / det_ppm,
-        h: face.h / det_ppm,
-        score: face.score,
-    };
-    let hair_mm = hair_top(&grey, dw, dh, &face) / det_ppm;
-    let eye_x_mm = frame::eye_mid_x(&grey, dw, dh, &face) / det_ppm;
-    let fr = frame::frame(&face_mm, hair_mm, eye_x_mm);
-    // Render the card photo straight from the scan (one resampling), normalising paper to white.
-    // Beyond the print (and its 0.3 mm edge band, which holds the shadow line) the background
-    // is extended with its own colour, read at the print's top corners, so that a head framed
-    // wider than the print gets background, not a border; a non-white one is flagged below.
-    let edge = 0.3;
-    let bg_at = |x: f64, y: f64| {
-        let p = sampler.at(print_to_scan.apply(Point::new(x, y)));
-        [0, 1, 2].map(|k| p[k] as f32 * gain[k])
-    };
-    let (b1, b2) = (bg_at(1.0, 1.0), bg_at(pw_mm - 1.0, 1.0));
-    let bg_fill = [0, 1, 2].map(|k| ((b1[k] + b2[k]) / 2.0).round().min(255.0) as u8);
-    // Paper normalisation as a table per channel (the gain applies to the bilinear colour).
-    let lut: [[u8; 256]; 3] = [0, 1, 2].map(|k| {
-        let mut t = [0u8; 256];
-        t.iter_mut().enumerate().for_each(|(v, o)| *o = (v as f32 * gain[k]).round().min(255.0) as u8);
-        t
-    });
-    let inv = 1.0 / fr.scale;
-    let to_out =
-        print_to_scan.compose(&Homography::scale_translate(inv, fr.origin.0 + 0.5 * inv, fr.origin.1 + 0.5 * inv));
-    let (ow, oh) = (OUT_W as usize, OUT_H as usize);
-    let mut raw = vec![0u8; ow * oh * 3];
-    for (y, row) in raw.chunks_exact_mut(ow * 3).enumerate() {
-        // Output pixel (x, y) has its centre at print mm origin + (x + 0.5, y + 0.5) / scale.
-        let qy = fr.origin.1 + (y as f64 + 0.5) * inv;
-        let (xa, xb) = if qy < edge || qy > ph_mm - edge {
-            (0, 0)
-        } else {
-            let xa = ((edge - fr.origin.0) / inv - 0.5).ceil().clamp(0.0, ow as f64) as usize;
-            let xb = (((pw_mm - edge - fr.origin.0) / inv - 0.5).floor() + 1.0).clamp(xa as f64, ow as f64) as usize;
-            (xa, xb)
-        };
-        for x in (0..xa).chain(xb..ow) {
-            row[x * 3..x * 3 + 3].copy_from_slice(&bg_fill);
-        }
-        sampler.row(&to_out, y as f64, xa..xb, |x, p| {
-            row[x * 3..x * 3 + 3].copy_from_slice(&[
-                lut[0][p[0] as usize],
-                lut[1][p[1] as usize],
-                lut[2][p[2] as usize],
-            ])
-        });
-    }
-    let mut out = image::RgbImage::from_raw(OUT_W, OUT_H, raw).expect("buffer sized to the card photo");
-    let corner = |x: f64, y: f64| print_to_mm.apply(Point::new(fr.origin.0 + x / fr.scale, fr.origin.1 + y / fr.scale));
-    r.crop = Some([
-        corner(0.0, 0.0),
-        corner(OUT_W as f64, 0.0),
-        corner(OUT_W as f64, OUT_H as f64),
-        corner(0.0, OUT_H as f64),
-    ]);
-    let fbox = PixelBox {
-        x: (face_mm.x - fr.origin.0) * fr.scale,
-        y: (face_mm.y - fr.origin.1) * fr.scale,
-        w: face_mm.w * fr.scale,
-        h: face_mm.h * fr.scale,
-    };
-    r.face = Some(fbox);
-    let pos = Position {
-        face_width: fr.face_width,
-        hair_top: fr.hair_top,
-        eye_mid_x: fr.eye_mid_x,
-        eye_above_bottom: fr.eye_above_bottom,
-    };
-    r.position = Some(pos);
-    r.check("position", frame::meets_rules(pos.face_width, pos.hair_top, pos.eye_mid_x, pos.eye_above_bottom));
-    // The face must be big enough on the scan not to be upscaled more than 2.2× (≈ 160 dpi of
-    // real detail), and the face and the hair above it must lie on the print (background
-    // beyond the print is extended, a cut-off face is not).
-    r.check("face_size", face_mm.w * ctx.px_per_mm * 2.2 >= 179.0 && fr.face_width >= 179.0);
-    let margin = 0.02 * face_mm.w;
-    r.check(
-        "face_inside",
-        face_mm.x >= margin
-            && face_mm.x + face_mm.w <= pw_mm - margin
-            && hair_mm > 0.65
-            && face_mm.y + face_mm.h <= ph_mm,
-    );
-    let region = (
-        fbox.x.max(0.0) as u32 + (fbox.w * 0.15) as u32,
-        fbox.y.max(0.0) as u32 + (fbox.h * 0.15) as u32,
-        (fbox.x + fbox.w * 0.85).max(0.0) as u32,
-        (fbox.y + fbox.h * 0.85).max(0.0) as u32,
-    );
-    let m = quality::measure(&out, region);
-    r.measures = Some([m.sharpness, m.brightness, m.chroma]);
-    r.check("sharp", m.sharpness >= opts.min_sharpness);
-    r.check("bright_enough", m.brightness >= opts.min_brightness);
-    r.check("colour_print", m.chroma >= opts.min_chroma);
-    let bg = background::check(&out, pos.hair_top as u32);
-    r.background = Some([bg.level, bg.chroma, bg.spread]);
-    r.check("background_light", bg.light);
-    r.check("background_uniform", bg.uniform);
-    if opts.clean_background && bg.light && bg.uniform {
-        background::clean(&mut out, pos.hair_top as u32);
-    }
-    match encode::encode_in_range(&out, opts.dpi, opts.kb_min as usize * 1024, opts.kb_max as usize * 1024) {
-        Some((data, q)) => {
-            r.jpeg = Some((q, data.len()));
-            r.data = Some(data);
-            r.check("file_spec", true);
-        }
-        None => r.check("file_spec", false),
-    }
-    r.apply_age(None, ctx.printed, opts);
-    Some(r)
+    Some((loc, patch.paper))
 }
 
 /// Half width of the zone around a drop-out stroke in which red-leaning pixels read as paper,

@@ -119,7 +119,7 @@ fn accuracy_ratchet() {
             p.defective,
             Some((p.render, p.format)),
         );
-        let opts = BatchOptions { out_dir: dir.join("out"), snippets: false, people: None };
+        let opts = BatchOptions { out_dir: dir.join("out"), snippets: false };
         let summary = batch::run(&engine, &[dir.join("scans")], &opts, &|_, _| {}).unwrap();
         assert_eq!(summary.rejected, 0, "{:?}: {:?}", p.degrade, summary.rejected_by_reason);
         let recs = eval::read_records(&dir.join("out/records.jsonl")).unwrap();

@@ -211,7 +211,7 @@ fn every_bad_input_gives_the_outcome_its_catalogue_row_states() {
     let summary = batch::run(
         &Engine::default(),
         std::slice::from_ref(&inputs),
-        &BatchOptions { out_dir: out.clone(), snippets: false, people: None },
+        &BatchOptions { out_dir: out.clone(), snippets: false },
         &|_, _| {},
     )
     .unwrap();

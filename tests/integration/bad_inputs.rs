@@ -49,7 +49,7 @@ fn bad_inputs_are_rejected_with_reasons_and_the_batch_goes_on() {
     let s = batch::run(
         &Engine::default(),
         std::slice::from_ref(&inputs),
-        &BatchOptions { out_dir: out.clone(), snippets: true, people: None },
+        &BatchOptions { out_dir: out.clone(), snippets: true },
         &|_, _| {},
     )
     .unwrap();

@@ -11,6 +11,7 @@
 use crate::scratch;
 use formscan::batch::BatchOptions;
 use formscan::domain::parse_id;
+use formscan::finding::FindingCode;
 use formscan::{Engine, Template};
 use formscan_campaign::store::{Decision, PrintedForm, SqliteStore, Store};
 use formscan_campaign::{self as campaign, export, intake, FormStatus};
@@ -24,7 +25,7 @@ const CHILD: &str = "FORMSCAN_E2E_CHILD";
 
 fn intake_run(dir: &Path) -> intake::IntakeSummary {
     let mut store = SqliteStore::open(&dir.join("campaign.db"), None).unwrap();
-    let opts = BatchOptions { out_dir: dir.join("read"), snippets: false, people: None };
+    let opts = BatchOptions { out_dir: dir.join("read"), snippets: false };
     intake::process(&mut store, &Engine::default(), &[dir.join("scans")], &opts, &|_, _| {}).unwrap()
 }
 
@@ -237,7 +238,7 @@ fn campaign_end_to_end() {
 
     // Review: a reviewer confirms forms whose only findings are unclear numbers.
     for x in &a {
-        if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == "field_unclear") {
+        if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == FindingCode::FieldUnclear) {
             store.decide(x.view.person.key, Decision::Accept).unwrap();
         }
     }

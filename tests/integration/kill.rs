@@ -10,6 +10,7 @@
 
 use crate::scratch;
 use formscan::batch::BatchOptions;
+use formscan::finding::FindingCode;
 use formscan::record::PageRecord;
 use formscan::{Engine, Template};
 use formscan_campaign::store::{Decision, SqliteStore, Store};
@@ -29,7 +30,7 @@ const KILLS: usize = 10;
 
 fn intake_run(dir: &Path) -> intake::IntakeSummary {
     let mut store = SqliteStore::open(&dir.join("campaign.db"), None).unwrap();
-    let opts = BatchOptions { out_dir: dir.join("read"), snippets: true, people: None };
+    let opts = BatchOptions { out_dir: dir.join("read"), snippets: true };
     intake::process(&mut store, &Engine::default(), &[dir.join("scans")], &opts, &|_, _| {}).unwrap()
 }
 
@@ -77,7 +78,7 @@ fn outcomes(read: &Path) -> BTreeMap<(String, usize), String> {
 fn decide_and_export(dir: &Path, out: &Path) -> export::ExportSummary {
     let mut store = SqliteStore::open(&dir.join("campaign.db"), None).unwrap();
     for x in campaign::assess(&mut store, &Default::default()).unwrap() {
-        if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == "field_unclear") {
+        if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == FindingCode::FieldUnclear) {
             store.decide(x.view.person.key, Decision::Accept).unwrap();
         }
     }

@@ -12,6 +12,7 @@ mod outputs;
 mod photos;
 mod print_pdf;
 mod samples;
+mod stages;
 
 use std::path::PathBuf;
 

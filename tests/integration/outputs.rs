@@ -70,7 +70,7 @@ fn a_second_run_on_a_folder_or_store_in_use_is_refused() {
     let engine = Engine::default();
     let out = dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
-    let opts = BatchOptions { out_dir: out.clone(), snippets: false, people: None };
+    let opts = BatchOptions { out_dir: out.clone(), snippets: false };
     let inputs = [dir.join("scans")];
 
     let held = formscan::output::Lock::acquire(&out.join(batch::LOCK_FILE), "output folder", "process").unwrap();
@@ -165,7 +165,7 @@ fn colliding_school_names_print_and_export_apart() {
     let opts = SynthOptions { dpi: 200.0, degrade: Degrade::None, seed: 41, ..Default::default() };
     let mut store =
         crate::store_and_scan(&pr, &dir.join("campaign.db"), synth::REFERENCE_DATE, &opts, &dir.join("scans"));
-    let bopts = BatchOptions { out_dir: dir.join("read"), snippets: false, people: None };
+    let bopts = BatchOptions { out_dir: dir.join("read"), snippets: false };
     intake::process(&mut store, &Engine::default(), &[dir.join("scans")], &bopts, &|_, _| {}).unwrap();
     for a in campaign::assess(&mut store, &Default::default()).unwrap() {
         if a.status != FormStatus::Accepted {
@@ -215,7 +215,7 @@ const FULL_CHILD: &str = "FORMSCAN_FULL_DISK_CHILD";
 /// all; the rerun, with room, completes the folder.
 #[test]
 fn a_full_disk_stops_the_batch_and_leaves_no_partial_file() {
-    let opts = |dir: &Path, out: &str| BatchOptions { out_dir: dir.join(out), snippets: true, people: None };
+    let opts = |dir: &Path, out: &str| BatchOptions { out_dir: dir.join(out), snippets: true };
     if let Some(dir) = std::env::var_os(FULL_CHILD) {
         let dir = PathBuf::from(dir);
         let engine = Engine::default();
@@ -289,7 +289,7 @@ fn file_names_that_are_not_utf8_stay_distinct_in_the_records() {
         std::fs::copy(dir.join("src/page-00000a.jpg"), to).unwrap();
     }
     let out = dir.join("out");
-    let opts = BatchOptions { out_dir: out.clone(), snippets: false, people: None };
+    let opts = BatchOptions { out_dir: out.clone(), snippets: false };
     let s = batch::run(&Engine::default(), std::slice::from_ref(&inputs), &opts, &|_, _| {}).unwrap();
     assert_eq!(s.read, 2);
     let files: BTreeSet<String> = crate::record_keys(&out).into_iter().map(|(f, _)| f).collect();
@@ -315,7 +315,7 @@ fn covers_count_in_the_totals() {
     image::RgbImage::from_pixel(827, 1169, image::Rgb([250, 250, 248])).save(inputs.join("blank.png")).unwrap();
     std::fs::write(inputs.join("empty.jpg"), b"").unwrap();
     let out = dir.join("out");
-    let opts = BatchOptions { out_dir: out.clone(), snippets: false, people: None };
+    let opts = BatchOptions { out_dir: out.clone(), snippets: false };
     let s = batch::run(&Engine::default(), std::slice::from_ref(&inputs), &opts, &|_, _| {}).unwrap();
     assert_eq!((s.pages_in, s.read, s.blank, s.covers, s.rejected), (4, 1, 1, 1, 1), "{s:?}");
     assert_eq!(s.read + s.blank + s.covers + s.rejected, s.pages_in);

@@ -2,6 +2,7 @@
 
 use crate::{scratch, simulate};
 use formscan::batch::{self, BatchOptions};
+use formscan::finding::FindingCode;
 use formscan::Engine;
 use formscan_synth::{eval, Degrade};
 
@@ -12,7 +13,7 @@ fn two_scans_of_one_form_keep_two_photos() {
     let dir = scratch("photo-names");
     let scans = dir.join("scans");
     simulate(&scans, 6, 102, Degrade::Mild, 300.0, 0.0, 0.0, None);
-    let opts = BatchOptions { out_dir: dir.join("out"), snippets: false, people: None };
+    let opts = BatchOptions { out_dir: dir.join("out"), snippets: false };
     let engine = Engine::default();
     batch::run(&engine, std::slice::from_ref(&scans), &opts, &|_, _| {}).unwrap();
     let recs = eval::read_records(&opts.out_dir.join("records.jsonl")).unwrap();
@@ -54,7 +55,7 @@ fn a_photo_sent_to_review_sends_its_form_to_review() {
     let scans = dir.join("scans");
     // Every pasted print defective (grey copies, dark, blurred).
     simulate(&scans, 9, 15, Degrade::Mild, 200.0, 0.0, 1.0, None);
-    let opts = BatchOptions { out_dir: dir.join("out"), snippets: false, people: None };
+    let opts = BatchOptions { out_dir: dir.join("out"), snippets: false };
     batch::run(&Engine::default(), std::slice::from_ref(&scans), &opts, &|_, _| {}).unwrap();
     let recs = eval::read_records(&opts.out_dir.join("records.jsonl")).unwrap();
     let csv = std::fs::read_to_string(opts.out_dir.join("records.csv")).unwrap();
@@ -68,7 +69,7 @@ fn a_photo_sent_to_review_sends_its_form_to_review() {
             continue;
         };
         in_review += 1;
-        let f = r.findings.iter().find(|f| f.code == "photo_check_failed");
+        let f = r.findings.iter().find(|f| f.code == FindingCode::PhotoCheckFailed);
         assert_eq!(f.map(|f| f.subject.clone()), Some(p.failed.join(",")), "{}: {:?}", r.source.file, r.findings);
         assert_eq!(status[&r.source.file], "review", "{}", r.source.file);
     }
@@ -108,7 +109,7 @@ fn process_db_decides_the_photo_requirement_on_the_store_date() {
     let pr = print::plan_run(&t, &lines, Some("RDATE"), &dir);
     let opts = synth::SynthOptions { dpi: 200.0, degrade: Degrade::None, seed: 21, ..Default::default() };
     let mut store = crate::store_and_scan(&pr, &dir.join("campaign.db"), reference, &opts, &dir.join("scans"));
-    let bopts = BatchOptions { out_dir: dir.join("read"), snippets: false, people: None };
+    let bopts = BatchOptions { out_dir: dir.join("read"), snippets: false };
     intake::process(&mut store, &Engine::default(), &[dir.join("scans")], &bopts, &|_, _| {}).unwrap();
     let recs = eval::read_records(&dir.join("read/records.jsonl")).unwrap();
     let forms: Vec<_> = recs.iter().filter(|r| r.form.is_some()).collect();
@@ -122,6 +123,6 @@ fn process_db_decides_the_photo_requirement_on_the_store_date() {
     // The campaign rules agree: no photo asked of the pupil under 6.
     let a = formscan_campaign::assess(&mut store, &Default::default()).unwrap();
     let young = a.iter().find(|x| born(&x.view.person.person) == b).unwrap();
-    assert!(young.findings.iter().all(|f| f.code != "photo_missing"), "{:?}", young.findings);
+    assert!(young.findings.iter().all(|f| f.code != FindingCode::PhotoMissing), "{:?}", young.findings);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -118,7 +118,7 @@ fn a_printed_photo_through_poppler_jpeg_reads_printed() {
             .status()
             .unwrap();
         assert!(st.success());
-        let opts = BatchOptions { out_dir: dir.join(format!("out-{ext}")), snippets: false, people: None };
+        let opts = BatchOptions { out_dir: dir.join(format!("out-{ext}")), snippets: false };
         batch::run(&Engine::default(), &[scans], &opts, &|_, _| {}).unwrap();
         let recs = synth::eval::read_records(&opts.out_dir.join("records.jsonl")).unwrap();
         assert_eq!(recs.len(), 3, "{ext}");

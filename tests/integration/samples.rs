@@ -37,10 +37,11 @@ fn samples_read_as_expected() {
     let dir = crate::scratch("samples");
     let mut people = ManifestLookup::default();
     people.add_file(&samples().join("manifest.csv")).unwrap();
-    let opts = BatchOptions { out_dir: dir.join("out"), snippets: true, people: Some(std::sync::Arc::new(people)) };
+    let opts = BatchOptions { out_dir: dir.join("out"), snippets: true };
     // Named relative to the package (cargo runs tests there), as a user names the folder: the
     // card photos' scan tags hash the name, so the expected records hold wherever the checkout is.
-    let s = batch::run(&Engine::default(), &[PathBuf::from("samples")], &opts, &|_, _| {}).unwrap();
+    let engine = Engine::default().with_people(std::sync::Arc::new(people));
+    let s = batch::run(&engine, &[PathBuf::from("samples")], &opts, &|_, _| {}).unwrap();
     let mut recs = formscan_synth::eval::read_records(&dir.join("out/records.jsonl")).unwrap();
     recs.sort_by(|a, b| (&a.source.file, a.source.page).cmp(&(&b.source.file, b.source.page)));
     // Nine pages: five forms (one upside down, two in a TIFF, one in a PDF), a blank back in

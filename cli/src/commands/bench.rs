@@ -36,12 +36,7 @@ pub(crate) fn cmd_bench(dir: &Path) -> Result<()> {
         .sum();
     let decode_s = t.elapsed().as_secs_f64();
     let out = std::env::temp_dir().join(format!("formscan-bench-{}", std::process::id()));
-    let s = batch::run(
-        &engine,
-        &files,
-        &batch::BatchOptions { out_dir: out.clone(), snippets: true, people: None },
-        &|_, _| {},
-    )?;
+    let s = batch::run(&engine, &files, &batch::BatchOptions { out_dir: out.clone(), snippets: true }, &|_, _| {})?;
     let _ = std::fs::remove_dir_all(&out);
     let m = &s.stage_ms_mean;
     println!("pages            {}", s.pages_in);

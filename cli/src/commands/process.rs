@@ -45,7 +45,10 @@ pub(crate) fn cmd_process(
         }
         options.fields.digits.accept_min_posterior = p;
     }
-    let engine = Engine::with_templates(ts, options);
+    let mut engine = Engine::with_templates(ts, options);
+    if let Some(people) = people {
+        engine = engine.with_people(people);
+    }
     let pb = progress_bar(0);
     let progress = |done: usize, total: usize| {
         if let Some(pb) = &pb {
@@ -53,7 +56,7 @@ pub(crate) fn cmd_process(
             pb.set_position(done as u64);
         }
     };
-    let opts = batch::BatchOptions { out_dir: out.to_path_buf(), snippets: !no_snippets, people };
+    let opts = batch::BatchOptions { out_dir: out.to_path_buf(), snippets: !no_snippets };
     let s = match db {
         None => batch::run(&engine, inputs, &opts, &progress)?,
         Some(db) => {

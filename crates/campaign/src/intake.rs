@@ -157,7 +157,7 @@ fn entry(store: &mut dyn Store, hash: FileHash, path: String, out_dir: &str, rec
     }
     for (n, g) in &rec.groups {
         let value = g.value.clone().or_else(|| (!g.values.is_empty()).then(|| g.values.join(",")));
-        fields.insert(format!("group:{n}"), StoredField { state: g.state.clone(), value, status: None });
+        fields.insert(format!("group:{n}"), StoredField { state: g.state.as_str().to_string(), value, status: None });
     }
     let mut e = PageEntry {
         file: hash,
@@ -233,31 +233,32 @@ pub fn process(
     let out_dir = std::fs::canonicalize(&opts.out_dir).map_err(|e| Error::io_at(&opts.out_dir, e))?;
     let out_dir = out_dir.display().to_string();
     // Photos are named by the person's ID number and school, and rule 2 needs the age: the
-    // store knows every printed form's person, so it is the lookup unless one was given.
-    // Either way ages are taken on the store's reference date, the one the campaign rules use.
+    // store knows every printed form's person, so it is the engine's lookup unless the engine
+    // has one. Either way ages are taken on the store's reference date, the one the campaign
+    // rules use.
     let reference = store.reference_date()?;
-    let with_people;
-    let opts = if let Some(given) = &opts.people {
-        let people = formscan::lookup::WithReferenceDate { inner: std::sync::Arc::clone(given), reference };
-        with_people = BatchOptions { people: Some(std::sync::Arc::new(people)), ..opts.clone() };
-        &with_people
-    } else {
-        let mut m = formscan::lookup::ManifestLookup::default();
-        m.set_reference_date(reference);
-        for v in store.persons()? {
-            let p = &v.person.person;
-            for (run, serial, _) in &v.forms {
-                let info = formscan::lookup::PersonInfo {
-                    id_number: p.id_number.clone(),
-                    school: p.school.clone(),
-                    birth_date: p.birth_date,
-                };
-                m.insert(run, serial, info);
-            }
+    let people: std::sync::Arc<dyn formscan::lookup::PersonLookup> = match engine.people() {
+        Some(given) => {
+            std::sync::Arc::new(formscan::lookup::WithReferenceDate { inner: std::sync::Arc::clone(given), reference })
         }
-        with_people = BatchOptions { people: Some(std::sync::Arc::new(m)), ..opts.clone() };
-        &with_people
+        None => {
+            let mut m = formscan::lookup::ManifestLookup::default();
+            m.set_reference_date(reference);
+            for v in store.persons()? {
+                let p = &v.person.person;
+                for (run, serial, _) in &v.forms {
+                    let info = formscan::lookup::PersonInfo {
+                        id_number: p.id_number.clone(),
+                        school: p.school.clone(),
+                        birth_date: p.birth_date,
+                    };
+                    m.insert(run, serial, info);
+                }
+            }
+            std::sync::Arc::new(m)
+        }
     };
+    let engine = &engine.clone().with_people(people);
     let done = store.completed_files()?;
     let done_paths = store.completed_paths()?;
     let (tx, rx) = sync_channel(1024);

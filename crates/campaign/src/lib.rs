@@ -55,9 +55,8 @@ pub mod store;
 
 use crate::rules::class_shared_phone;
 use crate::store::{Decision, PersonView, Store};
-use formscan::audit::finding;
-use formscan::audit::Finding;
 use formscan::error::Result;
+use formscan::finding::{Finding, FindingCode};
 use std::collections::BTreeMap;
 
 /// Campaign-level settings.
@@ -119,7 +118,7 @@ pub fn assess_views(persons: Vec<PersonView>, opts: &AssessOptions) -> Vec<Asses
             let mut findings = Vec::new();
             match page {
                 Some(i) => findings.extend(view.pages[i].findings.iter().cloned()),
-                None if view.pages.len() > 1 => findings.push(finding("duplicate_serial", "serial")),
+                None if view.pages.len() > 1 => findings.push(Finding::new(FindingCode::DuplicateSerial, "serial")),
                 None => {}
             }
             Assessed { status: FormStatus::NotReturned, page, findings, view }
@@ -142,7 +141,7 @@ pub fn assess_views(persons: Vec<PersonView>, opts: &AssessOptions) -> Vec<Asses
         }
     }
     for i in shared {
-        out[i].findings.push(finding("class_shared_phone", "applicant_phone"));
+        out[i].findings.push(Finding::new(FindingCode::ClassSharedPhone, "applicant_phone"));
     }
     for a in &mut out {
         a.status = match a.view.decision {

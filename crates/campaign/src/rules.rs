@@ -3,17 +3,18 @@
 //! date in, findings out. The class-wide shared-phone rule needs every form of a class and is
 //! computed in [`crate`] with [`class_shared_phone`].
 //!
-//! The codes and messages of the findings are in [`formscan::audit`]'s table.
+//! The codes and messages of the findings are in [`formscan::finding`]'s table; the ages and the
+//! photo rule are [`formscan::domain`]'s, which the engine's photo stage uses too.
 
-use formscan::audit::{finding, Finding};
-use formscan::domain::Person;
-use formscan::domain::{normalize_mobile, parse_id, Date};
-use formscan::record::{FieldState, PageRecord, ValueStatus};
+use formscan::domain::{applicant_age, normalize_mobile, parse_id, photo_required, Date, Person, AGENT_UNDER};
+use formscan::finding::{Finding, FindingCode};
+use formscan::record::{FieldState, GroupState, PageRecord, ValueStatus};
 
-/// Below this age no photo is needed (notice 三.2).
-pub const PHOTO_MIN_AGE: i32 = 6;
-/// Below this age the agent's data is required (notice 三.5).
-pub const AGENT_MAX_AGE: i32 = 16;
+pub use formscan::domain::preferred_id;
+
+fn finding(code: FindingCode, subject: &str) -> Finding {
+    Finding::new(code, subject)
+}
 
 /// What the form-level rules need besides the page record.
 #[derive(Debug, Clone, Copy)]
@@ -56,18 +57,11 @@ pub fn effective_id(rec: &PageRecord, person: &Person) -> String {
     preferred_id(accepted_value(rec, "applicant_id_fix"), &person.id_number)
 }
 
-/// The rule behind [`effective_id`], for callers that hold the accepted correction some
-/// other way (the card-data export reads it from the store): a correction counts only when
-/// it is a valid ID number.
-pub fn preferred_id(accepted_fix: Option<&str>, printed: &str) -> String {
-    accepted_fix.filter(|v| parse_id(v).is_ok()).unwrap_or(printed).to_string()
-}
-
-/// The applicant's age on `reference`, from the effective ID number (or the roster's birth
-/// date when the ID number cannot be parsed).
+/// The applicant's age on `reference` ([`formscan::domain::applicant_age`]: the effective ID
+/// number's birth date, or the roster's when it cannot be parsed): the age the engine's photo
+/// stage used, given the same reference date.
 pub fn age(rec: &PageRecord, person: &Person, reference: Date) -> Option<i32> {
-    let birth = parse_id(&effective_id(rec, person)).ok().map(|i| i.birth_date).or(person.birth_date)?;
-    Some(birth.age_on(reference))
+    applicant_age(accepted_value(rec, "applicant_id_fix"), &person.id_number, person.birth_date, reference)
 }
 
 /// The contact phone used by the shared-phone rule: the applicant's phone number as read
@@ -92,62 +86,59 @@ pub fn check_form(rec: &PageRecord, ctx: &FormContext<'_>) -> Vec<Finding> {
     // Rule 1 and 2: photo.
     let confirmed =
         ctx.photo_printed && rec.groups.get("photo_is_applicant").and_then(|g| g.value.as_deref()) == Some("yes");
-    let young = age.is_some_and(|a| a < PHOTO_MIN_AGE);
-    if !young && !confirmed && rec.fields.contains_key("photo") {
+    if photo_required(age, confirmed) != Some(false) && rec.fields.contains_key("photo") {
         if !ctx.photo_printed {
             if missing(rec, "photo") {
-                out.push(finding("photo_missing", "photo"));
+                out.push(finding(FindingCode::PhotoMissing, "photo"));
             }
         } else {
             match pasted_over_printed(rec) {
                 Some(true) => {}
-                Some(false) => out.push(finding("photo_missing", "photo")),
-                None => out.push(finding("photo_unconfirmed", "photo")),
+                Some(false) => out.push(finding(FindingCode::PhotoMissing, "photo")),
+                None => out.push(finding(FindingCode::PhotoUnconfirmed, "photo")),
             }
         }
-        // The pasted photo goes on the card: it must pass the card-spec checks.
-        if let Some(p) = rec.photo.as_ref().filter(|p| p.status == formscan::photo::PhotoStatus::Pasted) {
-            if !p.failed.is_empty() {
-                out.push(finding("photo_check_failed", &p.failed.join(",")));
-            }
-        }
+        // A pasted photo that fails the card-spec checks is the engine's audit
+        // (`photo_check_failed`, on the same requirement).
     }
     // Rule 4: corrections need a pasted ID copy.
     let fixed: Vec<&str> = ["applicant_name_fix", "applicant_id_fix"].into_iter().filter(|f| present(rec, f)).collect();
     if !fixed.is_empty() && missing(rec, "paste") {
-        out.push(finding("fix_without_paste", "paste"));
+        out.push(finding(FindingCode::FixWithoutPaste, "paste"));
     }
     if state(rec, "applicant_name_fix") == Some(FieldState::Ink) {
-        out.push(finding("name_corrected", "applicant_name_fix"));
+        out.push(finding(FindingCode::NameCorrected, "applicant_name_fix"));
     }
     // Rule 5: under 16 the agent answers and signs; otherwise the applicant signs.
-    if age.is_some_and(|a| a < AGENT_MAX_AGE) {
+    if age.is_some_and(|a| a < AGENT_UNDER) {
         for (field, code) in [
-            ("agent_id", "agent_id_missing"),
-            ("agent_phone", "agent_phone_missing"),
-            ("agent_signature", "agent_signature_missing"),
+            ("agent_id", FindingCode::AgentIdMissing),
+            ("agent_phone", FindingCode::AgentPhoneMissing),
+            ("agent_signature", FindingCode::AgentSignatureMissing),
         ] {
             if missing(rec, field) {
                 out.push(finding(code, field));
             }
         }
-        if rec.groups.get("agent_relation").is_some_and(|g| g.state == "none") {
-            out.push(finding("agent_relation_missing", "agent_relation"));
+        if rec.groups.get("agent_relation").is_some_and(|g| g.state == GroupState::None) {
+            out.push(finding(FindingCode::AgentRelationMissing, "agent_relation"));
         }
     } else if missing(rec, "applicant_signature") {
-        out.push(finding("applicant_signature_missing", "applicant_signature"));
+        out.push(finding(FindingCode::ApplicantSignatureMissing, "applicant_signature"));
     }
     // Valid numbers.
     if parse_id(&ctx.person.id_number).is_err() && accepted_value(rec, "applicant_id_fix").is_none() {
-        out.push(finding("id_invalid", "id_number"));
+        out.push(finding(FindingCode::IdInvalid, "id_number"));
     }
     for (name, f) in &rec.fields {
         let is_id = name.ends_with("_id") || name.ends_with("_id_fix");
         let is_phone = name.ends_with("_phone");
         match f.status {
-            Some(ValueStatus::Invalid) if is_id => out.push(finding("id_invalid", name)),
-            Some(ValueStatus::Invalid) if is_phone => out.push(finding("phone_invalid", name)),
-            Some(ValueStatus::Invalid) | Some(ValueStatus::NeedsReview) => out.push(finding("field_unclear", name)),
+            Some(ValueStatus::Invalid) if is_id => out.push(finding(FindingCode::IdInvalid, name)),
+            Some(ValueStatus::Invalid) if is_phone => out.push(finding(FindingCode::PhoneInvalid, name)),
+            Some(ValueStatus::Invalid) | Some(ValueStatus::NeedsReview) => {
+                out.push(finding(FindingCode::FieldUnclear, name))
+            }
             _ => {}
         }
     }
@@ -170,7 +161,7 @@ mod tests {
 
     fn reading(state: FieldState, value: Option<&str>, status: Option<ValueStatus>) -> FieldReading {
         FieldReading {
-            kind: "comb".into(),
+            kind: formscan::record::ReadingKind::Comb,
             state,
             fill: 0.1,
             confidence: 0.99,
@@ -206,10 +197,10 @@ mod tests {
         }
         rec.groups.insert(
             "agent_relation".into(),
-            GroupReading { state: "one".into(), value: Some("mother".into()), values: vec![] },
+            GroupReading { state: GroupState::One, value: Some("mother".into()), values: vec![] },
         );
         rec.groups
-            .insert("photo_is_applicant".into(), GroupReading { state: "none".into(), value: None, values: vec![] });
+            .insert("photo_is_applicant".into(), GroupReading { state: GroupState::None, value: None, values: vec![] });
         let person =
             Person { id_number: formscan::domain::make_id("450302", Date::new(2016, 3, 1), 11), ..Default::default() };
         (rec, person)
@@ -217,7 +208,7 @@ mod tests {
 
     fn codes(rec: &PageRecord, person: &Person, printed: bool) -> Vec<String> {
         let ctx = FormContext { person, photo_printed: printed, reference: Date::new(2026, 9, 1) };
-        check_form(rec, &ctx).into_iter().map(|f| f.code).collect()
+        check_form(rec, &ctx).into_iter().map(|f| f.code.to_string()).collect()
     }
 
     #[test]
@@ -249,7 +240,7 @@ mod tests {
         r = rec.clone();
         r.fields.get_mut("agent_id").unwrap().state = FieldState::Empty;
         r.fields.get_mut("agent_signature").unwrap().state = FieldState::Empty;
-        r.groups.get_mut("agent_relation").unwrap().state = "none".into();
+        r.groups.get_mut("agent_relation").unwrap().state = GroupState::None;
         assert_eq!(
             codes(&r, &person, false),
             ["agent_id_missing", "agent_signature_missing", "agent_relation_missing"]

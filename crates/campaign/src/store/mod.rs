@@ -14,10 +14,10 @@ mod sqlite;
 
 pub use sqlite::SqliteStore;
 
-use formscan::audit::Finding;
 use formscan::domain::Date;
 use formscan::domain::Person;
 use formscan::error::Result;
+use formscan::finding::Finding;
 use formscan::record::Outcome;
 use std::collections::{BTreeMap, HashSet};
 

@@ -368,7 +368,9 @@ impl Store for SqliteStore {
                             field.execute(params![id, name, f.state, f.value, f.status]).map_err(db_err)?;
                         }
                         for f in &p.findings {
-                            finding.execute(params![id, f.code, f.subject, f.message, f.message_zh]).map_err(db_err)?;
+                            finding
+                                .execute(params![id, f.code.as_str(), f.subject, f.message, f.message_zh])
+                                .map_err(db_err)?;
                         }
                     }
                     IntakeItem::FileSeen { file, path } => {
@@ -484,7 +486,9 @@ impl Store for SqliteStore {
             while let Some(r) = rows.next().map_err(db_err)? {
                 if let Some((_, v)) = pages.get_mut(&r.get::<_, i64>(0).map_err(db_err)?) {
                     v.findings.push(Finding {
-                        code: r.get(1).map_err(db_err)?,
+                        code: r.get::<_, String>(1).map_err(db_err)?.parse().map_err(|e| {
+                            Error::input(format!("campaign store: {e} (a store from a newer formscan?)"))
+                        })?,
                         subject: r.get(2).map_err(db_err)?,
                         message: r.get(3).map_err(db_err)?,
                         message_zh: r.get(4).map_err(db_err)?,

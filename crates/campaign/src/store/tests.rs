@@ -114,7 +114,7 @@ fn pages_commit_once_and_status_follows() {
     // Three forms with one phone in the class: every one goes to review.
     let x = status(&a, k0);
     assert_eq!(x.status, crate::FormStatus::Review);
-    assert_eq!(x.findings[0].code, "class_shared_phone");
+    assert_eq!(x.findings[0].code.as_str(), "class_shared_phone");
     let x = status(&a, k2);
     assert_eq!(x.findings.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), ["duplicate_serial"]);
     // Choosing one of the rescans ends the duplicate; the class still shares one phone.

@@ -1,0 +1,286 @@
+//! Image sampling: one family of samplers over 8-bit grey or RGB pixel buffers, used by every
+//! stage that reads the scan at its own resolution: the field reader and the barcode crops
+//! ([`crate::scan::Scan`]), the photo locator and the card photo (`photo`).
+//!
+//! Pixel centres lie at +0.5 (a pixel covers `[x, x + 1)`), and everything outside the image
+//! reads as white paper, so a box that runs off the page reads as empty rather than failing.
+//! Bilinear interpolation is the textbook one (e.g. Gonzalez & Woods, *Digital Image
+//! Processing*, §2.4.4); the fast paths compute the same weights in fixed point.
+
+use crate::geometry::{Homography, Point};
+use std::borrow::Cow;
+
+/// Sampling of a grey or RGB 8-bit image (row-major, 1 or 3 bytes a pixel); outside the image
+/// reads as white paper.
+pub(crate) struct Sampler<'a> {
+    raw: Cow<'a, [u8]>,
+    ch: usize,
+    w: i64,
+    h: i64,
+}
+
+impl<'a> Sampler<'a> {
+    /// Over a buffer of `ch` (1 or 3) bytes a pixel.
+    pub fn borrowed(raw: &'a [u8], ch: usize, w: u32, h: u32) -> Self {
+        Sampler { raw: Cow::Borrowed(raw), ch, w: w as i64, h: h as i64 }
+    }
+
+    /// Over an image: grey and RGB borrowed, any other layout converted to RGB.
+    pub fn new(img: &'a image::DynamicImage) -> Self {
+        let (raw, ch) = match img {
+            image::DynamicImage::ImageRgb8(b) => (Cow::Borrowed(b.as_raw().as_slice()), 3),
+            image::DynamicImage::ImageLuma8(b) => (Cow::Borrowed(b.as_raw().as_slice()), 1),
+            other => (Cow::Owned(other.to_rgb8().into_raw()), 3),
+        };
+        Sampler { raw, ch, w: img.width() as i64, h: img.height() as i64 }
+    }
+
+    /// Whether the image is grey (one byte a pixel): no colour to tell drop-out red by.
+    pub fn is_grey(&self) -> bool {
+        self.ch == 1
+    }
+
+    #[inline]
+    fn px(&self, x: i64, y: i64) -> [f32; 3] {
+        if x < 0 || y < 0 || x >= self.w || y >= self.h {
+            return [255.0; 3];
+        }
+        let i = (y as usize * self.w as usize + x as usize) * self.ch;
+        if self.ch == 3 {
+            [self.raw[i] as f32, self.raw[i + 1] as f32, self.raw[i + 2] as f32]
+        } else {
+            [self.raw[i] as f32; 3]
+        }
+    }
+
+    /// The colour at continuous pixel coordinates (pixel centres at +0.5).
+    #[inline]
+    pub fn at(&self, p: Point) -> [u8; 3] {
+        self.at_xy(p.x, p.y)
+    }
+
+    #[inline]
+    fn at_xy(&self, x: f64, y: f64) -> [u8; 3] {
+        let (x, y) = (x - 0.5, y - 0.5);
+        let (x0, y0) = (x.floor(), y.floor());
+        let (xi, yi) = (x0 as i64, y0 as i64);
+        let mut out = [0u8; 3];
+        if xi >= 0 && yi >= 0 && xi + 1 < self.w && yi + 1 < self.h {
+            // Inside: the four neighbours straight from the buffer, in 8-bit fixed point.
+            let (fx, fy) = (((x - x0) * 256.0) as u32, ((y - y0) * 256.0) as u32);
+            let (ch, stride) = (self.ch, self.w as usize * self.ch);
+            let i = yi as usize * stride + xi as usize * ch;
+            let r = &self.raw[i..i + stride + 2 * ch];
+            for (k, o) in out.iter_mut().enumerate() {
+                let c = if ch == 3 { k } else { 0 };
+                let top = r[c] as u32 * (256 - fx) + r[ch + c] as u32 * fx;
+                let bot = r[stride + c] as u32 * (256 - fx) + r[stride + ch + c] as u32 * fx;
+                *o = ((top * (256 - fy) + bot * fy + 32768) >> 16) as u8;
+            }
+            return out;
+        }
+        let (fx, fy) = ((x - x0) as f32, (y - y0) as f32);
+        let (a, b, c, d) = (self.px(xi, yi), self.px(xi + 1, yi), self.px(xi, yi + 1), self.px(xi + 1, yi + 1));
+        for k in 0..3 {
+            let top = a[k] + (b[k] - a[k]) * fx;
+            let bot = c[k] + (d[k] - c[k]) * fx;
+            out[k] = (top + (bot - top) * fy + 0.5).clamp(0.0, 255.0) as u8;
+        }
+        out
+    }
+
+    /// The first channel alone (red, or grey) at continuous pixel coordinates.
+    #[inline]
+    fn red_xy(&self, x: f64, y: f64) -> u8 {
+        let (x, y) = (x - 0.5, y - 0.5);
+        let (x0, y0) = (x.floor(), y.floor());
+        let (xi, yi) = (x0 as i64, y0 as i64);
+        if xi >= 0 && yi >= 0 && xi + 1 < self.w && yi + 1 < self.h {
+            let (fx, fy) = (((x - x0) * 256.0) as u32, ((y - y0) * 256.0) as u32);
+            let (ch, stride) = (self.ch, self.w as usize * self.ch);
+            let i = yi as usize * stride + xi as usize * ch;
+            let r = &self.raw[i..i + stride + 2 * ch];
+            let top = r[0] as u32 * (256 - fx) + r[ch] as u32 * fx;
+            let bot = r[stride] as u32 * (256 - fx) + r[stride + ch] as u32 * fx;
+            return ((top * (256 - fy) + bot * fy + 32768) >> 16) as u8;
+        }
+        self.at_xy(x + 0.5, y + 0.5)[0]
+    }
+
+    /// Like [`Sampler::row`] for the first channel only.
+    #[inline]
+    pub fn row_red(&self, h: &Homography, j: f64, range: std::ops::Range<usize>, mut put: impl FnMut(usize, u8)) {
+        for (i, (x, y)) in range.clone().zip(h.row_points(range.start as f64, j, 1.0)) {
+            put(i, self.red_xy(x, y));
+        }
+    }
+
+    /// Samples the points `h.apply((i, j))` for `i` in `range` (scan pixel coordinates, centres
+    /// at +0.5), handing each colour to `put(i, colour)`, by [`Homography::row_points`].
+    #[inline]
+    pub fn row(&self, h: &Homography, j: f64, range: std::ops::Range<usize>, mut put: impl FnMut(usize, [u8; 3])) {
+        for (i, (x, y)) in range.clone().zip(h.row_points(range.start as f64, j, 1.0)) {
+            put(i, self.at_xy(x, y));
+        }
+    }
+
+    /// Bilinear first-channel (ink) sample in floating point at `(x, y)` (pixel centres at
+    /// +0.5); pixels outside the image read as paper.
+    #[inline(always)]
+    pub fn ink_at(&self, x: f64, y: f64) -> f32 {
+        ink_bilinear(&self.raw, self.ch, self.w as usize, self.h as usize, x, y)
+    }
+
+    /// [`Sampler::ink_at`] at `row.len()` points evenly spaced from `a` to `b`, in fixed point
+    /// (see [`ink_row_fixed`]); `false`, writing nothing, unless both ends lie a pixel inside.
+    #[inline]
+    pub fn ink_row_fixed(&self, a: Point, b: Point, row: &mut [u8]) -> bool {
+        let (w, h) = (self.w as usize, self.h as usize);
+        match self.ch {
+            3 => ink_row_fixed::<3>(&self.raw, w, h, a, b, row),
+            _ => ink_row_fixed::<1>(&self.raw, w, h, a, b, row),
+        }
+    }
+
+    /// The colour of the pixel holding `(x, y)` (nearest neighbour); outside reads as white.
+    #[inline(always)]
+    pub fn rgb_nearest(&self, x: f64, y: f64) -> [u8; 3] {
+        rgb_nearest(&self.raw, self.ch, self.w as usize, self.h as usize, x, y)
+    }
+}
+
+/// Bilinear ink-channel sample (the first channel); pixels outside the image read as paper.
+#[inline(always)]
+fn ink_bilinear(raw: &[u8], ch: usize, w: usize, h: usize, x: f64, y: f64) -> f32 {
+    let (x, y) = (x - 0.5, y - 0.5);
+    if x < 0.0 || y < 0.0 || x >= (w - 1) as f64 || y >= (h - 1) as f64 {
+        return 255.0;
+    }
+    let (x0, y0) = (x as usize, y as usize);
+    let (fx, fy) = ((x - x0 as f64) as f32, (y - y0 as f64) as f32);
+    let i = (y0 * w + x0) * ch;
+    let j = i + w * ch;
+    let top = raw[i] as f32 * (1.0 - fx) + raw[i + ch] as f32 * fx;
+    let bot = raw[j] as f32 * (1.0 - fx) + raw[j + ch] as f32 * fx;
+    top * (1.0 - fy) + bot * fy + 0.5
+}
+
+/// Bilinear ink-channel samples at `row.len()` points evenly spaced from `a` to `b` (scan pixel
+/// coordinates, centres at +0.5), as [`ink_bilinear`] computes them but in 16.16 fixed point
+/// with 8-bit interpolation weights (a result differs from the floating-point one by at most
+/// one grey level). Returns `false`, writing nothing, unless both ends lie at least a pixel
+/// inside the image: then every point does (the segment is inside the convex interior), and
+/// no sample needs a bounds test of its own.
+fn ink_row_fixed<const CH: usize>(raw: &[u8], w: usize, h: usize, a: Point, b: Point, row: &mut [u8]) -> bool {
+    const ONE: f64 = 65536.0;
+    let (ax, ay, bx, by) = (a.x - 0.5, a.y - 0.5, b.x - 0.5, b.y - 0.5);
+    let inside = |x: f64, y: f64| x >= 0.0 && y >= 0.0 && x <= (w as f64 - 2.0) && y <= (h as f64 - 2.0);
+    if row.is_empty() || !inside(ax, ay) || !inside(bx, by) || raw.len() < w * h * CH {
+        return false;
+    }
+    let n = (row.len() - 1).max(1) as f64;
+    let (sx, sy) = (((bx - ax) / n * ONE).round() as i64, ((by - ay) / n * ONE).round() as i64);
+    let (mut fx, mut fy) = ((ax * ONE).round() as i64, (ay * ONE).round() as i64);
+    let stride = w * CH;
+    for o in row.iter_mut() {
+        // Rounding of the step drifts by under 0.001 px over a row; clamp anyway, so that an
+        // index can never leave the interior the test above established.
+        let (x, y) = (fx.clamp(0, (w as i64 - 2) << 16), fy.clamp(0, (h as i64 - 2) << 16));
+        let (x0, y0) = ((x >> 16) as usize, (y >> 16) as usize);
+        let (wx, wy) = (((x >> 8) & 0xff) as u32, ((y >> 8) & 0xff) as u32);
+        let i = y0 * stride + x0 * CH;
+        let j = i + stride;
+        let top = raw[i] as u32 * (256 - wx) + raw[i + CH] as u32 * wx;
+        let bot = raw[j] as u32 * (256 - wx) + raw[j + CH] as u32 * wx;
+        *o = ((top * (256 - wy) + bot * wy + (1 << 15)) >> 16) as u8;
+        fx += sx;
+        fy += sy;
+    }
+    true
+}
+
+#[inline(always)]
+fn rgb_nearest(raw: &[u8], ch: usize, w: usize, h: usize, x: f64, y: f64) -> [u8; 3] {
+    if x < 0.0 || y < 0.0 || x >= w as f64 || y >= h as f64 {
+        return [255, 255, 255];
+    }
+    let i = (y as usize * w + x as usize) * ch;
+    if ch == 3 {
+        [raw[i], raw[i + 1], raw[i + 2]]
+    } else {
+        [raw[i]; 3]
+    }
+}
+
+/// Bilinear interpolation of a single-channel grid of `w` × `h` values read by `at(index)`
+/// (row-major), at `(x, y)` in pixel coordinates with centres at +0.5 already subtracted;
+/// `255.0` (paper) when the 2 × 2 neighbourhood is not wholly inside.
+#[inline(always)]
+pub(crate) fn bilinear_grid(w: usize, h: usize, x: f64, y: f64, at: impl Fn(usize) -> f32) -> f32 {
+    let (xf, yf) = (x.floor(), y.floor());
+    if xf < 0.0 || yf < 0.0 || xf + 1.0 >= w as f64 || yf + 1.0 >= h as f64 {
+        return 255.0;
+    }
+    let (i, j) = (xf as usize, yf as usize);
+    let (fx, fy) = ((x - xf) as f32, (y - yf) as f32);
+    let k = j * w + i;
+    let (a, b, c, d) = (at(k), at(k + 1), at(k + w), at(k + w + 1));
+    let top = a + (b - a) * fx;
+    top + (c + (d - c) * fx - top) * fy
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ramp(w: u32, h: u32, ch: usize) -> Vec<u8> {
+        (0..h).flat_map(|y| (0..w).flat_map(move |x| std::iter::repeat_n((x * 7 + y * 3) as u8, ch))).collect()
+    }
+
+    #[test]
+    fn outside_reads_as_paper_and_a_pixel_centre_as_its_value() {
+        let raw = ramp(8, 6, 1);
+        let s = Sampler::borrowed(&raw, 1, 8, 6);
+        assert_eq!(s.ink_at(-3.0, 2.0), 255.0);
+        assert_eq!(s.rgb_nearest(100.0, 1.0), [255; 3]);
+        assert_eq!(s.at(Point::new(-5.0, -5.0)), [255; 3]);
+        // Pixel (2, 3) has its centre at (2.5, 3.5).
+        let v = (2 * 7 + 3 * 3) as u8;
+        assert_eq!(s.ink_at(2.5, 3.5).floor() as u8, v);
+        assert_eq!(s.at(Point::new(2.5, 3.5)), [v; 3]);
+        assert_eq!(s.rgb_nearest(2.9, 3.1), [v; 3]);
+    }
+
+    proptest! {
+        /// The fixed-point row and the colour sampler agree with the floating-point sample to
+        /// a grey level, in grey and in RGB.
+        #[test]
+        fn fixed_point_paths_match_floating_point(
+            x0 in 1.0f64..20.0, y0 in 1.0f64..14.0, x1 in 1.0f64..20.0, y1 in 1.0f64..14.0, rgb in any::<bool>()
+        ) {
+            let ch = if rgb { 3 } else { 1 };
+            let raw = ramp(24, 16, ch);
+            let s = Sampler::borrowed(&raw, ch, 24, 16);
+            let mut row = [0u8; 9];
+            let (a, b) = (Point::new(x0, y0), Point::new(x1, y1));
+            prop_assert!(s.ink_row_fixed(a, b, &mut row));
+            for (k, &v) in row.iter().enumerate() {
+                let t = k as f64 / 8.0;
+                let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
+                let f = s.ink_at(x, y) - 0.5;
+                prop_assert!((v as f32 - f).abs() <= 1.01, "{v} vs {f}");
+                prop_assert!((s.at(Point::new(x, y))[0] as f32 - f).abs() <= 1.01);
+            }
+        }
+
+        #[test]
+        fn the_grid_interpolates_between_its_values(x in 0.0f64..6.99, y in 0.0f64..4.99) {
+            let raw = ramp(8, 6, 1);
+            let v = bilinear_grid(8, 6, x, y, |k| raw[k] as f32);
+            let (lo, hi) = (*raw.iter().min().unwrap() as f32, *raw.iter().max().unwrap() as f32);
+            prop_assert!(v >= lo && v <= hi);
+            prop_assert!((v - (x as f32 * 7.0 + y as f32 * 3.0)).abs() < 1e-3);
+        }
+    }
+}
