@@ -62,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::copy(&s.store, &db).expect("store copy");
     let scan = run.join("in").join("scan");
     std::fs::write(&scan, data).expect("scratch file");
-    let opts = BatchOptions { out_dir: run.join("out"), snippets: false, people: None };
+    let opts = BatchOptions { out_dir: run.join("out"), snippets: false };
     let inputs = [scan];
 
     let mut store = SqliteStore::open(&db, None).expect("store opens");
