@@ -18,6 +18,7 @@
 //! | `photo_unconfirmed` | campaign rules | a photo is printed but not confirmed as the applicant's, and the photo stage could not tell whether one is pasted |
 //! | `fix_without_paste` | campaign rules | a corrected name or ID number without an ID copy in the paste area |
 //! | `name_corrected` | campaign rules | a corrected name is written: it must be keyed in (hand-written names are not read) |
+//! | `value_to_key` | campaign rules | a hand-written value the export needs (the agent's name) must be keyed in |
 //! | `agent_id_missing`, `agent_phone_missing`, `agent_relation_missing`, `agent_signature_missing` | campaign rules | under 16: the agent's data is required |
 //! | `applicant_signature_missing` | campaign rules | 16 or over: the applicant must sign |
 //! | `id_invalid` | campaign rules | an ID number (printed, corrected or the agent's) fails GB 11643 |
@@ -51,6 +52,8 @@ pub enum FindingCode {
     FixWithoutPaste,
     /// A corrected name is written.
     NameCorrected,
+    /// A hand-written value the export needs must be keyed in.
+    ValueToKey,
     /// Under 16: no agent ID number.
     AgentIdMissing,
     /// Under 16: no agent phone number.
@@ -75,7 +78,7 @@ pub enum FindingCode {
 
 impl FindingCode {
     /// Every code, in the table's order.
-    pub const ALL: [FindingCode; 18] = [
+    pub const ALL: [FindingCode; 19] = [
         FindingCode::ChoiceConflict,
         FindingCode::AmbiguousMark,
         FindingCode::MarkCoveredByPhoto,
@@ -84,6 +87,7 @@ impl FindingCode {
         FindingCode::PhotoUnconfirmed,
         FindingCode::FixWithoutPaste,
         FindingCode::NameCorrected,
+        FindingCode::ValueToKey,
         FindingCode::AgentIdMissing,
         FindingCode::AgentPhoneMissing,
         FindingCode::AgentRelationMissing,
@@ -140,6 +144,11 @@ impl FindingCode {
                 "更正姓名或公民身份号码须在证件粘贴栏粘贴身份证或户口簿复印件",
             ),
             NameCorrected => ("name_corrected", "a corrected name is written: key it in", "填写了更正姓名，请人工录入"),
+            ValueToKey => (
+                "value_to_key",
+                "a hand-written value is needed for the card data: key it in (see the subject)",
+                "制卡数据需要的手写内容，请人工录入（见说明）",
+            ),
             AgentIdMissing => (
                 "agent_id_missing",
                 "under 16: the agent's ID number is required",

@@ -147,6 +147,34 @@ pub(crate) enum Command {
         #[arg(long)]
         decision: String,
     },
+    /// Key in (录入) a value the reader could not read, or list the fields waiting for one.
+    Key {
+        /// Campaign store.
+        #[arg(long)]
+        db: PathBuf,
+        /// List the fields waiting for a value (exit status 1 while any is left).
+        #[arg(long)]
+        list: bool,
+        /// The person's ID number.
+        #[arg(long)]
+        id_number: Option<String>,
+        /// The field: applicant_phone, agent_phone, agent_id, applicant_id_fix, agent_name,
+        /// applicant_name_fix.
+        #[arg(long)]
+        field: Option<String>,
+        /// The value as written on the form.
+        #[arg(long)]
+        value: Option<String>,
+        /// Who keys (recorded with the value; double entry needs two different operators).
+        #[arg(long)]
+        operator: Option<String>,
+        /// The value is the reader's reading or one of its candidates (no second keyer needed).
+        #[arg(long, conflicts_with = "supervisor")]
+        confirm: bool,
+        /// Settle the value as a supervisor (after two keyers disagreed).
+        #[arg(long)]
+        supervisor: bool,
+    },
     /// Measure pages/s on a folder of scans, against decode-only time on the same files.
     Bench {
         /// Folder of scans.

@@ -110,7 +110,31 @@ fn run() -> Result<i32> {
                 ),
                 None => println!("nothing new to export"),
             }
+            if s.held_back > 0 {
+                println!(
+                    "{} accepted persons held back: a value their card data needs is not keyed (formscan key --list)",
+                    s.held_back
+                );
+            }
             true
+        }
+        Command::Key { db, list, id_number, field, value, operator, confirm, supervisor } => {
+            let source = if supervisor {
+                campaign::keying::KeySource::Supervisor
+            } else if confirm {
+                campaign::keying::KeySource::Confirmed
+            } else {
+                campaign::keying::KeySource::Keyed
+            };
+            commands::key::cmd_key(commands::key::KeyArgs {
+                db: &db,
+                list,
+                id_number: id_number.as_deref(),
+                field: field.as_deref(),
+                value: value.as_deref(),
+                operator: operator.as_deref(),
+                source,
+            })?
         }
         Command::Review { db, id_number, decision } => {
             let mut store = open_store(&db, None)?;

@@ -236,20 +236,34 @@ fn campaign_end_to_end() {
     campaign::status::write_xlsx(&rows, &dir.join("status.xlsx")).unwrap();
     assert!(std::fs::read(dir.join("status.xlsx")).unwrap().starts_with(b"PK"));
 
-    // Review: a reviewer confirms forms whose only findings are unclear numbers.
+    // Keying (录入): two keyers key what the reader could not read, from the scans' truth;
+    // before it, no form that waits for a value can be accepted, not even by a reviewer.
+    for x in &a {
+        if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == FindingCode::FieldUnclear) {
+            store.decide(x.view.person.key, Decision::Accept).unwrap();
+        }
+    }
+    let before = campaign::assess(&mut store, &Default::default()).unwrap();
+    assert!(before.iter().all(|x| x.status != FormStatus::Accepted || x.keying.is_empty()));
+    let waiting = before.iter().filter(|x| !x.keying.is_empty()).count();
+    assert!(waiting >= 3, "only {waiting} forms wait for keying: the test proves little");
+    let keyed = crate::key_from_truth(&mut store, &scans);
+    assert!(keyed >= waiting, "{keyed} values keyed for {waiting} forms");
+    // Review: a reviewer confirms forms whose only findings are unclear numbers (now keyed).
+    let a = campaign::assess(&mut store, &Default::default()).unwrap();
     for x in &a {
         if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == FindingCode::FieldUnclear) {
             store.decide(x.view.person.key, Decision::Accept).unwrap();
         }
     }
     let a = campaign::assess(&mut store, &Default::default()).unwrap();
-    // Exported under the ID number that counts: an accepted, valid correction wins.
+    // Exported under the ID number that counts: an accepted or keyed valid correction wins.
+    let policy = campaign::keying::KeyingPolicy::default();
     let effective_id = |x: &campaign::Assessed| {
         let page = &x.view.pages[x.page.unwrap()];
-        page.fields
-            .get("applicant_id_fix")
-            .filter(|f| f.status.as_deref() == Some("accepted"))
-            .and_then(|f| f.value.clone())
+        campaign::keying::field_value(page, "applicant_id_fix", &policy)
+            .value()
+            .map(str::to_string)
             .filter(|v| parse_id(v).is_ok())
             .unwrap_or_else(|| x.view.person.person.id_number.clone())
     };
@@ -260,17 +274,36 @@ fn campaign_end_to_end() {
     let s = export::export(&mut store, &dir.join("export"), &Default::default()).unwrap();
     assert_eq!(s.persons, accepted.len());
     let mut exported = HashSet::new();
+    let mut rows_by_id: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut files_a = BTreeMap::new();
     for school in std::fs::read_dir(dir.join("export")).unwrap() {
         let p = school.unwrap().path().join("card-data.csv");
         let bytes = std::fs::read(&p).unwrap();
         let mut r = csv::Reader::from_reader(&bytes[3..]);
         for rec in r.records() {
-            assert!(exported.insert(rec.unwrap()[1].to_string()), "a person exported twice");
+            let rec = rec.unwrap();
+            assert!(exported.insert(rec[1].to_string()), "a person exported twice");
+            rows_by_id.insert(rec[1].to_string(), rec.iter().map(str::to_string).collect::<Vec<_>>());
         }
         files_a.insert(p.strip_prefix(dir.join("export")).unwrap().to_path_buf(), bytes);
     }
     assert_eq!(exported, accepted);
+    // Every value written on an exported form is in its row, as written: the phones, the agent's
+    // ID number and name (keyed from the scans' truth where the reader could not read them).
+    let mut checked_names = 0;
+    for x in a.iter().filter(|x| x.status == FormStatus::Accepted) {
+        let page = &x.view.pages[x.page.unwrap()];
+        let name = std::path::Path::new(&page.path).with_extension("json");
+        let truth: Truth = serde_json::from_str(&std::fs::read_to_string(&name).unwrap()).unwrap();
+        let row = rows_by_id.get(&effective_id(x)).expect("an accepted person's row");
+        for (field, col) in [("applicant_phone", 5), ("agent_name", 6), ("agent_id", 7), ("agent_phone", 8)] {
+            let Some(t) = truth.fields.get(field).filter(|t| t.state == "ink") else { continue };
+            let want = t.text.clone().unwrap_or_else(|| t.cells.as_ref().unwrap().concat());
+            assert_eq!(row[col], want, "{field} of an exported form");
+            checked_names += usize::from(field == "agent_name");
+        }
+    }
+    assert!(checked_names >= 3, "only {checked_names} agents' names checked in the export");
     let again = export::export(&mut store, &dir.join("export-again"), &Default::default()).unwrap();
     assert_eq!(again.persons, 0, "no one is exported twice");
     let redo = export::ExportOptions { batch: s.batch, ..Default::default() };

@@ -74,9 +74,11 @@ fn outcomes(read: &Path) -> BTreeMap<(String, usize), String> {
     out
 }
 
-/// Review decisions as a reviewer would take them, then an export into `out`.
+/// Keying from the scans' truth (kept in `truth/`) and review decisions as a reviewer would
+/// take them, then an export into `out`.
 fn decide_and_export(dir: &Path, out: &Path) -> export::ExportSummary {
     let mut store = SqliteStore::open(&dir.join("campaign.db"), None).unwrap();
+    crate::key_from_truth(&mut store, &dir.join("truth"));
     for x in campaign::assess(&mut store, &Default::default()).unwrap() {
         if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == FindingCode::FieldUnclear) {
             store.decide(x.view.person.key, Decision::Accept).unwrap();
@@ -104,10 +106,12 @@ fn ten_sigkills_lose_and_double_nothing() {
     let opts = SynthOptions { dpi: 200.0, degrade: Degrade::Mild, seed: 11, blank_backs: 0.15, ..Default::default() };
     let scans = dir.join("scans");
     drop(crate::store_and_scan(&pr, &dir.join("campaign.db"), synth::REFERENCE_DATE, &opts, &scans));
+    // The simulator's truth is not a scan: it goes beside the scans, for the keyers.
+    std::fs::create_dir_all(dir.join("truth")).unwrap();
     for e in std::fs::read_dir(&scans).unwrap() {
         let p = e.unwrap().path();
         if p.extension().is_some_and(|x| x == "json") {
-            std::fs::remove_file(p).unwrap(); // the simulator's truth: not a scan
+            std::fs::rename(&p, dir.join("truth").join(p.file_name().unwrap())).unwrap();
         }
     }
     let pages = std::fs::read_dir(&scans).unwrap().count();

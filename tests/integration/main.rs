@@ -115,3 +115,36 @@ pub fn store_and_scan(
     formscan_synth::run(&t, &persons, &serials, &vec![None; persons.len()], &pr.run, opts, scans).unwrap();
     store
 }
+
+/// Two scripted keyers (`keyer-a`, then `keyer-b` for double entry) key every field waiting
+/// for a value, from the simulator's truth of the scan that counts (`truth_dir/<scan
+/// name>.json`): the workflow of `formscan key` on the store functions. A value the truth
+/// holds that fails its check (a rule breaker's bad number) is not keyed: that form stays in
+/// review. Returns how many values were keyed.
+pub fn key_from_truth(store: &mut dyn formscan_campaign::store::Store, truth_dir: &std::path::Path) -> usize {
+    use formscan_campaign::keying::{self, FieldValue, KeySource};
+    let mut keyed = 0;
+    for operator in ["keyer-a", "keyer-b"] {
+        for x in formscan_campaign::assess(store, &Default::default()).unwrap() {
+            let Some(i) = x.page else { continue };
+            let page = &x.view.pages[i];
+            let name = std::path::Path::new(&page.path).with_extension("json");
+            let Ok(text) = std::fs::read_to_string(truth_dir.join(name.file_name().unwrap())) else { continue };
+            let truth: formscan_synth::Truth = serde_json::from_str(&text).unwrap();
+            for p in &x.keying {
+                let first = operator == "keyer-a" && p.state != FieldValue::AwaitingSecond;
+                let second = operator == "keyer-b" && p.state == FieldValue::AwaitingSecond;
+                if !(first || second) {
+                    continue;
+                }
+                let Some(t) = truth.fields.get(&p.field) else { continue };
+                let value = t.text.clone().or_else(|| t.cells.as_ref().map(|c| c.concat())).unwrap_or_default();
+                if keying::check_value(&p.field, &value).is_ok() {
+                    keying::key_value(store, page.id, &p.field, &value, KeySource::Keyed, operator).unwrap();
+                    keyed += 1;
+                }
+            }
+        }
+    }
+    keyed
+}

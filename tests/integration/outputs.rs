@@ -161,12 +161,14 @@ fn colliding_school_names_print_and_export_apart() {
         eprintln!("pdftoppm not installed: manifest pages checked by count only");
     }
 
-    // Scan and read into the store; a reviewer accepts every form read.
+    // Scan and read into the store; keyers key what waits for a value, and a reviewer accepts
+    // every form read.
     let opts = SynthOptions { dpi: 200.0, degrade: Degrade::None, seed: 41, ..Default::default() };
     let mut store =
         crate::store_and_scan(&pr, &dir.join("campaign.db"), synth::REFERENCE_DATE, &opts, &dir.join("scans"));
     let bopts = BatchOptions { out_dir: dir.join("read"), snippets: false };
     intake::process(&mut store, &Engine::default(), &[dir.join("scans")], &bopts, &|_, _| {}).unwrap();
+    crate::key_from_truth(&mut store, &dir.join("scans"));
     for a in campaign::assess(&mut store, &Default::default()).unwrap() {
         if a.status != FormStatus::Accepted {
             store.decide(a.view.person.key, Decision::Accept).unwrap();
@@ -188,7 +190,17 @@ fn colliding_school_names_print_and_export_apart() {
 
     // Defect 3: the same export, now with room, puts each school in its own folder.
     let s = export::export(&mut store, &export_dir, &Default::default()).unwrap();
-    assert_eq!((s.persons, s.schools), (8, 4));
+    // Accepted by the reviewer, but a form that still waits for a value it needs (a missing
+    // agent ID number, an invalid phone) stays out: exported are the forms with every value.
+    let ready: BTreeMap<String, String> = campaign::assess(&mut store, &Default::default())
+        .unwrap()
+        .iter()
+        .filter(|x| x.view.exported.is_some())
+        .map(|x| (x.view.person.person.name.clone(), x.view.person.person.school.clone()))
+        .collect();
+    let schools: std::collections::BTreeSet<&String> = ready.values().collect();
+    assert_eq!((s.persons, s.schools), (ready.len(), schools.len()));
+    assert!(schools.len() >= 3, "only {} of the 4 colliding schools exported: pick another seed", schools.len());
     let mut seen: BTreeMap<String, String> = BTreeMap::new();
     for e in std::fs::read_dir(&export_dir).unwrap() {
         let folder = e.unwrap().path();
@@ -201,10 +213,9 @@ fn colliding_school_names_print_and_export_apart() {
             assert!(seen.insert(name, school).is_none(), "a person in two card-data files");
         }
     }
-    let want: BTreeMap<String, String> =
-        pr.pages.iter().map(|p| (p.person.name.clone(), p.person.school.clone())).collect();
-    assert_eq!(want.len(), 8, "synthetic names repeat: pick another seed");
-    assert_eq!(seen, want, "every person exported once, in their own school's file");
+    let names: std::collections::BTreeSet<&String> = pr.pages.iter().map(|p| &p.person.name).collect();
+    assert_eq!(names.len(), 8, "synthetic names repeat: pick another seed");
+    assert_eq!(seen, ready, "every exported person once, in their own school's file");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -3,6 +3,7 @@
 pub(crate) mod bench;
 pub(crate) mod demo;
 pub(crate) mod eval;
+pub(crate) mod key;
 pub(crate) mod print;
 pub(crate) mod process;
 pub(crate) mod roster;

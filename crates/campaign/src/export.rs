@@ -10,13 +10,13 @@
 //!
 //! | column | content |
 //! |---|---|
-//! | 姓名 | name (printed roster name) |
-//! | 公民身份号码 | ID number (an accepted correction replaces the printed one) |
+//! | 姓名 | name (a keyed correction replaces the printed roster name) |
+//! | 公民身份号码 | ID number (an accepted or keyed valid correction replaces the printed one) |
 //! | 性别 | 男 / 女 (from the ID number) |
 //! | 民族 | ethnicity |
 //! | 出生日期 | birth date `YYYY-MM-DD` (from the ID number) |
 //! | 手机号码 | applicant's phone, 11 digits |
-//! | 代理人姓名 | agent's name: empty (hand-written names are not read; keyed in at review) |
+//! | 代理人姓名 | agent's name, as keyed ([`crate::keying`]) |
 //! | 代理人公民身份号码 | agent's ID number |
 //! | 代理人手机号码 | agent's phone |
 //! | 代理人关系 | 父亲 / 母亲 / 祖父母 / 外祖父母 / 其他 |
@@ -35,6 +35,17 @@
 //!
 //! # Exactly once, reproducibly
 //!
+//! Values are the fields' values as [`crate::keying::field_value`] decides: a final keyed value,
+//! else the reader's accepted one.
+//!
+//! # Never an empty required value
+//!
+//! A row is written only when every value it needs is there: every keyed field the form has
+//! ink in (a written phone that was never read is not exported as empty), and under 16 the
+//! agent's ID number, phone and relationship (notice 三.5). A person who lacks one is held
+//! back ([`ExportSummary::held_back`]), stays unexported, and goes out in a later export once
+//! the value is keyed. Status already keeps such forms in review; this is the last check.
+//!
 //! Only accepted persons (no open findings) are exported, each once. An export writes every
 //! file into a hidden staging folder inside the output folder first, then records its persons
 //! in the store as a numbered batch, then moves the school folders into place. So a folder that
@@ -47,8 +58,9 @@
 //! One export at a time per store ([`Store::claim_writer`]).
 
 use super::{assess, AssessOptions, Assessed, FormStatus};
-use crate::store::{PageView, Store, StoredField};
-use formscan::domain::parse_id;
+use crate::keying::KeyingPolicy;
+use crate::store::{PageView, Store};
+use formscan::domain::{parse_id, Date};
 use formscan::error::{Error, Result};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -98,6 +110,8 @@ pub struct ExportSummary {
     pub schools: usize,
     /// Photos copied.
     pub photos: usize,
+    /// Accepted persons not exported because a value their row needs is missing (module notes).
+    pub held_back: usize,
 }
 
 /// The card-data header.
@@ -128,9 +142,34 @@ fn relation_zh(v: &str) -> &str {
     }
 }
 
-/// A field's value when it was accepted without review.
-fn accepted<'a>(page: &'a PageView, name: &str) -> Option<&'a str> {
-    page.fields.get(name).and_then(StoredField::accepted_value)
+/// A field's value: final keyed, else accepted as read ([`crate::keying::field_value`]).
+fn value(page: &PageView, name: &str, policy: &KeyingPolicy) -> Option<String> {
+    crate::keying::field_value(page, name, policy).value().map(str::to_string)
+}
+
+/// The values a person's row needs that are missing (module notes): empty when it can go out.
+fn missing_values(a: &Assessed, page: &PageView, policy: &KeyingPolicy, reference: Date) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    for (field, _) in crate::keying::KEYED_FIELDS {
+        let written = page.fields.get(field).is_some_and(|f| f.state == "ink");
+        if written && value(page, field, policy).is_none() {
+            out.push(field);
+        }
+    }
+    let id =
+        crate::rules::preferred_id(value(page, "applicant_id_fix", policy).as_deref(), &a.view.person.person.id_number);
+    let birth = parse_id(&id).ok().map(|i| i.birth_date).or(a.view.person.person.birth_date);
+    if birth.is_some_and(|b| b.age_on(reference) < formscan::domain::AGENT_UNDER) {
+        for field in ["agent_id", "agent_phone"] {
+            if value(page, field, policy).is_none() && !out.contains(&field) {
+                out.push(field);
+            }
+        }
+        if page.fields.get("group:agent_relation").and_then(|g| g.value.as_deref()).is_none() {
+            out.push("agent_relation");
+        }
+    }
+    out
 }
 
 /// A folder name for a school, unique per school: [`formscan::output::unique_file_name`].
@@ -144,9 +183,9 @@ type CardRow = [String; 13];
 type Photo = Option<(PathBuf, String)>;
 
 /// One person's card-data record and the photo to copy.
-fn record(a: &Assessed, page: &PageView) -> (CardRow, Photo) {
+fn record(a: &Assessed, page: &PageView, policy: &KeyingPolicy) -> (CardRow, Photo) {
     let p = &a.view.person.person;
-    let id = crate::rules::preferred_id(accepted(page, "applicant_id_fix"), &p.id_number);
+    let id = crate::rules::preferred_id(value(page, "applicant_id_fix", policy).as_deref(), &p.id_number);
     let info = parse_id(&id).ok();
     let sex = info.as_ref().map(|i| i.sex).or(p.sex).map(|s| s.as_zh()).unwrap_or("");
     let birth = info.as_ref().map(|i| i.birth_date).or(p.birth_date).map(|d| d.to_string()).unwrap_or_default();
@@ -167,15 +206,15 @@ fn record(a: &Assessed, page: &PageView) -> (CardRow, Photo) {
     };
     let name = format!("{id}.jpg");
     let row = [
-        p.name.clone(),
+        value(page, "applicant_name_fix", policy).unwrap_or_else(|| p.name.clone()),
         id.clone(),
         sex.to_string(),
         p.ethnicity.clone(),
         birth,
-        accepted(page, "applicant_phone").unwrap_or_default().into(),
-        String::new(),
-        accepted(page, "agent_id").unwrap_or_default().into(),
-        accepted(page, "agent_phone").unwrap_or_default().into(),
+        value(page, "applicant_phone", policy).unwrap_or_default(),
+        value(page, "agent_name", policy).unwrap_or_default(),
+        value(page, "agent_id", policy).unwrap_or_default(),
+        value(page, "agent_phone", policy).unwrap_or_default(),
         relation.to_string(),
         p.school.clone(),
         format!("{}{}", p.grade, p.class),
@@ -202,18 +241,28 @@ fn encode(text: &str, enc: CsvEncoding, path: &Path) -> Result<Vec<u8>> {
 pub fn export(store: &mut dyn Store, out: &Path, opts: &ExportOptions) -> Result<ExportSummary> {
     store.claim_writer("export")?;
     let all = assess(store, &opts.assess)?;
+    let policy = &opts.assess.keying;
+    let reference = store.reference_date()?;
     let by_key: HashMap<i64, &Assessed> = all.iter().map(|a| (a.view.person.key, a)).collect();
+    let mut held_back = 0;
     let items: Vec<(i64, i64)> = match opts.batch {
         Some(id) => store.export_batch(id)?.1,
         None => all
             .iter()
             .filter(|a| a.status == FormStatus::Accepted && a.view.exported.is_none())
             .filter(|a| opts.schools.is_empty() || opts.schools.contains(&a.view.person.person.school))
-            .filter_map(|a| Some((a.view.person.key, a.view.pages[a.page?].id)))
+            .filter_map(|a| Some((a, &a.view.pages[a.page?])))
+            .filter(|(a, page)| {
+                let m = missing_values(a, page, policy, reference);
+                let ready = m.is_empty();
+                held_back += usize::from(!ready);
+                ready
+            })
+            .map(|(a, page)| (a.view.person.key, page.id))
             .collect(),
     };
     if items.is_empty() {
-        return Ok(ExportSummary::default());
+        return Ok(ExportSummary { held_back, ..ExportSummary::default() });
     }
     let mut schools: BTreeMap<String, Vec<(String, CardRow, Photo)>> = BTreeMap::new();
     for (key, page_id) in &items {
@@ -224,7 +273,7 @@ pub fn export(store: &mut dyn Store, out: &Path, opts: &ExportOptions) -> Result
             .iter()
             .find(|p| p.id == *page_id)
             .ok_or_else(|| Error::input(format!("export: unknown page {page_id}")))?;
-        let (row, photo) = record(a, page);
+        let (row, photo) = record(a, page, policy);
         let p = &a.view.person.person;
         let sort = format!("{}\u{0}{}\u{0}{}", p.grade, p.class, row[1]);
         schools.entry(p.school.clone()).or_default().push((sort, row, photo));
@@ -290,7 +339,7 @@ pub fn export(store: &mut dyn Store, out: &Path, opts: &ExportOptions) -> Result
         })?;
     }
     let _ = std::fs::remove_dir_all(&staging);
-    Ok(ExportSummary { batch: Some(batch), persons: items.len(), schools: folders.len(), photos: staged })
+    Ok(ExportSummary { batch: Some(batch), persons: items.len(), schools: folders.len(), photos: staged, held_back })
 }
 
 /// Writes every school's folder under `staging`; returns the photos copied.

@@ -13,7 +13,13 @@
 //!   class-wide `class_shared_phone`, or `duplicate_serial` when it was scanned more than once
 //!   with different images and no page was chosen ([`Decision::Choose`]);
 //! * **accepted**: one page (or the chosen one) with no findings, or a reviewer accepted it
-//!   ([`Decision::Accept`]; with several scans, one must be chosen). Only accepted persons are exported.
+//!   ([`Decision::Accept`]; with several scans, one must be chosen) and no value it needs is
+//!   still to be keyed. Only accepted persons are exported.
+//!
+//! Findings about a value (unclear or invalid numbers, a corrected name, the agent's
+//! hand-written name) are settled by keying it ([`keying`]): once the field has a final keyed
+//! value the finding is gone. A reviewer's accept does not settle them, since the export needs
+//! the value; a form whose written value cannot be read is rejected back to the school.
 //!
 //! Class-wide findings are computed here, over every batch so far, each time status or export
 //! runs: a class that later turns out to share one phone number re-opens its forms.
@@ -49,6 +55,7 @@
 
 pub mod export;
 pub mod intake;
+pub mod keying;
 pub mod rules;
 pub mod status;
 pub mod store;
@@ -66,11 +73,13 @@ pub struct AssessOptions {
     /// siblings in one class legitimately share a parent's number, and with only two forms
     /// back a shared number says nothing about the teacher.
     pub shared_phone_min_forms: usize,
+    /// Which keyed values need a second keyer ([`keying::KeyingPolicy`]).
+    pub keying: keying::KeyingPolicy,
 }
 
 impl Default for AssessOptions {
     fn default() -> Self {
-        AssessOptions { shared_phone_min_forms: 3 }
+        AssessOptions { shared_phone_min_forms: 3, keying: keying::KeyingPolicy::default() }
     }
 }
 
@@ -98,6 +107,9 @@ pub struct Assessed {
     pub page: Option<usize>,
     /// Open findings (empty when accepted).
     pub findings: Vec<Finding>,
+    /// The fields of the page that counts whose findings wait for a keyed value (a
+    /// reviewer's accept does not settle them: the export needs the value).
+    pub keying: Vec<keying::PendingField>,
 }
 
 /// Decides every person's status from the store's facts (see the module docs).
@@ -116,12 +128,18 @@ pub fn assess_views(persons: Vec<PersonView>, opts: &AssessOptions) -> Vec<Asses
                 None => None,
             };
             let mut findings = Vec::new();
+            let mut keying = Vec::new();
             match page {
-                Some(i) => findings.extend(view.pages[i].findings.iter().cloned()),
+                Some(i) => {
+                    // A final keyed value settles the findings about its field.
+                    let (open, pending) = keying::open_findings(&view.pages[i], &view.pages[i].findings, &opts.keying);
+                    findings.extend(open);
+                    keying = pending;
+                }
                 None if view.pages.len() > 1 => findings.push(Finding::new(FindingCode::DuplicateSerial, "serial")),
                 None => {}
             }
-            Assessed { status: FormStatus::NotReturned, page, findings, view }
+            Assessed { status: FormStatus::NotReturned, page, findings, keying, view }
         })
         .collect();
     // The class-wide shared-phone rule, over every returned form of each class.
@@ -149,7 +167,9 @@ pub fn assess_views(persons: Vec<PersonView>, opts: &AssessOptions) -> Vec<Asses
             _ if a.view.pages.is_empty() => FormStatus::NotReturned,
             // Several different scans and none chosen: even a reviewer's accept needs a choice.
             _ if a.page.is_none() => FormStatus::Review,
-            Some(Decision::Accept) => FormStatus::Accepted,
+            // A reviewer's accept settles findings a person checked, not a value the export
+            // needs: a field that waits for keying keeps the form in review (its queue).
+            Some(Decision::Accept) if a.keying.is_empty() => FormStatus::Accepted,
             _ if a.page.is_some() && a.findings.is_empty() => FormStatus::Accepted,
             _ => FormStatus::Review,
         };

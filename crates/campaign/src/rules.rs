@@ -126,6 +126,12 @@ pub fn check_form(rec: &PageRecord, ctx: &FormContext<'_>) -> Vec<Finding> {
     } else if missing(rec, "applicant_signature") {
         out.push(finding(FindingCode::ApplicantSignatureMissing, "applicant_signature"));
     }
+    // The agent's name goes into the card data; hand-written names are not read, so a written
+    // one is keyed in, at any age (an agent who wrote no name is not asked for one: the notice
+    // requires the ID number, phone, relationship and signature).
+    if state(rec, "agent_name") == Some(FieldState::Ink) {
+        out.push(finding(FindingCode::ValueToKey, "agent_name"));
+    }
     // Valid numbers.
     if parse_id(&ctx.person.id_number).is_err() && accepted_value(rec, "applicant_id_fix").is_none() {
         out.push(finding(FindingCode::IdInvalid, "id_number"));

@@ -19,6 +19,8 @@ use formscan::domain::Person;
 use formscan::error::Result;
 use formscan::finding::Finding;
 use formscan::record::Outcome;
+
+pub use crate::keying::{KeySource, KeyedValue};
 use std::collections::{BTreeMap, HashSet};
 
 /// SHA-256 of a scan file's bytes: the same file under another name is the same file.
@@ -185,6 +187,8 @@ pub struct PageView {
     pub findings: Vec<Finding>,
     /// Accepted contact phone.
     pub phone: Option<String>,
+    /// Values keyed for its fields, oldest first ([`crate::keying`]).
+    pub keyed: Vec<KeyedValue>,
 }
 
 /// A reviewer's decision on a person's form.
@@ -277,6 +281,9 @@ pub trait Store: Send {
     /// Records a review decision for a person: a verdict replaces an earlier verdict, a
     /// choice an earlier choice.
     fn decide(&mut self, person_key: i64, decision: Decision) -> Result<()>;
+    /// Appends keyed values ([`crate::keying`]) in one transaction; earlier values stay. Fails
+    /// for a page that is not stored.
+    fn record_keyed(&mut self, values: &[KeyedValue]) -> Result<()>;
     /// Records an export batch of (person, page) pairs under `selection`; returns its id.
     /// Fails when one of the persons was already exported.
     fn record_export(&mut self, selection: &str, items: &[(i64, i64)]) -> Result<i64>;

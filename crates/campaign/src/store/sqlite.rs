@@ -19,7 +19,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::path::Path;
 
 /// Ordered schema migrations; never edit a published one, append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE persons (
     id INTEGER PRIMARY KEY,
@@ -86,7 +87,20 @@ CREATE TABLE exported (
     export_id INTEGER NOT NULL REFERENCES exports(id),
     page_id INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE keyed (
+    id INTEGER PRIMARY KEY,
+    page_id INTEGER NOT NULL REFERENCES pages(id),
+    field TEXT NOT NULL,
+    value TEXT NOT NULL,
+    source TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX keyed_page ON keyed(page_id);
+"#,
+];
 
 /// How long a writer waits for another connection's lock before failing. Default 5 s: long
 /// enough to ride out a status query during intake.
@@ -453,6 +467,7 @@ impl Store for SqliteStore {
                     fields: BTreeMap::new(),
                     findings: Vec::new(),
                     phone: r.get(6).map_err(db_err)?,
+                    keyed: Vec::new(),
                 };
                 pages.insert(id, (i, v));
             }
@@ -496,10 +511,52 @@ impl Store for SqliteStore {
                 }
             }
         }
+        {
+            let mut st = tx
+                .prepare("SELECT page_id, field, value, source, operator, at FROM keyed ORDER BY id")
+                .map_err(db_err)?;
+            let mut rows = st.query([]).map_err(db_err)?;
+            while let Some(r) = rows.next().map_err(db_err)? {
+                let page_id: i64 = r.get(0).map_err(db_err)?;
+                if let Some((_, v)) = pages.get_mut(&page_id) {
+                    let source: String = r.get(3).map_err(db_err)?;
+                    v.keyed.push(KeyedValue {
+                        page_id,
+                        field: r.get(1).map_err(db_err)?,
+                        value: r.get(2).map_err(db_err)?,
+                        source: KeySource::parse(&source)
+                            .ok_or_else(|| Error::input(format!("campaign store: unknown key source '{source}'")))?,
+                        operator: r.get(4).map_err(db_err)?,
+                        at: r.get(5).map_err(db_err)?,
+                    });
+                }
+            }
+        }
         for (_, (i, v)) in pages {
             out[i].pages.push(v);
         }
         Ok(out)
+    }
+
+    fn record_keyed(&mut self, values: &[KeyedValue]) -> Result<()> {
+        let tx = self.conn.transaction().map_err(db_err)?;
+        {
+            let mut page = tx.prepare_cached("SELECT 1 FROM pages WHERE id = ?1").map_err(db_err)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO keyed(page_id, field, value, source, operator, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(db_err)?;
+            for v in values {
+                if !page.exists([v.page_id]).map_err(db_err)? {
+                    return Err(Error::input(format!("keying: no stored page {}", v.page_id)));
+                }
+                insert
+                    .execute(params![v.page_id, v.field, v.value, v.source.as_str(), v.operator, v.at])
+                    .map_err(db_err)?;
+            }
+        }
+        tx.commit().map_err(db_err)
     }
 
     fn flagged_pages(&mut self) -> Result<Vec<FlaggedPage>> {

@@ -1,0 +1,419 @@
+//! Keying (录入): the values people key in for what the reader could not read, and the value
+//! of each field that status and export use.
+//!
+//! # What is kept
+//!
+//! Every keyed value is appended to the store ([`Store::record_keyed`]) with its operator, time
+//! and [`KeySource`]; nothing is overwritten, so the history of a form's field is the list of
+//! its entries. Values are checked before they are taken ([`check_value`]): a phone number must
+//! be a mainland mobile number, an ID number must pass GB 11643 (check character and birth
+//! date), a name must be 2 to 6 Chinese characters (or up to 20 in parts joined by `·`, as
+//! transliterated minority names are written).
+//!
+//! # The value of a field
+//!
+//! [`field_value`] decides, for one field of one scanned page, in this order:
+//!
+//! 1. a supervisor's entry, the latest;
+//! 2. for a field whose class needs **double entry** ([`KeyingPolicy::double_entry`]; ID numbers
+//!    and names by default): the latest entries of the last two operators who keyed it blind;
+//!    the same value is final, two different values are a mismatch for a supervisor, one alone
+//!    waits for a second keyer. A value confirmed from the reader's candidates
+//!    ([`KeySource::Confirmed`]) needs no second keyer;
+//! 3. otherwise the latest keyed or confirmed entry;
+//! 4. with no entry, the reader's value when it was accepted.
+//!
+//! The reference for double entry and blind second keying is queXF's verification and the
+//! "double-key" practice of census data capture (e.g. U.S. Census Bureau, *Key-entry
+//! verification*, and ABBYY FlexiCapture's verification station).
+
+use crate::store::{PageView, Store};
+use formscan::domain::{normalize_mobile, parse_id};
+use formscan::error::{Error, Result};
+use formscan::finding::FindingCode;
+use std::collections::BTreeSet;
+
+/// Where a keyed value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeySource {
+    /// A keyer confirmed the reader's reading or one of its candidates.
+    Confirmed,
+    /// A keyer typed the value.
+    Keyed,
+    /// A supervisor settled the value (a double-entry mismatch, a correction).
+    Supervisor,
+}
+
+impl KeySource {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeySource::Confirmed => "confirmed",
+            KeySource::Keyed => "keyed",
+            KeySource::Supervisor => "supervisor",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<KeySource> {
+        [KeySource::Confirmed, KeySource::Keyed, KeySource::Supervisor].into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+/// One keyed value of a field of a stored page, as appended to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyedValue {
+    /// The stored page ([`PageView::id`]).
+    pub page_id: i64,
+    /// The field's name in the template (`agent_phone`, `agent_name`, ...).
+    pub field: String,
+    /// The value, normalised by [`check_value`].
+    pub value: String,
+    /// Where it came from.
+    pub source: KeySource,
+    /// Who keyed it (an operator's name; the station's accounts, or the terminal user).
+    pub operator: String,
+    /// When, seconds since the Unix epoch (UTC).
+    pub at: i64,
+}
+
+/// What kind of value a field holds, for checks and the double-entry policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FieldClass {
+    /// A mobile phone number (11 digits).
+    Phone,
+    /// A resident ID number (18 characters).
+    IdNumber,
+    /// A person's name in Chinese characters.
+    Name,
+}
+
+/// The fields people key, and their class.
+pub const KEYED_FIELDS: [(&str, FieldClass); 6] = [
+    ("applicant_phone", FieldClass::Phone),
+    ("agent_phone", FieldClass::Phone),
+    ("agent_id", FieldClass::IdNumber),
+    ("applicant_id_fix", FieldClass::IdNumber),
+    ("agent_name", FieldClass::Name),
+    ("applicant_name_fix", FieldClass::Name),
+];
+
+/// The class of a keyable field; `None` for a field that is not keyed.
+pub fn field_class(field: &str) -> Option<FieldClass> {
+    KEYED_FIELDS.iter().find(|(f, _)| *f == field).map(|(_, c)| *c)
+}
+
+/// Which keyed values need a second, blind keyer.
+#[derive(Debug, Clone)]
+pub struct KeyingPolicy {
+    /// Field classes whose typed values need double entry. Default ID numbers and names: a
+    /// wrong digit in an ID number or a wrong character in a name prints a wrong card (the
+    /// check character catches most ID slips but not all: a swap of two equal-weight digits
+    /// passes), while a phone number is a contact detail that the shared-phone and mobile
+    /// checks already screen.
+    pub double_entry: BTreeSet<FieldClass>,
+}
+
+impl Default for KeyingPolicy {
+    fn default() -> Self {
+        KeyingPolicy { double_entry: [FieldClass::IdNumber, FieldClass::Name].into_iter().collect() }
+    }
+}
+
+/// The value of a field, as status and export see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldValue {
+    /// The reader's value, accepted without review.
+    Read(String),
+    /// A keyed value that is final (see the module notes).
+    Keyed(String),
+    /// One keyer's value waits for a second, blind keyer.
+    AwaitingSecond,
+    /// Two keyers disagree: a supervisor decides.
+    Mismatch,
+    /// Nothing read or keyed.
+    None,
+}
+
+impl FieldValue {
+    /// The value when it is final (read or keyed).
+    pub fn value(&self) -> Option<&str> {
+        match self {
+            FieldValue::Read(v) | FieldValue::Keyed(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// The value of `field` on `page` (module notes).
+pub fn field_value(page: &PageView, field: &str, policy: &KeyingPolicy) -> FieldValue {
+    let entries: Vec<&KeyedValue> = page.keyed.iter().filter(|k| k.field == field).collect();
+    if let Some(s) = entries.iter().rev().find(|k| k.source == KeySource::Supervisor) {
+        return FieldValue::Keyed(s.value.clone());
+    }
+    let double = field_class(field).is_some_and(|c| policy.double_entry.contains(&c));
+    if let Some(last) = entries.last() {
+        if !double || last.source == KeySource::Confirmed {
+            return FieldValue::Keyed(last.value.clone());
+        }
+        // The latest typed value of each operator, most recent operator first.
+        let mut seen: Vec<&KeyedValue> = Vec::new();
+        for k in entries.iter().rev().filter(|k| k.source == KeySource::Keyed) {
+            if !seen.iter().any(|s| s.operator == k.operator) {
+                seen.push(k);
+            }
+        }
+        return match seen.as_slice() {
+            [] => FieldValue::Keyed(last.value.clone()),
+            [_] => FieldValue::AwaitingSecond,
+            [a, b, ..] if a.value == b.value => FieldValue::Keyed(a.value.clone()),
+            _ => FieldValue::Mismatch,
+        };
+    }
+    match page.fields.get(field).and_then(|f| f.accepted_value()) {
+        Some(v) => FieldValue::Read(v.to_string()),
+        None => FieldValue::None,
+    }
+}
+
+/// Checks and normalises a value keyed for `field`: phone numbers to their 11 digits, ID
+/// numbers to upper case, names trimmed. An `Input` error says what is wrong (without
+/// repeating the value: it is personal data).
+pub fn check_value(field: &str, value: &str) -> Result<String> {
+    let class = field_class(field).ok_or_else(|| Error::input(format!("`{field}` is not a field that is keyed")))?;
+    let value = value.trim();
+    match class {
+        FieldClass::Phone => normalize_mobile(value)
+            .ok_or_else(|| Error::input(format!("{field}: not an 11-digit mainland mobile number"))),
+        FieldClass::IdNumber => {
+            parse_id(value).map(|i| i.number).map_err(|e| Error::input(format!("{field}: not a valid ID number ({e})")))
+        }
+        FieldClass::Name => {
+            let n = value.chars().filter(|&c| c != '·').count();
+            let han = value.chars().all(|c| c == '·' || is_han(c));
+            // Han names have 2 to 6 characters; a transliterated minority name joins its parts
+            // with `·` and runs longer.
+            let max = if value.contains('·') { 20 } else { 6 };
+            if han
+                && (2..=max).contains(&n)
+                && !value.starts_with('·')
+                && !value.ends_with('·')
+                && !value.contains("··")
+            {
+                Ok(value.to_string())
+            } else {
+                Err(Error::input(format!("{field}: a name is 2 to 6 Chinese characters, or parts joined by ·")))
+            }
+        }
+    }
+}
+
+/// CJK unified ideographs, their extension A, and the compatibility block.
+fn is_han(c: char) -> bool {
+    matches!(c, '\u{4e00}'..='\u{9fff}' | '\u{3400}'..='\u{4dbf}' | '\u{f900}'..='\u{faff}' | '\u{20000}'..='\u{2ffff}')
+}
+
+/// Appends one keyed value after checking it ([`check_value`]); returns the stored value.
+pub fn key_value(
+    store: &mut dyn Store,
+    page_id: i64,
+    field: &str,
+    value: &str,
+    source: KeySource,
+    operator: &str,
+) -> Result<String> {
+    if operator.trim().is_empty() {
+        return Err(Error::input("keying needs an operator name"));
+    }
+    let value = check_value(field, value)?;
+    let at =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let entry =
+        KeyedValue { page_id, field: field.to_string(), value: value.clone(), source, operator: operator.into(), at };
+    store.record_keyed(&[entry])?;
+    Ok(value)
+}
+
+/// The findings a final value of their subject field settles: the reader could not read the
+/// value, read one that fails its check, or saw nothing where a keyer finds a value.
+pub fn settled_by_value(code: FindingCode) -> bool {
+    matches!(
+        code,
+        FindingCode::FieldUnclear
+            | FindingCode::PhoneInvalid
+            | FindingCode::IdInvalid
+            | FindingCode::NameCorrected
+            | FindingCode::ValueToKey
+            | FindingCode::AgentIdMissing
+            | FindingCode::AgentPhoneMissing
+    )
+}
+
+/// The subject field of a finding that a value settles: `name_corrected` is about
+/// `applicant_name_fix`; the others name their field.
+fn subject_field(code: FindingCode, subject: &str) -> Option<&str> {
+    let field = match code {
+        FindingCode::NameCorrected => "applicant_name_fix",
+        _ => subject,
+    };
+    field_class(field).map(|_| field)
+}
+
+/// What keying is left on a page: one entry per field whose finding a value would settle and
+/// whose value is not final yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingField {
+    /// The field.
+    pub field: String,
+    /// Its class.
+    pub class: FieldClass,
+    /// Where it stands.
+    pub state: FieldValue,
+    /// The finding that asks for it.
+    pub code: FindingCode,
+}
+
+/// Splits a page's findings into those still open and the keying they wait for: a finding
+/// that a final value of its field settles ([`settled_by_value`]) is dropped.
+pub fn open_findings(
+    page: &PageView,
+    findings: &[formscan::finding::Finding],
+    policy: &KeyingPolicy,
+) -> (Vec<formscan::finding::Finding>, Vec<PendingField>) {
+    let mut open = Vec::new();
+    let mut pending: Vec<PendingField> = Vec::new();
+    for f in findings {
+        let field = settled_by_value(f.code).then(|| subject_field(f.code, &f.subject)).flatten();
+        let Some(field) = field else {
+            open.push(f.clone());
+            continue;
+        };
+        let state = field_value(page, field, policy);
+        if matches!(state, FieldValue::Keyed(_)) {
+            continue;
+        }
+        open.push(f.clone());
+        if !pending.iter().any(|p| p.field == field) {
+            let class = field_class(field).expect("subject_field returns keyed fields");
+            pending.push(PendingField { field: field.to_string(), class, state, code: f.code });
+        }
+    }
+    (open, pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoredField;
+
+    fn page(keyed: &[(&str, &str, KeySource, &str)]) -> PageView {
+        let mut fields = std::collections::BTreeMap::new();
+        fields.insert(
+            "agent_phone".to_string(),
+            StoredField { state: "ink".into(), value: Some("13912345678".into()), status: Some("accepted".into()) },
+        );
+        PageView {
+            id: 1,
+            run: "R".into(),
+            serial: "000001".into(),
+            path: "x".into(),
+            out_dir: "o".into(),
+            fields,
+            findings: Vec::new(),
+            phone: None,
+            keyed: keyed
+                .iter()
+                .enumerate()
+                .map(|(i, (f, v, s, op))| KeyedValue {
+                    page_id: 1,
+                    field: f.to_string(),
+                    value: v.to_string(),
+                    source: *s,
+                    operator: op.to_string(),
+                    at: i as i64,
+                })
+                .collect(),
+        }
+    }
+
+    const ID: &str = "11010519491231002X";
+    const ID2: &str = "440524188001010014";
+
+    #[test]
+    fn double_entry_needs_two_operators_who_agree() {
+        let p = KeyingPolicy::default();
+        let v = |k: &[(&str, &str, KeySource, &str)]| field_value(&page(k), "agent_id", &p);
+        assert_eq!(v(&[]), FieldValue::None);
+        assert_eq!(v(&[("agent_id", ID, KeySource::Keyed, "a")]), FieldValue::AwaitingSecond);
+        // The same operator twice is still one keyer.
+        assert_eq!(
+            v(&[("agent_id", ID, KeySource::Keyed, "a"), ("agent_id", ID, KeySource::Keyed, "a")]),
+            FieldValue::AwaitingSecond
+        );
+        assert_eq!(
+            v(&[("agent_id", ID, KeySource::Keyed, "a"), ("agent_id", ID, KeySource::Keyed, "b")]),
+            FieldValue::Keyed(ID.into())
+        );
+        let mismatch = [("agent_id", ID, KeySource::Keyed, "a"), ("agent_id", ID2, KeySource::Keyed, "b")];
+        assert_eq!(v(&mismatch), FieldValue::Mismatch);
+        let mut settled = mismatch.to_vec();
+        settled.push(("agent_id", ID2, KeySource::Supervisor, "s"));
+        assert_eq!(v(&settled), FieldValue::Keyed(ID2.into()));
+        // A value confirmed from the reader's candidates needs no second keyer.
+        assert_eq!(v(&[("agent_id", ID, KeySource::Confirmed, "a")]), FieldValue::Keyed(ID.into()));
+    }
+
+    #[test]
+    fn a_phone_needs_one_keyer_and_the_read_value_stands_until_keyed() {
+        let p = KeyingPolicy::default();
+        assert_eq!(field_value(&page(&[]), "agent_phone", &p), FieldValue::Read("13912345678".into()));
+        let k = [("agent_phone", "13812345678", KeySource::Keyed, "a")];
+        assert_eq!(field_value(&page(&k), "agent_phone", &p), FieldValue::Keyed("13812345678".into()));
+        // With double entry for phones too, one keyer waits.
+        let both = KeyingPolicy { double_entry: [FieldClass::Phone].into_iter().collect() };
+        assert_eq!(field_value(&page(&k), "agent_phone", &both), FieldValue::AwaitingSecond);
+    }
+
+    #[test]
+    fn values_are_checked_and_normalised() {
+        assert_eq!(check_value("agent_phone", " 138 1234 5678 ").unwrap(), "13812345678");
+        assert!(check_value("agent_phone", "12345").is_err());
+        assert_eq!(check_value("agent_id", "11010519491231002x").unwrap(), ID);
+        assert!(check_value("agent_id", "110105194912310021").is_err(), "wrong check character");
+        assert_eq!(check_value("agent_name", "王小明").unwrap(), "王小明");
+        assert_eq!(check_value("agent_name", "阿依古丽·买买提").unwrap(), "阿依古丽·买买提");
+        for bad in ["王", "Wang Ming", "·王明", "王明1", ""] {
+            assert!(check_value("agent_name", bad).is_err(), "{bad}");
+        }
+        assert!(check_value("photo", "x").is_err(), "not a keyed field");
+        // Errors do not repeat the value.
+        let e = check_value("agent_id", "110105194912310021").unwrap_err().to_string();
+        assert!(!e.contains("110105194912310021"), "{e}");
+    }
+
+    #[test]
+    fn a_final_value_settles_the_findings_of_its_field() {
+        use formscan::finding::Finding;
+        let p = KeyingPolicy::default();
+        let findings = vec![
+            Finding::new(FindingCode::FieldUnclear, "agent_phone"),
+            Finding::new(FindingCode::ValueToKey, "agent_name"),
+            Finding::new(FindingCode::FixWithoutPaste, "paste"),
+        ];
+        let (open, pending) = open_findings(&page(&[]), &findings, &p);
+        assert_eq!(open.len(), 3);
+        assert_eq!(pending.iter().map(|f| f.field.as_str()).collect::<Vec<_>>(), ["agent_phone", "agent_name"]);
+        let keyed = page(&[
+            ("agent_phone", "13812345678", KeySource::Keyed, "a"),
+            ("agent_name", "王小明", KeySource::Keyed, "a"),
+        ]);
+        let (open, pending) = open_findings(&keyed, &findings, &p);
+        // The name waits for its second keyer; the phone is settled; the paste is no keying.
+        assert_eq!(
+            open.iter().map(|f| f.code).collect::<Vec<_>>(),
+            [FindingCode::ValueToKey, FindingCode::FixWithoutPaste]
+        );
+        assert_eq!(pending.len(), 1);
+        assert_eq!(pending[0].state, FieldValue::AwaitingSecond);
+    }
+}
