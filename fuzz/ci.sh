@@ -7,6 +7,8 @@
 #   FUZZ_SECONDS=120 fuzz/ci.sh     # longer
 #   FUZZ_SANITIZER=address fuzz/ci.sh   # AddressSanitizer build (slower build and runs)
 #   FUZZ_TARGETS="decode roster" fuzz/ci.sh
+#   FUZZ_TARGET_DIR=~/.cache/formscan/fuzz-target fuzz/ci.sh   # keep builds between clones
+#   FUZZ_CODEGEN_UNITS=16 fuzz/ci.sh   # faster build, somewhat slower fuzzing (cargo-fuzz's default: 1)
 #
 # Crashing inputs are left in fuzz/artifacts/<target>/; reproduce one with
 #   cargo +nightly fuzz run -s none <target> fuzz/artifacts/<target>/crash-…
@@ -17,6 +19,9 @@ cd "$root"
 
 seconds=${FUZZ_SECONDS:-30}
 sanitizer=${FUZZ_SANITIZER:-none}
+target_dir=${FUZZ_TARGET_DIR:-$fuzz/target}
+build_flags=(--target-dir "$target_dir")
+if [ -n "${FUZZ_CODEGEN_UNITS:-}" ]; then build_flags+=(--codegen-units "$FUZZ_CODEGEN_UNITS"); fi
 read -r -a targets <<<"${FUZZ_TARGETS:-decode template roster clean payload intake}"
 start=$(date +%s)
 
@@ -40,12 +45,12 @@ echo "== toolchain: ${toolchain[*]:-default with RUSTC_BOOTSTRAP=1} ($(rustc "${
 echo "== building ${targets[*]} (sanitizer: $sanitizer)"
 build_start=$(date +%s)
 for t in "${targets[@]}"; do
-  cargo "${toolchain[@]}" fuzz build -s "$sanitizer" "$t"
+  cargo "${toolchain[@]}" fuzz build -s "$sanitizer" "${build_flags[@]}" "$t"
 done
 echo "== build: $(($(date +%s) - build_start)) s"
 
 triple=$(rustc "${toolchain[@]}" -vV | sed -n 's/^host: //p')
-bin_dir=$fuzz/target/$triple/release
+bin_dir=$target_dir/$triple/release
 
 max_len() {
   case "$1" in

@@ -41,6 +41,14 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: RosterCommand,
     },
+    /// Operators' accounts for keying and review (passwords kept as Argon2id hashes).
+    User {
+        /// Campaign store.
+        #[arg(long, global = true)]
+        db: Option<PathBuf>,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Simulate scans of filled-in forms for a roster, with ground truth JSON.
     Synth {
         /// Roster CSV.
@@ -274,6 +282,29 @@ impl ScenarioArgs {
             shared_phone_class: self.shared_phone_class,
         })
     }
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserCommand {
+    /// Add an account. The password is read from the terminal (twice, not echoed), or as one
+    /// line from standard input when that is not a terminal.
+    Add {
+        /// Login name (letters, digits, '.', '-', '_').
+        name: String,
+        /// keyer, supervisor or admin.
+        #[arg(long)]
+        role: String,
+    },
+    /// List the accounts (names, roles, disabled); never the hashes.
+    List,
+    /// Disable an account (its keyed values stay); --enable undoes it.
+    Disable {
+        /// Login name.
+        name: String,
+        /// Enable the account again instead.
+        #[arg(long)]
+        enable: bool,
+    },
 }
 
 #[derive(Subcommand)]

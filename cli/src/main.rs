@@ -118,6 +118,7 @@ fn run() -> Result<i32> {
             }
             true
         }
+        Command::User { db, command } => commands::user::cmd_user(db.as_deref(), command)?,
         Command::Key { db, list, id_number, field, value, operator, confirm, supervisor } => {
             let source = if supervisor {
                 campaign::keying::KeySource::Supervisor

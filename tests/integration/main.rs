@@ -7,6 +7,7 @@ mod bad_catalogue;
 mod bad_inputs;
 mod campaign;
 mod golden;
+mod keying;
 mod kill;
 mod outputs;
 mod photos;

@@ -9,3 +9,4 @@ pub(crate) mod process;
 pub(crate) mod roster;
 pub(crate) mod status;
 pub(crate) mod synth;
+pub(crate) mod user;

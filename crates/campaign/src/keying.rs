@@ -301,6 +301,131 @@ pub fn open_findings(
     (open, pending)
 }
 
+/// One field to key, handed to one operator under a lease ([`next_items`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkItem {
+    /// The lease's name: `<page id>:<field>`.
+    pub item: String,
+    /// The stored page.
+    pub page_id: i64,
+    /// The person.
+    pub person_key: i64,
+    /// The field.
+    pub field: String,
+    /// Its class: items come grouped by class (all phones, then ID numbers, then names), so
+    /// that a keyer looks at one kind of thing at a time (group verification).
+    pub class: FieldClass,
+    /// `None` (first keyer), `AwaitingSecond` (blind second keyer), `Mismatch` (supervisor).
+    pub state: FieldValue,
+    /// The finding that asks for it.
+    pub code: FindingCode,
+}
+
+/// How long a lease lasts. Default 10 minutes: an item takes seconds, so a lease that runs
+/// out means a closed browser or a keyer who left, and the item goes back to the queue.
+pub const LEASE_SECONDS: i64 = 600;
+
+/// Seconds since the Unix epoch, now.
+pub fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// Leases up to `max` items to `operator` and returns them: fields waiting for a value, grouped
+/// by class and in page order, that no one else holds. A second keyer never gets a field they
+/// keyed themselves (double entry is blind); a mismatch goes only to a supervisor. Two
+/// operators asking at once never get the same item ([`Store::lease`] decides).
+pub fn next_items(
+    store: &mut dyn Store,
+    opts: &crate::AssessOptions,
+    operator: &str,
+    supervisor: bool,
+    max: usize,
+    now: i64,
+) -> Result<Vec<WorkItem>> {
+    let assessed = crate::assess(store, opts)?;
+    let mut candidates = Vec::new();
+    for a in &assessed {
+        let Some(i) = a.page else { continue };
+        if a.view.exported.is_some() || a.view.decision == Some(crate::store::Decision::Reject) {
+            continue;
+        }
+        let page = &a.view.pages[i];
+        for p in &a.keying {
+            let mine = page.keyed.iter().any(|k| k.field == p.field && k.operator == operator);
+            let allowed = match p.state {
+                FieldValue::Mismatch => supervisor,
+                FieldValue::AwaitingSecond => !mine,
+                _ => true,
+            };
+            if allowed {
+                candidates.push(WorkItem {
+                    item: format!("{}:{}", page.id, p.field),
+                    page_id: page.id,
+                    person_key: a.view.person.key,
+                    field: p.field.clone(),
+                    class: p.class,
+                    state: p.state.clone(),
+                    code: p.code,
+                });
+            }
+        }
+    }
+    candidates.sort_by(|a, b| (a.class, a.page_id, &a.field).cmp(&(b.class, b.page_id, &b.field)));
+    let pages: std::collections::HashMap<i64, &PageView> =
+        assessed.iter().filter_map(|a| a.page.map(|i| (a.view.pages[i].id, &a.view.pages[i]))).collect();
+    let held: std::collections::HashMap<String, String> = store.leases(now)?.into_iter().collect();
+    let mut out = Vec::new();
+    for mut c in candidates {
+        if out.len() >= max {
+            break;
+        }
+        if held.get(&c.item).is_some_and(|o| o != operator)
+            || !store.lease(&c.item, operator, now, now + LEASE_SECONDS)?
+        {
+            continue;
+        }
+        // The candidates come from a snapshot taken before the lease: another keyer may have
+        // keyed the field and let it go since. With the lease held, its state is read again,
+        // and the item kept only if it still needs this operator.
+        let mut page = pages[&c.page_id].clone();
+        page.keyed = store.keyed_on_page(c.page_id)?;
+        let state = field_value(&page, &c.field, &opts.keying);
+        let mine = page.keyed.iter().any(|k| k.field == c.field && k.operator == operator);
+        let still = match state {
+            FieldValue::Read(_) | FieldValue::Keyed(_) => false,
+            FieldValue::Mismatch => supervisor,
+            FieldValue::AwaitingSecond => !mine,
+            FieldValue::None => true,
+        };
+        if still {
+            c.state = state;
+            out.push(c);
+        } else {
+            store.release(&c.item, operator)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Keys a leased item: checks and appends the value ([`key_value`]) and ends the lease.
+pub fn key_item(
+    store: &mut dyn Store,
+    item: &WorkItem,
+    value: &str,
+    source: KeySource,
+    operator: &str,
+) -> Result<String> {
+    // The lease must still be this operator's (renewed here): one that ran out and went to
+    // another keyer is not keyed over.
+    let now = now();
+    if !store.lease(&item.item, operator, now, now + LEASE_SECONDS)? {
+        return Err(Error::input(format!("the lease on {} ran out and another operator holds it", item.item)));
+    }
+    let v = key_value(store, item.page_id, &item.field, value, source, operator)?;
+    store.release(&item.item, operator)?;
+    Ok(v)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

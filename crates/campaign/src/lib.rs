@@ -53,6 +53,7 @@
 
 #![deny(missing_docs)]
 
+pub mod accounts;
 pub mod export;
 pub mod intake;
 pub mod keying;

@@ -20,6 +20,7 @@ use formscan::error::Result;
 use formscan::finding::Finding;
 use formscan::record::Outcome;
 
+pub use crate::accounts::Account;
 pub use crate::keying::{KeySource, KeyedValue};
 use std::collections::{BTreeMap, HashSet};
 
@@ -284,6 +285,22 @@ pub trait Store: Send {
     /// Appends keyed values ([`crate::keying`]) in one transaction; earlier values stay. Fails
     /// for a page that is not stored.
     fn record_keyed(&mut self, values: &[KeyedValue]) -> Result<()>;
+    /// The values keyed for a page's fields, oldest first.
+    fn keyed_on_page(&mut self, page_id: i64) -> Result<Vec<KeyedValue>>;
+    /// Adds an operator's account; fails when the name is taken.
+    fn add_account(&mut self, account: &Account) -> Result<()>;
+    /// Every account, by name.
+    fn accounts(&mut self) -> Result<Vec<Account>>;
+    /// Disables (or enables again) an account; fails for an unknown name.
+    fn set_account_disabled(&mut self, name: &str, disabled: bool) -> Result<()>;
+    /// Leases work item `item` to `operator` until `until` (seconds since the epoch) when it is
+    /// free, its lease expired by `now`, or it is the operator's already; returns whether the
+    /// operator holds it now. Atomic: of several operators asking at once, one gets it.
+    fn lease(&mut self, item: &str, operator: &str, now: i64, until: i64) -> Result<bool>;
+    /// Ends `operator`'s lease on `item` (no-op when they do not hold it).
+    fn release(&mut self, item: &str, operator: &str) -> Result<()>;
+    /// The leases in force at `now`: (item, operator).
+    fn leases(&mut self, now: i64) -> Result<Vec<(String, String)>>;
     /// Records an export batch of (person, page) pairs under `selection`; returns its id.
     /// Fails when one of the persons was already exported.
     fn record_export(&mut self, selection: &str, items: &[(i64, i64)]) -> Result<i64>;

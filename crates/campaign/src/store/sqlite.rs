@@ -100,6 +100,19 @@ CREATE TABLE keyed (
 );
 CREATE INDEX keyed_page ON keyed(page_id);
 "#,
+    r#"
+CREATE TABLE accounts (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE leases (
+    item TEXT PRIMARY KEY,
+    operator TEXT NOT NULL,
+    expires INTEGER NOT NULL
+);
+"#,
 ];
 
 /// How long a writer waits for another connection's lock before failing. Default 5 s: long
@@ -538,8 +551,104 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    fn add_account(&mut self, a: &Account) -> Result<()> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT INTO accounts(name, role, password_hash, disabled) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(name) DO NOTHING",
+                params![a.name, a.role.as_str(), a.password_hash, a.disabled],
+            )
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(Error::input(format!("an account named `{}` exists already", a.name)));
+        }
+        Ok(())
+    }
+
+    fn accounts(&mut self) -> Result<Vec<Account>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT name, role, password_hash, disabled FROM accounts ORDER BY name")
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?))
+            })
+            .map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, role, password_hash, disabled) = row.map_err(db_err)?;
+            out.push(Account { name, role: role.parse()?, password_hash, disabled });
+        }
+        Ok(out)
+    }
+
+    fn set_account_disabled(&mut self, name: &str, disabled: bool) -> Result<()> {
+        let n = self
+            .conn
+            .execute("UPDATE accounts SET disabled = ?2 WHERE name = ?1", params![name, disabled])
+            .map_err(db_err)?;
+        if n == 0 {
+            return Err(Error::input(format!("no account named `{name}`")));
+        }
+        Ok(())
+    }
+
+    fn lease(&mut self, item: &str, operator: &str, now: i64, until: i64) -> Result<bool> {
+        // One statement, so one writer at a time: it takes a free or expired item, or renews
+        // the operator's own lease, and leaves another operator's live lease alone.
+        let n = self
+            .conn
+            .execute(
+                "INSERT INTO leases(item, operator, expires) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(item) DO UPDATE SET operator = excluded.operator, expires = excluded.expires
+                 WHERE leases.expires <= ?4 OR leases.operator = excluded.operator",
+                params![item, operator, until, now],
+            )
+            .map_err(db_err)?;
+        Ok(n == 1)
+    }
+
+    fn release(&mut self, item: &str, operator: &str) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM leases WHERE item = ?1 AND operator = ?2", params![item, operator])
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    fn leases(&mut self, now: i64) -> Result<Vec<(String, String)>> {
+        let mut st =
+            self.conn.prepare("SELECT item, operator FROM leases WHERE expires > ?1 ORDER BY item").map_err(db_err)?;
+        let rows = st.query_map([now], |r| Ok((r.get(0)?, r.get(1)?))).map_err(db_err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+    }
+
+    fn keyed_on_page(&mut self, page_id: i64) -> Result<Vec<KeyedValue>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT field, value, source, operator, at FROM keyed WHERE page_id = ?1 ORDER BY id")
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([page_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (field, value, source, operator, at) = row.map_err(db_err)?;
+            let source = KeySource::parse(&source)
+                .ok_or_else(|| Error::input(format!("campaign store: unknown key source '{source}'")))?;
+            out.push(KeyedValue { page_id, field, value, source, operator, at });
+        }
+        Ok(out)
+    }
+
     fn record_keyed(&mut self, values: &[KeyedValue]) -> Result<()> {
-        let tx = self.conn.transaction().map_err(db_err)?;
+        // Immediate: the write lock is taken (waiting up to the busy timeout) before the page
+        // check reads, so many keyers at once queue instead of failing: a deferred transaction
+        // that reads and then writes gets SQLITE_BUSY at once when another wrote in between.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
         {
             let mut page = tx.prepare_cached("SELECT 1 FROM pages WHERE id = ?1").map_err(db_err)?;
             let mut insert = tx

@@ -45,7 +45,7 @@ fn page(file: u8, idx: usize, key: Option<i64>, serial: &str, phone: Option<&str
 fn migrations_settings_and_print_runs() {
     let path = tmp("mig");
     let mut s = SqliteStore::open(&path, Some(Date::new(2026, 9, 1))).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 2);
+    assert_eq!(s.schema_version().unwrap(), 3);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
