@@ -10,7 +10,7 @@
 //!
 //! * A plain run ([`run`]) *rewrites* the output folder's records: `records.jsonl`,
 //!   `records.csv` and `summary.json` describe the pages of this run.
-//! * A run with a campaign store ([`crate::campaign::intake`]) *continues* them: the records of
+//! * A run with a campaign store (`formscan_campaign::intake`) *continues* them: the records of
 //!   files the store has completed are kept (each page once: a line cut short by a kill, or
 //!   a page of a file that was not finished, is dropped, and that file is read again), the
 //!   rest is appended, and `records.csv` and `summary.json` are rebuilt over all of them. So
@@ -325,7 +325,7 @@ fn one_page(
 }
 
 /// Observes a batch: chooses which files to process and receives every finished page, e.g.
-/// to write them to a campaign store ([`crate::campaign::intake`]). Called from worker
+/// to write them to a campaign store (`formscan_campaign::intake`). Called from worker
 /// threads.
 pub trait BatchHook: Sync {
     /// Whether to process `path`; false skips it (e.g. already recorded). Default: all.

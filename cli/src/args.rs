@@ -41,6 +41,19 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: RosterCommand,
     },
+    /// The keying station (录入): a web app on the campaign store (docs/station.md).
+    Serve {
+        /// Campaign store.
+        #[arg(long)]
+        db: PathBuf,
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Allow a non-loopback address: the station speaks plain HTTP, so only on a LAN you
+        /// trust or behind a TLS reverse proxy.
+        #[arg(long)]
+        trust_lan: bool,
+    },
     /// Operators' accounts for keying and review (passwords kept as Argon2id hashes).
     User {
         /// Campaign store.

@@ -118,6 +118,11 @@ fn run() -> Result<i32> {
             }
             true
         }
+        Command::Serve { db, listen, trust_lan } => {
+            let opts = formscan_station::StationOptions { db, listen, trust_lan };
+            formscan_station::serve_blocking(opts)?;
+            true
+        }
         Command::User { db, command } => commands::user::cmd_user(db.as_deref(), command)?,
         Command::Key { db, list, id_number, field, value, operator, confirm, supervisor } => {
             let source = if supervisor {

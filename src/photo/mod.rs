@@ -256,9 +256,9 @@ pub struct PhotoContext {
 
 /// Reads the photo box of a registered page. `None` when the template has no photo field.
 ///
-/// The steps of the module notes, each a function: [`find_pasted_print`] (status),
-/// [`card::crop`] (the print's geometry), [`card::detect_face`] and [`card::render`] (frame and
-/// resample), [`card::check_quality`], [`card::encode_card_photo`]. A step that cannot go on (no
+/// The steps of the module notes, each a private function: `find_pasted_print` (status),
+/// `card::crop` (the print's geometry), `card::detect_face` and `card::render` (frame and
+/// resample), `card::check_quality`, `card::encode_card_photo`. A step that cannot go on (no
 /// print, no face) ends the reading with the checks recorded so far; the photo requirement is
 /// decided last, in every case, from `ctx.age`.
 pub fn read_photo(

@@ -85,8 +85,10 @@ fn twenty_keyers_at_once_get_no_item_twice_and_lose_no_value() {
                 // once waits for a second keyer, and others may still hold items.
                 let mut idle = 0;
                 loop {
+                    // Items it skipped come first again (page order): ask for that many more.
+                    let n = 3 + skipped.len();
                     let items =
-                        keying::next_items(&mut store, &Default::default(), &me, false, 3, keying::now()).unwrap();
+                        keying::next_items(&mut store, &Default::default(), &me, false, n, keying::now()).unwrap();
                     let fresh: Vec<_> = items.into_iter().filter(|i| !skipped.contains(&i.item)).collect();
                     for i in &skipped {
                         store.release(i, &me).unwrap();

@@ -1,0 +1,162 @@
+//! Keying through the station's JSON API on a simulated campaign: two keyers log in, take the
+//! items the API leases them, key the values written on the forms (the simulator's truth), and
+//! the store ends with every such field settled; snippets are served to a session only.
+
+use formscan::batch::BatchOptions;
+use formscan::{Engine, Template};
+use formscan_campaign::accounts::{self, Role};
+use formscan_campaign::store::{PrintedForm, SqliteStore, Store};
+use formscan_campaign::{assess, intake, keying};
+use formscan_station::{start, StationOptions};
+use formscan_synth::{self as synth, Degrade, SynthOptions};
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, Vec<u8>) {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&raw[..at]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head, raw[at + 4..].to_vec())
+}
+
+async fn log_in(addr: SocketAddr, name: &str, password: &str) -> (String, String) {
+    let body = format!("name={name}&password={}", password.replace(' ', "+"));
+    let (status, head, _) =
+        request(addr, "POST", "/login", &[("Content-Type", "application/x-www-form-urlencoded")], &body).await;
+    assert_eq!(status, 303);
+    let cookie =
+        head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).unwrap().split(';').next().unwrap().to_string();
+    let (_, _, page) = request(addr, "GET", "/key", &[("Cookie", &cookie)], "").await;
+    let page = String::from_utf8(page).unwrap();
+    let csrf = page.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    (cookie, csrf)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
+    let dir = std::env::temp_dir().join(format!("formscan-station-keying-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let t = Template::sbk_student();
+    let persons: Vec<(usize, _)> = synth::roster(16, 23).into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
+    let pr = formscan_print::plan_run(&t, &persons, Some("RSTATION"), &dir);
+    let db = dir.join("campaign.db");
+    let scans = dir.join("scans");
+    {
+        let mut store = SqliteStore::open(&db, Some(synth::REFERENCE_DATE)).unwrap();
+        let forms: Vec<PrintedForm> = pr
+            .pages
+            .iter()
+            .map(|p| PrintedForm { serial: p.serial.clone(), person: p.person.clone(), photo_printed: false })
+            .collect();
+        store.record_print_run(&pr.run, &t.id, &forms).unwrap();
+        let people: Vec<_> = pr.pages.iter().map(|p| p.person.clone()).collect();
+        let serials: Vec<_> = pr.pages.iter().map(|p| p.serial.clone()).collect();
+        let opts = SynthOptions { dpi: 200.0, degrade: Degrade::Harsh, seed: 23, ..Default::default() };
+        synth::run(&t, &people, &serials, &vec![None; people.len()], &pr.run, &opts, &scans).unwrap();
+        let bopts = BatchOptions { out_dir: dir.join("read"), snippets: true };
+        intake::process(&mut store, &Engine::default(), std::slice::from_ref(&scans), &bopts, &|_, _| {}).unwrap();
+        accounts::add_user(&mut store, "keyer1", Role::Keyer, "keyer password 1").unwrap();
+        accounts::add_user(&mut store, "keyer2", Role::Keyer, "keyer password 2").unwrap();
+    }
+    let waiting = {
+        let mut store = SqliteStore::open(&db, None).unwrap();
+        assess(&mut store, &Default::default()).unwrap().iter().map(|a| a.keying.len()).sum::<usize>()
+    };
+    assert!(waiting >= 5, "only {waiting} fields wait: the test proves little");
+    // Scan path of each stored page, to find its truth.
+    let paths: std::collections::HashMap<i64, String> = {
+        let mut store = SqliteStore::open(&db, None).unwrap();
+        store.persons().unwrap().into_iter().flat_map(|v| v.pages).map(|p| (p.id, p.path)).collect()
+    };
+    let truth = |page: i64, field: &str| -> Option<String> {
+        let name = std::path::Path::new(&paths[&page]).with_extension("json");
+        let t: synth::Truth = serde_json::from_str(&std::fs::read_to_string(name).ok()?).ok()?;
+        let f = t.fields.get(field)?;
+        let v = f.text.clone().or_else(|| f.cells.as_ref().map(|c| c.concat()))?;
+        keying::check_value(field, &v).is_ok().then_some(v)
+    };
+
+    let mut opts = StationOptions::new(db.clone());
+    opts.listen = "127.0.0.1:0".parse().unwrap();
+    let (addr, _task) = start(opts).await.unwrap();
+    let mut keyed = 0;
+    let mut snippets = 0;
+    for (name, password) in [("keyer1", "keyer password 1"), ("keyer2", "keyer password 2")] {
+        let (cookie, csrf) = log_in(addr, name, password).await;
+        // Fields whose written value is no valid value (a rule breaker's) are not keyed; they stay
+        // leased to this keyer, so each request hands them again beside the new items.
+        let mut skipped = std::collections::HashSet::new();
+        loop {
+            let (status, _, body) = request(addr, "GET", "/api/next?n=20", &[("Cookie", &cookie)], "").await;
+            assert_eq!(status, 200);
+            let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let items: Vec<_> = j["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|i| !skipped.contains(i["item"].as_str().unwrap()))
+                .cloned()
+                .collect();
+            if items.is_empty() {
+                break;
+            }
+            for it in items {
+                let (page, field) = (it["page_id"].as_i64().unwrap(), it["field"].as_str().unwrap());
+                if it["stage"] == "second" {
+                    assert!(it["read"].is_null(), "a second keyer keys blind");
+                }
+                let (s, head, png) =
+                    request(addr, "GET", &format!("/api/snippet/{page}/{field}"), &[("Cookie", &cookie)], "").await;
+                if s == 200 {
+                    assert!(head.contains("image/png") && png.starts_with(b"\x89PNG"));
+                    snippets += 1;
+                }
+                let Some(value) = truth(page, field) else {
+                    skipped.insert(it["item"].as_str().unwrap().to_string());
+                    continue;
+                };
+                let body = serde_json::json!({"item": it["item"], "value": value}).to_string();
+                let h = [
+                    ("Cookie", cookie.as_str()),
+                    ("Content-Type", "application/json"),
+                    ("x-csrf-token", csrf.as_str()),
+                ];
+                let (s, _, reply) = request(addr, "POST", "/api/key", &h, &body).await;
+                assert_eq!(s, 200, "{}", String::from_utf8_lossy(&reply));
+                keyed += 1;
+            }
+        }
+    }
+    assert!(keyed >= waiting.min(5), "{keyed} keyed of {waiting}");
+    assert!(snippets >= 1, "no snippet served");
+    // Every field with a valid written value is settled; names and IDs by two keyers.
+    let mut store = SqliteStore::open(&db, None).unwrap();
+    let left: Vec<_> = assess(&mut store, &Default::default())
+        .unwrap()
+        .into_iter()
+        .flat_map(|a| {
+            let page = a.view.pages[a.page.unwrap()].id;
+            a.keying.into_iter().map(move |p| (page, p.field))
+        })
+        .filter(|(page, field)| truth(*page, field).is_some())
+        .collect();
+    assert!(left.is_empty(), "still waiting: {left:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
