@@ -6,41 +6,10 @@ use formscan::domain::Date;
 use formscan_campaign::accounts::{self, Role};
 use formscan_campaign::store::SqliteStore;
 use formscan_station::{start, StationOptions};
+mod common;
+
+use common::{log_in, request};
 use std::net::SocketAddr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
-/// One HTTP/1.1 request with `Connection: close`, read to the end.
-async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Reply { status, headers, body: body.to_string() }
-}
 
 const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 const JSON: (&str, &str) = ("Content-Type", "application/json");
@@ -58,20 +27,6 @@ async fn station(name: &str) -> (SocketAddr, std::path::PathBuf) {
     opts.listen = "127.0.0.1:0".parse().unwrap();
     let (addr, _task) = start(opts).await.unwrap();
     (addr, dir)
-}
-
-/// Logs in; returns the cookie and the CSRF token of the session.
-async fn log_in(addr: SocketAddr, name: &str, password: &str) -> (String, String) {
-    let r =
-        request(addr, "POST", "/login", &[FORM], &format!("name={name}&password={}", password.replace(' ', "+"))).await;
-    assert_eq!(r.status, 303, "{}", r.body);
-    let set = r.header("set-cookie").unwrap().to_string();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
-    let cookie = set.split(';').next().unwrap().to_string();
-    let page = request(addr, "GET", "/key", &[("Cookie", &cookie)], "").await;
-    assert_eq!(page.status, 200);
-    let csrf = page.body.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    (cookie, csrf)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -96,8 +51,8 @@ async fn every_route_refuses_a_request_without_a_session() {
     }
     let login = request(addr, "GET", "/login", &[], "").await;
     assert_eq!(login.status, 200);
-    assert!(login.body.contains("登录"));
-    assert!(request(addr, "GET", "/login?lang=en", &[], "").await.body.contains("Log in"));
+    assert!(login.text().contains("登录"));
+    assert!(request(addr, "GET", "/login?lang=en", &[], "").await.text().contains("Log in"));
     for h in ["content-security-policy", "x-frame-options", "cache-control", "referrer-policy"] {
         assert!(login.header(h).is_some(), "{h} missing");
     }
@@ -111,13 +66,13 @@ async fn state_changes_need_the_csrf_token_and_roles_are_enforced() {
     let c = ("Cookie", cookie.as_str());
     let next = request(addr, "GET", "/api/next", &[c], "").await;
     assert_eq!(next.status, 200);
-    assert_eq!(next.body, "{\"items\":[]}");
+    assert_eq!(next.text(), "{\"items\":[]}");
     let body = "{\"item\":\"1:agent_phone\",\"value\":\"13812345678\"}";
     assert_eq!(request(addr, "POST", "/api/key", &[JSON, c], body).await.status, 403, "no token");
     assert_eq!(request(addr, "POST", "/api/key", &[JSON, c, ("x-csrf-token", "0000")], body).await.status, 403);
     // With the token the request gets through to the store, which has no such page.
     let r = request(addr, "POST", "/api/key", &[JSON, c, ("x-csrf-token", &csrf)], body).await;
-    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(r.status, 422, "{}", r.text());
     // A keyer is not a supervisor.
     assert_eq!(request(addr, "GET", "/supervisor", &[c], "").await.status, 403);
     assert_eq!(request(addr, "GET", "/api/queues", &[c], "").await.status, 403);

@@ -9,45 +9,9 @@ use formscan_campaign::store::{PrintedForm, SqliteStore, Store};
 use formscan_campaign::{assess, intake, keying};
 use formscan_station::{start, StationOptions};
 use formscan_synth::{self as synth, Degrade, SynthOptions};
-use std::net::SocketAddr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+mod common;
 
-async fn request(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String, Vec<u8>) {
-    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    s.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&raw[..at]).to_string();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head, raw[at + 4..].to_vec())
-}
-
-async fn log_in(addr: SocketAddr, name: &str, password: &str) -> (String, String) {
-    let body = format!("name={name}&password={}", password.replace(' ', "+"));
-    let (status, head, _) =
-        request(addr, "POST", "/login", &[("Content-Type", "application/x-www-form-urlencoded")], &body).await;
-    assert_eq!(status, 303);
-    let cookie =
-        head.lines().find_map(|l| l.strip_prefix("set-cookie: ")).unwrap().split(';').next().unwrap().to_string();
-    let (_, _, page) = request(addr, "GET", "/key", &[("Cookie", &cookie)], "").await;
-    let page = String::from_utf8(page).unwrap();
-    let csrf = page.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    (cookie, csrf)
-}
+use common::{log_in, request};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
@@ -104,9 +68,9 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
         // leased to this keyer, so each request hands them again beside the new items.
         let mut skipped = std::collections::HashSet::new();
         loop {
-            let (status, _, body) = request(addr, "GET", "/api/next?n=20", &[("Cookie", &cookie)], "").await;
-            assert_eq!(status, 200);
-            let j: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            let r = request(addr, "GET", "/api/next?n=20", &[("Cookie", &cookie)], "").await;
+            assert_eq!(r.status, 200);
+            let j: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
             let items: Vec<_> = j["items"]
                 .as_array()
                 .unwrap()
@@ -122,10 +86,9 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
                 if it["stage"] == "second" {
                     assert!(it["read"].is_null(), "a second keyer keys blind");
                 }
-                let (s, head, png) =
-                    request(addr, "GET", &format!("/api/snippet/{page}/{field}"), &[("Cookie", &cookie)], "").await;
-                if s == 200 {
-                    assert!(head.contains("image/png") && png.starts_with(b"\x89PNG"));
+                let r = request(addr, "GET", &format!("/api/snippet/{page}/{field}"), &[("Cookie", &cookie)], "").await;
+                if r.status == 200 {
+                    assert!(r.header("content-type") == Some("image/png") && r.body.starts_with(b"\x89PNG"));
                     snippets += 1;
                 }
                 let Some(value) = truth(page, field) else {
@@ -138,8 +101,8 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
                     ("Content-Type", "application/json"),
                     ("x-csrf-token", csrf.as_str()),
                 ];
-                let (s, _, reply) = request(addr, "POST", "/api/key", &h, &body).await;
-                assert_eq!(s, 200, "{}", String::from_utf8_lossy(&reply));
+                let r = request(addr, "POST", "/api/key", &h, &body).await;
+                assert_eq!(r.status, 200, "{}", r.text());
                 keyed += 1;
             }
         }

@@ -1,0 +1,61 @@
+//! A minimal HTTP/1.1 client for the station's tests: one request per connection
+//! (`Connection: close`), read to the end. No client library: the tests see the bytes the
+//! station sends.
+
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A response.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    /// A header's value (names compared without case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).to_string()
+    }
+}
+
+/// Sends one request and reads the whole response.
+pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> Reply {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await.unwrap();
+    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..at]).to_string();
+    let mut lines = head.lines();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Reply { status, headers, body: raw.get(at + 4..).unwrap_or_default().to_vec() }
+}
+
+/// Logs in with a form post; returns the session cookie (`name=value`) and the page's CSRF
+/// token. Checks the cookie's flags on the way.
+pub async fn log_in(addr: SocketAddr, name: &str, password: &str) -> (String, String) {
+    let body = format!("name={name}&password={}", password.replace(' ', "+"));
+    let r = request(addr, "POST", "/login", &[("Content-Type", "application/x-www-form-urlencoded")], &body).await;
+    assert_eq!(r.status, 303, "{}", r.text());
+    let set = r.header("set-cookie").unwrap().to_string();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    let cookie = set.split(';').next().unwrap().to_string();
+    let page = request(addr, "GET", "/key", &[("Cookie", &cookie)], "").await;
+    assert_eq!(page.status, 200);
+    let csrf = page.text().split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    (cookie, csrf)
+}
