@@ -37,12 +37,12 @@ fn accounts_and_keying_from_the_terminal() {
     formscan(&["user", "disable", "zhang", "--db", db], "");
     let (code, out, _) = formscan(&["user", "list", "--db", db], "");
     assert_eq!((code, out.trim()), (0, "zhang\tkeyer\tdisabled"));
-    let bytes = std::fs::read(&db).unwrap();
+    let bytes = std::fs::read(db).unwrap();
     assert!(!bytes.windows(17).any(|w| w == b"a long password 7"), "the password is stored");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o077, 0, "the store is owner-only");
+        assert_eq!(std::fs::metadata(db).unwrap().permissions().mode() & 0o077, 0, "the store is owner-only");
     }
     // Nothing waits in an empty campaign; keying needs a person, a field, a value and an operator.
     let (code, out, _) = formscan(&["key", "--db", db, "--list"], "");
