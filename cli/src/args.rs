@@ -189,7 +189,8 @@ pub(crate) enum Command {
         /// Who keys (recorded with the value; double entry needs two different operators).
         #[arg(long)]
         operator: Option<String>,
-        /// The value is the reader's reading or one of its candidates (no second keyer needed).
+        /// The value is the reader's reading, confirmed (no second keyer needed; refused when it
+        /// is not what the reader read).
         #[arg(long, conflicts_with = "supervisor")]
         confirm: bool,
         /// Settle the value as a supervisor (after two keyers disagreed).

@@ -18,7 +18,7 @@
 //! 2. for a field whose class needs **double entry** ([`KeyingPolicy::double_entry`]; ID numbers
 //!    and names by default): the latest entries of the last two operators who keyed it blind;
 //!    the same value is final, two different values are a mismatch for a supervisor, one alone
-//!    waits for a second keyer. A value confirmed from the reader's candidates
+//!    waits for a second keyer. A value confirmed as the reader's reading
 //!    ([`KeySource::Confirmed`]) needs no second keyer;
 //! 3. otherwise the latest keyed or confirmed entry;
 //! 4. with no entry, the reader's value when it was accepted.
@@ -36,7 +36,8 @@ use std::collections::BTreeSet;
 /// Where a keyed value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum KeySource {
-    /// A keyer confirmed the reader's reading or one of its candidates.
+    /// A keyer confirmed the reader's reading (checked by [`key_value`]: the value must be
+    /// what the reader read).
     Confirmed,
     /// A keyer typed the value.
     Keyed,
@@ -226,10 +227,24 @@ pub fn key_value(
         return Err(Error::input("keying needs an operator name"));
     }
     let value = check_value(field, value)?;
-    let at =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let entry =
-        KeyedValue { page_id, field: field.to_string(), value: value.clone(), source, operator: operator.into(), at };
+    if source == KeySource::Confirmed {
+        // A confirmation skips double entry, so it must be what the reader read: otherwise
+        // "confirming" a typed value would bypass the second keyer.
+        let read = store.page_field(page_id, field)?.and_then(|f| f.value).and_then(|v| check_value(field, &v).ok());
+        if read.as_deref() != Some(value.as_str()) {
+            return Err(Error::input(format!(
+                "{field}: only the reader's reading can be confirmed; key the value instead"
+            )));
+        }
+    }
+    let entry = KeyedValue {
+        page_id,
+        field: field.to_string(),
+        value: value.clone(),
+        source,
+        operator: operator.into(),
+        at: now(),
+    };
     store.record_keyed(&[entry])?;
     Ok(value)
 }

@@ -62,6 +62,7 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
     let (addr, _task) = start(opts).await.unwrap();
     let mut keyed = 0;
     let mut snippets = 0;
+    let mut confirms_refused = 0;
     for (name, password) in [("keyer1", "keyer password 1"), ("keyer2", "keyer password 2")] {
         let (cookie, csrf) = log_in(addr, name, password).await;
         // Fields whose written value is no valid value (a rule breaker's) are not keyed; they stay
@@ -91,6 +92,20 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
                     assert!(r.header("content-type") == Some("image/png") && r.body.starts_with(b"\x89PNG"));
                     snippets += 1;
                 }
+                // Confirming skips double entry, so only the reader's own reading can be confirmed.
+                if let (Some(read), "phone") = (it["read"].as_str(), it["class"].as_str().unwrap()) {
+                    let other = if read == "13912345678" { "13812345678" } else { "13912345678" };
+                    let body = serde_json::json!({"item": it["item"], "value": other, "confirm": true}).to_string();
+                    let h = [
+                        ("Cookie", cookie.as_str()),
+                        ("Content-Type", "application/json"),
+                        ("x-csrf-token", csrf.as_str()),
+                    ];
+                    let r = request(addr, "POST", "/api/key", &h, &body).await;
+                    assert_eq!(r.status, 422, "{}", r.text());
+                    assert!(r.text().contains("confirmed"), "{}", r.text());
+                    confirms_refused += 1;
+                }
                 let Some(value) = truth(page, field) else {
                     skipped.insert(it["item"].as_str().unwrap().to_string());
                     continue;
@@ -109,6 +124,7 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
     }
     assert!(keyed >= waiting.min(5), "{keyed} keyed of {waiting}");
     assert!(snippets >= 1, "no snippet served");
+    assert!(confirms_refused >= 1, "no confirmation of a wrong value tried");
     // Every field with a valid written value is settled; names and IDs by two keyers.
     let mut store = SqliteStore::open(&db, None).unwrap();
     let left: Vec<_> = assess(&mut store, &Default::default())

@@ -285,6 +285,8 @@ pub trait Store: Send {
     /// Appends keyed values ([`crate::keying`]) in one transaction; earlier values stay. Fails
     /// for a page that is not stored.
     fn record_keyed(&mut self, values: &[KeyedValue]) -> Result<()>;
+    /// What the reader stored for one field of a page, if the page and field exist.
+    fn page_field(&mut self, page_id: i64, field: &str) -> Result<Option<StoredField>>;
     /// The values keyed for a page's fields, oldest first.
     fn keyed_on_page(&mut self, page_id: i64) -> Result<Vec<KeyedValue>>;
     /// Adds an operator's account; fails when the name is taken.

@@ -624,6 +624,17 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<_>>().map_err(db_err)
     }
 
+    fn page_field(&mut self, page_id: i64, field: &str) -> Result<Option<StoredField>> {
+        self.conn
+            .query_row(
+                "SELECT state, value, status FROM fields WHERE page_id = ?1 AND name = ?2",
+                params![page_id, field],
+                |r| Ok(StoredField { state: r.get(0)?, value: r.get(1)?, status: r.get(2)? }),
+            )
+            .optional()
+            .map_err(db_err)
+    }
+
     fn keyed_on_page(&mut self, page_id: i64) -> Result<Vec<KeyedValue>> {
         let mut st = self
             .conn
