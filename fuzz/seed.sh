@@ -34,6 +34,10 @@ for f in "$root"/tests/bad/*; do
   [ -f "$f" ] || continue
   name=$(basename "$f")
   case "$name" in README*) continue ;; esac
+  # A panic inside a third-party decoder that formscan's decoder guard contains (a rejected
+  # page, in the bad-input catalogue) still aborts a fuzzer, whose panic hook runs before any
+  # guard: seeding it would end every run at once. It stays out of the corpora.
+  case "$name" in fuzz-decode-*) continue ;; esac
   case "$name" in
     fuzz-*)
       t=${name#fuzz-}
