@@ -148,29 +148,37 @@ impl FieldValue {
 
 /// The value of `field` on `page` (module notes).
 pub fn field_value(page: &PageView, field: &str, policy: &KeyingPolicy) -> FieldValue {
-    let entries: Vec<&KeyedValue> = page.keyed.iter().filter(|k| k.field == field).collect();
+    keyed_value(&page.keyed, field, policy).unwrap_or_else(|| read_value(page, field))
+}
+
+/// Steps 1–3 of [`field_value`], from a page's keyed entries alone; `None` when `field` has none.
+pub fn keyed_value(keyed: &[KeyedValue], field: &str, policy: &KeyingPolicy) -> Option<FieldValue> {
+    let entries: Vec<&KeyedValue> = keyed.iter().filter(|k| k.field == field).collect();
     if let Some(s) = entries.iter().rev().find(|k| k.source == KeySource::Supervisor) {
-        return FieldValue::Keyed(s.value.clone());
+        return Some(FieldValue::Keyed(s.value.clone()));
     }
     let double = field_class(field).is_some_and(|c| policy.double_entry.contains(&c));
-    if let Some(last) = entries.last() {
-        if !double || last.source == KeySource::Confirmed {
-            return FieldValue::Keyed(last.value.clone());
-        }
-        // The latest typed value of each operator, most recent operator first.
-        let mut seen: Vec<&KeyedValue> = Vec::new();
-        for k in entries.iter().rev().filter(|k| k.source == KeySource::Keyed) {
-            if !seen.iter().any(|s| s.operator == k.operator) {
-                seen.push(k);
-            }
-        }
-        return match seen.as_slice() {
-            [] => FieldValue::Keyed(last.value.clone()),
-            [_] => FieldValue::AwaitingSecond,
-            [a, b, ..] if a.value == b.value => FieldValue::Keyed(a.value.clone()),
-            _ => FieldValue::Mismatch,
-        };
+    let last = entries.last()?;
+    if !double || last.source == KeySource::Confirmed {
+        return Some(FieldValue::Keyed(last.value.clone()));
     }
+    // The latest typed value of each operator, most recent operator first.
+    let mut seen: Vec<&KeyedValue> = Vec::new();
+    for k in entries.iter().rev().filter(|k| k.source == KeySource::Keyed) {
+        if !seen.iter().any(|s| s.operator == k.operator) {
+            seen.push(k);
+        }
+    }
+    Some(match seen.as_slice() {
+        [] => FieldValue::Keyed(last.value.clone()),
+        [_] => FieldValue::AwaitingSecond,
+        [a, b, ..] if a.value == b.value => FieldValue::Keyed(a.value.clone()),
+        _ => FieldValue::Mismatch,
+    })
+}
+
+/// Step 4 of [`field_value`]: the reader's value when it was accepted.
+fn read_value(page: &PageView, field: &str) -> FieldValue {
     match page.fields.get(field).and_then(|f| f.accepted_value()) {
         Some(v) => FieldValue::Read(v.to_string()),
         None => FieldValue::None,
@@ -334,6 +342,9 @@ pub struct WorkItem {
     pub state: FieldValue,
     /// The finding that asks for it.
     pub code: FindingCode,
+    /// What the reader read, for a first keyer to confirm or correct (`None` for a second
+    /// keyer, who keys blind, and where the reader read nothing).
+    pub read: Option<String>,
 }
 
 /// How long a lease lasts. Default 10 minutes: an item takes seconds, so a lease that runs
@@ -381,6 +392,7 @@ pub fn next_items(
                     class: p.class,
                     state: p.state.clone(),
                     code: p.code,
+                    read: None,
                 });
             }
         }
@@ -402,10 +414,10 @@ pub fn next_items(
         // The candidates come from a snapshot taken before the lease: another keyer may have
         // keyed the field and let it go since. With the lease held, its state is read again,
         // and the item kept only if it still needs this operator.
-        let mut page = pages[&c.page_id].clone();
-        page.keyed = store.keyed_on_page(c.page_id)?;
-        let state = field_value(&page, &c.field, &opts.keying);
-        let mine = page.keyed.iter().any(|k| k.field == c.field && k.operator == operator);
+        let page = pages[&c.page_id];
+        let keyed = store.keyed_on_page(c.page_id)?;
+        let state = keyed_value(&keyed, &c.field, &opts.keying).unwrap_or_else(|| read_value(page, &c.field));
+        let mine = keyed.iter().any(|k| k.field == c.field && k.operator == operator);
         let still = match state {
             FieldValue::Read(_) | FieldValue::Keyed(_) => false,
             FieldValue::Mismatch => supervisor,
@@ -413,6 +425,9 @@ pub fn next_items(
             FieldValue::None => true,
         };
         if still {
+            // A first keyer sees what the reader read; a second keyer keys blind.
+            c.read =
+                (state == FieldValue::None).then(|| page.fields.get(&c.field).and_then(|f| f.value.clone())).flatten();
             c.state = state;
             out.push(c);
         } else {

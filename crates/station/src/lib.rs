@@ -363,18 +363,16 @@ async fn api_next(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     let r = with_store(&state, move |store| {
         let items =
             keying::next_items(store, &Default::default(), &s.name, s.role >= Role::Supervisor, n, keying::now())?;
-        let reads = reader_values(store, &items)?;
         Ok(items
             .into_iter()
-            .zip(reads)
-            .map(|(i, read)| ItemJson {
+            .map(|i| ItemJson {
                 item: i.item,
                 page_id: i.page_id,
                 field: i.field,
                 class: class_name(i.class),
                 stage: stage_name(&i.state),
                 finding: i.code.to_string(),
-                read,
+                read: i.read,
             })
             .collect::<Vec<_>>())
     })
@@ -383,24 +381,6 @@ async fn api_next(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
         Ok(items) => Json(serde_json::json!({ "items": items })).into_response(),
         Err(r) => r,
     }
-}
-
-/// The reader's value of each item's field (a first keyer sees it; a second keyer keys blind).
-fn reader_values(store: &mut SqliteStore, items: &[WorkItem]) -> Result<Vec<Option<String>>> {
-    if items.is_empty() {
-        return Ok(Vec::new());
-    }
-    let pages: std::collections::HashMap<i64, formscan_campaign::store::PageView> =
-        store.persons()?.into_iter().flat_map(|v| v.pages).map(|p| (p.id, p)).collect();
-    Ok(items
-        .iter()
-        .map(|i| {
-            if i.state != FieldValue::None {
-                return None;
-            }
-            pages.get(&i.page_id).and_then(|p| p.fields.get(&i.field)).and_then(|f| f.value.clone())
-        })
-        .collect())
 }
 
 #[derive(Deserialize)]
@@ -427,10 +407,8 @@ async fn api_key(State(state): State<AppState>, headers: HeaderMap, Json(k): Jso
         let source = if s.role >= Role::Supervisor && !k.confirm {
             // A supervisor's value settles a mismatch; on a first or second entry it counts
             // as a keyer's, so that double entry still holds.
-            let mismatch = {
-                let mut p = store.persons()?.into_iter().flat_map(|v| v.pages).find(|p| p.id == page_id);
-                p.as_mut().map(|p| keying::field_value(p, field, &Default::default())) == Some(FieldValue::Mismatch)
-            };
+            let keyed = store.keyed_on_page(page_id)?;
+            let mismatch = keying::keyed_value(&keyed, field, &Default::default()) == Some(FieldValue::Mismatch);
             if mismatch {
                 KeySource::Supervisor
             } else {
@@ -449,6 +427,7 @@ async fn api_key(State(state): State<AppState>, headers: HeaderMap, Json(k): Jso
             class,
             state: FieldValue::None,
             code: formscan::finding::FindingCode::FieldUnclear,
+            read: None,
         };
         keying::key_item(store, &item, &k.value, source, &s.name)
     })

@@ -68,6 +68,7 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
         // Fields whose written value is no valid value (a rule breaker's) are not keyed; they stay
         // leased to this keyer, so each request hands them again beside the new items.
         let mut skipped = std::collections::HashSet::new();
+        let h = [("Cookie", cookie.as_str()), ("Content-Type", "application/json"), ("x-csrf-token", csrf.as_str())];
         loop {
             let r = request(addr, "GET", "/api/next?n=20", &[("Cookie", &cookie)], "").await;
             assert_eq!(r.status, 200);
@@ -96,11 +97,6 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
                 if let (Some(read), "phone") = (it["read"].as_str(), it["class"].as_str().unwrap()) {
                     let other = if read == "13912345678" { "13812345678" } else { "13912345678" };
                     let body = serde_json::json!({"item": it["item"], "value": other, "confirm": true}).to_string();
-                    let h = [
-                        ("Cookie", cookie.as_str()),
-                        ("Content-Type", "application/json"),
-                        ("x-csrf-token", csrf.as_str()),
-                    ];
                     let r = request(addr, "POST", "/api/key", &h, &body).await;
                     assert_eq!(r.status, 422, "{}", r.text());
                     assert!(r.text().contains("confirmed"), "{}", r.text());
@@ -111,11 +107,6 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
                     continue;
                 };
                 let body = serde_json::json!({"item": it["item"], "value": value}).to_string();
-                let h = [
-                    ("Cookie", cookie.as_str()),
-                    ("Content-Type", "application/json"),
-                    ("x-csrf-token", csrf.as_str()),
-                ];
                 let r = request(addr, "POST", "/api/key", &h, &body).await;
                 assert_eq!(r.status, 200, "{}", r.text());
                 keyed += 1;
