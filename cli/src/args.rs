@@ -167,6 +167,12 @@ pub(crate) enum Command {
         /// accept, reject, or choose:PAGE (a page key shown by `status --details`).
         #[arg(long)]
         decision: String,
+        /// Why (a rejection's reason for the school); kept in the form's history.
+        #[arg(long)]
+        reason: Option<String>,
+        /// Who decides (kept in the form's history). Default: the login name ($USER).
+        #[arg(long)]
+        operator: Option<String>,
     },
     /// Key in (录入) a value the reader could not read, or list the fields waiting for one.
     Key {

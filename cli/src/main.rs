@@ -142,7 +142,7 @@ fn run() -> Result<i32> {
                 source,
             })?
         }
-        Command::Review { db, id_number, decision } => {
+        Command::Review { db, id_number, decision, reason, operator } => {
             let mut store = open_store(&db, None)?;
             let d = match decision.as_str() {
                 "accept" => formscan_campaign::store::Decision::Accept,
@@ -156,7 +156,13 @@ fn run() -> Result<i32> {
             let Some(p) = persons.iter().find(|p| p.person.person.id_number == id_number) else {
                 bail!("no person with that ID number in the store");
             };
-            store.decide(p.person.key, d)?;
+            let operator = operator
+                .or_else(|| std::env::var("USER").ok())
+                .filter(|o| !o.trim().is_empty())
+                .unwrap_or_else(|| "terminal".to_string());
+            let mut entry = formscan_campaign::store::DecisionEntry::new(p.person.key, d, &operator);
+            entry.reason = reason;
+            store.decide(&entry)?;
             true
         }
     };

@@ -13,6 +13,7 @@ pub mod digits;
 use crate::model::DigitClassifier;
 use digits::DigitOptions;
 
+use crate::geometry::Rect;
 use crate::record::{CellReading, FieldReading, FieldState, GroupReading, GroupState, ReadingKind};
 use crate::register::Registration;
 use crate::scan::{Scan, INK_FRACTION};
@@ -275,6 +276,10 @@ fn reading(kind: ReadingKind, (s, conf): (u8, f64), fill: f64, checkbox: bool) -
     }
 }
 
+/// Room past a group's last box for its printed label, mm: the template's labels are at most
+/// five characters at 3.5 mm.
+const GROUP_LABEL_MM: f64 = 20.0;
+
 fn snippet(scan: &Scan, reg: &Registration, f: &Field, ppm: f64, colour: bool) -> Snippet {
     let rect = f.rect.inflate(1.0);
     let mut px = Vec::new();
@@ -412,6 +417,34 @@ pub fn read_fields(
         out.fields.insert(f.name.clone(), r);
     }
     out.groups = group_readings(template, &out.fields);
+    if opts.snippets {
+        // A group that is not one clear tick (none, several, or unclear) is settled by a person
+        // choosing: they see the whole row of boxes with the labels printed between them, and
+        // past the last box for its label.
+        for g in &template.groups {
+            let state = out.groups.get(&g.name).map(|r| r.state);
+            if state == Some(GroupState::One) {
+                continue;
+            }
+            let boxes = template
+                .fields
+                .iter()
+                .filter(|f| matches!(&f.kind, FieldKind::Checkbox { group, .. } if *group == g.name));
+            let Some(r) = boxes.map(|f| f.rect).reduce(|a, b| {
+                let (x, y) = (a.x.min(b.x), a.y.min(b.y));
+                Rect::new(x, y, (a.x + a.w).max(b.x + b.w) - x, (a.y + a.h).max(b.y + b.h) - y)
+            }) else {
+                continue;
+            };
+            let area = Field {
+                name: g.name.clone(),
+                kind: FieldKind::Text,
+                label: None,
+                rect: Rect::new(r.x - 1.0, r.y - 1.5, r.w + GROUP_LABEL_MM, r.h + 3.0),
+            };
+            out.snippets.push(snippet(scan, reg, &area, 8.0, false));
+        }
+    }
     out
 }
 

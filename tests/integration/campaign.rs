@@ -13,7 +13,7 @@ use formscan::batch::BatchOptions;
 use formscan::domain::parse_id;
 use formscan::finding::FindingCode;
 use formscan::{Engine, Template};
-use formscan_campaign::store::{Decision, PrintedForm, SqliteStore, Store};
+use formscan_campaign::store::{Decision, DecisionEntry, PrintedForm, SqliteStore, Store};
 use formscan_campaign::{self as campaign, export, intake, FormStatus};
 use formscan_print as print;
 use formscan_synth::{self as synth, Degrade, SynthOptions, Truth};
@@ -240,7 +240,7 @@ fn campaign_end_to_end() {
     // before it, no form that waits for a value can be accepted, not even by a reviewer.
     for x in &a {
         if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == FindingCode::FieldUnclear) {
-            store.decide(x.view.person.key, Decision::Accept).unwrap();
+            store.decide(&DecisionEntry::new(x.view.person.key, Decision::Accept, "tester")).unwrap();
         }
     }
     let before = campaign::assess(&mut store, &Default::default()).unwrap();
@@ -253,7 +253,7 @@ fn campaign_end_to_end() {
     let a = campaign::assess(&mut store, &Default::default()).unwrap();
     for x in &a {
         if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == FindingCode::FieldUnclear) {
-            store.decide(x.view.person.key, Decision::Accept).unwrap();
+            store.decide(&DecisionEntry::new(x.view.person.key, Decision::Accept, "tester")).unwrap();
         }
     }
     let a = campaign::assess(&mut store, &Default::default()).unwrap();

@@ -106,7 +106,18 @@ fn twenty_keyers_at_once_get_no_item_twice_and_lose_no_value() {
                         handed.lock().unwrap().push((item.item.clone(), item.state.clone(), me.clone()));
                         match truth_of(&paths[&item.page_id], &item.field) {
                             Some(v) => {
-                                keying::key_item(&mut store, &item, &v, KeySource::Keyed, &me).unwrap();
+                                keying::key_item(
+                                    &mut store,
+                                    &Default::default(),
+                                    item.page_id,
+                                    &item.field,
+                                    &v,
+                                    keying::KeyAction::Key,
+                                    &me,
+                                    false,
+                                    None,
+                                )
+                                .unwrap();
                                 *keyed.lock().unwrap() += 1;
                             }
                             None => {

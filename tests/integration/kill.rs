@@ -13,7 +13,7 @@ use formscan::batch::BatchOptions;
 use formscan::finding::FindingCode;
 use formscan::record::PageRecord;
 use formscan::{Engine, Template};
-use formscan_campaign::store::{Decision, SqliteStore, Store};
+use formscan_campaign::store::{Decision, DecisionEntry, SqliteStore, Store};
 use formscan_campaign::{self as campaign, export, intake, FormStatus};
 use formscan_print as print;
 use formscan_synth::{self as synth, Degrade, SynthOptions};
@@ -81,7 +81,7 @@ fn decide_and_export(dir: &Path, out: &Path) -> export::ExportSummary {
     crate::key_from_truth(&mut store, &dir.join("truth"));
     for x in campaign::assess(&mut store, &Default::default()).unwrap() {
         if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == FindingCode::FieldUnclear) {
-            store.decide(x.view.person.key, Decision::Accept).unwrap();
+            store.decide(&DecisionEntry::new(x.view.person.key, Decision::Accept, "tester")).unwrap();
         }
     }
     export::export(&mut store, out, &Default::default()).unwrap()

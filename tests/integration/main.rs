@@ -138,10 +138,25 @@ pub fn key_from_truth(store: &mut dyn formscan_campaign::store::Store, truth_dir
                 if !(first || second) {
                     continue;
                 }
-                let Some(t) = truth.fields.get(&p.field) else { continue };
-                let value = t.text.clone().or_else(|| t.cells.as_ref().map(|c| c.concat())).unwrap_or_default();
+                let value = if p.field == "agent_relation" {
+                    // The box the writer ticked, when exactly one was.
+                    let ticked: Vec<&str> = keying::RELATIONS
+                        .iter()
+                        .filter(|(v, _)| {
+                            truth.fields.get(&format!("relation_{v}")).is_some_and(|t| t.state == "checked")
+                        })
+                        .map(|(v, _)| *v)
+                        .collect();
+                    if ticked.len() != 1 {
+                        continue;
+                    }
+                    ticked[0].to_string()
+                } else {
+                    let Some(t) = truth.fields.get(&p.field) else { continue };
+                    t.text.clone().or_else(|| t.cells.as_ref().map(|c| c.concat())).unwrap_or_default()
+                };
                 if keying::check_value(&p.field, &value).is_ok() {
-                    keying::key_value(store, page.id, &p.field, &value, KeySource::Keyed, operator).unwrap();
+                    keying::key_value(store, page.id, &p.field, &value, KeySource::Keyed, operator, None).unwrap();
                     keyed += 1;
                 }
             }

@@ -12,7 +12,7 @@ use crate::{scratch, simulate};
 use formscan::batch::{self, BatchOptions};
 use formscan::record::{Outcome, PageRecord};
 use formscan::{Engine, Error, Template};
-use formscan_campaign::store::{Decision, SqliteStore, Store};
+use formscan_campaign::store::{Decision, DecisionEntry, SqliteStore, Store};
 use formscan_campaign::{self as campaign, export, intake, FormStatus};
 use formscan_print as print;
 use formscan_synth::{self as synth, Degrade, SynthOptions};
@@ -171,7 +171,7 @@ fn colliding_school_names_print_and_export_apart() {
     crate::key_from_truth(&mut store, &dir.join("scans"));
     for a in campaign::assess(&mut store, &Default::default()).unwrap() {
         if a.status != FormStatus::Accepted {
-            store.decide(a.view.person.key, Decision::Accept).unwrap();
+            store.decide(&DecisionEntry::new(a.view.person.key, Decision::Accept, "tester")).unwrap();
         }
     }
     drop(store);

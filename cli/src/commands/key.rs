@@ -60,7 +60,7 @@ pub(crate) fn cmd_key(a: KeyArgs<'_>) -> Result<bool> {
         bail!("that person's form has no scan that counts (not returned, or several scans: choose one first)");
     };
     let page_id = x.view.pages[i].id;
-    let stored = keying::key_value(&mut store, page_id, field, value, a.source, operator)?;
+    let stored = keying::key_value(&mut store, page_id, field, value, a.source, operator, None)?;
     // Where the field stands now (a second keyer may still be needed).
     let after = campaign::assess(&mut store, &opts)?;
     let now = after.iter().find(|y| y.view.person.key == x.view.person.key).expect("the person is still there");

@@ -132,14 +132,7 @@ pub const HEADER: [&str; 13] = [
 ];
 
 fn relation_zh(v: &str) -> &str {
-    match v {
-        "father" => "父亲",
-        "mother" => "母亲",
-        "paternal_grandparent" => "祖父母",
-        "maternal_grandparent" => "外祖父母",
-        "other" => "其他",
-        _ => "",
-    }
+    crate::keying::RELATIONS.iter().find(|(k, _)| *k == v).map(|(_, zh)| *zh).unwrap_or("")
 }
 
 /// A field's value: final keyed, else accepted as read ([`crate::keying::field_value`]).
@@ -150,8 +143,14 @@ fn value(page: &PageView, name: &str, policy: &KeyingPolicy) -> Option<String> {
 /// The values a person's row needs that are missing (module notes): empty when it can go out.
 fn missing_values(a: &Assessed, page: &PageView, policy: &KeyingPolicy, reference: Date) -> Vec<&'static str> {
     let mut out = Vec::new();
-    for (field, _) in crate::keying::KEYED_FIELDS {
-        let written = page.fields.get(field).is_some_and(|f| f.state == "ink");
+    for (field, class) in crate::keying::KEYED_FIELDS {
+        // A written value, or a relationship box ticked: either must have a value to go out.
+        let written = match class {
+            crate::keying::FieldClass::Choice => {
+                page.fields.get(&crate::keying::stored_name(field)).is_some_and(|f| f.state != "none")
+            }
+            _ => page.fields.get(field).is_some_and(|f| f.state == "ink"),
+        };
         if written && value(page, field, policy).is_none() {
             out.push(field);
         }
@@ -165,7 +164,7 @@ fn missing_values(a: &Assessed, page: &PageView, policy: &KeyingPolicy, referenc
                 out.push(field);
             }
         }
-        if page.fields.get("group:agent_relation").and_then(|g| g.value.as_deref()).is_none() {
+        if value(page, "agent_relation", policy).is_none() && !out.contains(&"agent_relation") {
             out.push("agent_relation");
         }
     }
@@ -189,8 +188,7 @@ fn record(a: &Assessed, page: &PageView, policy: &KeyingPolicy) -> (CardRow, Pho
     let info = parse_id(&id).ok();
     let sex = info.as_ref().map(|i| i.sex).or(p.sex).map(|s| s.as_zh()).unwrap_or("");
     let birth = info.as_ref().map(|i| i.birth_date).or(p.birth_date).map(|d| d.to_string()).unwrap_or_default();
-    let relation =
-        page.fields.get("group:agent_relation").and_then(|g| g.value.as_deref()).map(relation_zh).unwrap_or("");
+    let relation = value(page, "agent_relation", policy).map(|v| relation_zh(&v).to_string()).unwrap_or_default();
     // The card photo of this scan, as intake recorded it (`photos/<school>/<ID>-<scan tag>.jpg`;
     // a photo under `photos-review/` is no card photo). Stores written before photos were named
     // per scan hold no name: there the photo is `photos/<school>/<ID>.jpg`.

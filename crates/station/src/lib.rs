@@ -38,18 +38,24 @@
 #![allow(clippy::result_large_err)]
 
 mod pages;
+mod review;
 pub mod session;
+mod supervisor;
+mod work;
 
-use axum::extract::{Path as UrlPath, Query, State};
+pub use supervisor::{operator_stats, OperatorStats};
+pub use work::{WorkLists, REFRESH};
+
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use formscan::error::{Error, Result};
 use formscan_campaign::accounts::{self, Role};
-use formscan_campaign::keying::{self, FieldClass, FieldValue, KeySource, WorkItem};
-use formscan_campaign::store::{SqliteStore, Store};
-use serde::{Deserialize, Serialize};
+use formscan_campaign::keying::FieldClass;
+use formscan_campaign::store::SqliteStore;
+use serde::Deserialize;
 use session::{Session, Sessions};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,6 +86,8 @@ impl StationOptions {
 struct AppState {
     store: Arc<Mutex<SqliteStore>>,
     sessions: Arc<Mutex<Sessions>>,
+    /// The waiting fields and forms (lock it while holding the store, never the other way).
+    work: Arc<Mutex<WorkLists>>,
 }
 
 const COOKIE: &str = "formscan_session";
@@ -95,7 +103,11 @@ pub async fn start(opts: StationOptions) -> Result<(SocketAddr, tokio::task::Joi
         )));
     }
     let store = SqliteStore::open(&opts.db, None)?;
-    let state = AppState { store: Arc::new(Mutex::new(store)), sessions: Arc::new(Mutex::new(Sessions::default())) };
+    let state = AppState {
+        store: Arc::new(Mutex::new(store)),
+        sessions: Arc::new(Mutex::new(Sessions::default())),
+        work: Arc::new(Mutex::new(WorkLists::default())),
+    };
     let listener = tokio::net::TcpListener::bind(opts.listen).await.map_err(|e| Error::Io { path: None, source: e })?;
     let addr = listener.local_addr().map_err(|e| Error::Io { path: None, source: e })?;
     let app = router(state);
@@ -134,13 +146,25 @@ fn router(state: AppState) -> Router {
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
         .route("/key", get(key_page))
-        .route("/supervisor", get(supervisor_page))
+        .route("/review", get(review_page))
+        .route("/supervisor", get(supervisor::supervisor_page))
+        .route("/supervisor/person", get(supervisor::person_page))
         .route("/static/station.js", get(|| async { static_file("text/javascript; charset=utf-8", pages::SCRIPT) }))
+        .route(
+            "/static/review.js",
+            get(|| async { static_file("text/javascript; charset=utf-8", pages::REVIEW_SCRIPT) }),
+        )
         .route("/static/station.css", get(|| async { static_file("text/css; charset=utf-8", pages::STYLE) }))
-        .route("/api/next", get(api_next))
-        .route("/api/key", post(api_key))
-        .route("/api/snippet/{page}/{field}", get(api_snippet))
-        .route("/api/queues", get(api_queues))
+        .route("/api/next", get(work::api_next))
+        .route("/api/key", post(work::api_key))
+        .route("/api/snippet/{page}/{field}", get(work::api_snippet))
+        .route("/api/queues", get(work::api_queues))
+        .route("/api/review/next", get(review::api_review_next))
+        .route("/api/review/decide", post(review::api_decide))
+        .route("/api/page/{page}", get(review::api_page))
+        .route("/api/photo/{page}", get(review::api_photo))
+        .route("/api/progress", get(supervisor::api_progress))
+        .route("/api/person", get(supervisor::api_person))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
@@ -223,11 +247,11 @@ async fn with_store<T: Send + 'static>(
 }
 
 #[derive(Deserialize)]
-struct Lang {
+pub(crate) struct Lang {
     lang: Option<String>,
 }
 
-fn english(q: &Lang) -> bool {
+pub(crate) fn english(q: &Lang) -> bool {
     q.lang.as_deref() == Some("en")
 }
 
@@ -306,195 +330,28 @@ async fn key_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Q
     }
 }
 
-async fn supervisor_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<Lang>) -> Response {
-    let s = match require(&state, &headers, false) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if s.role < Role::Supervisor {
-        return (StatusCode::FORBIDDEN, "supervisors only").into_response();
-    }
-    match with_store(&state, queue_counts).await {
-        Ok(q2) => pages::html(pages::supervisor(english(&q), &s, &q2)),
-        Err(r) => r,
-    }
-}
-
-/// One item as the API hands it out.
-#[derive(Debug, Serialize)]
-struct ItemJson {
-    item: String,
-    page_id: i64,
-    field: String,
-    class: &'static str,
-    stage: &'static str,
-    finding: String,
-    /// The reader's reading, when it read something (to confirm or correct).
-    read: Option<String>,
-}
-
-fn class_name(c: FieldClass) -> &'static str {
+/// The API's name of a field class.
+pub(crate) fn class_name(c: FieldClass) -> &'static str {
     match c {
         FieldClass::Phone => "phone",
         FieldClass::IdNumber => "id_number",
         FieldClass::Name => "name",
+        FieldClass::Choice => "choice",
     }
 }
 
-fn stage_name(v: &FieldValue) -> &'static str {
-    match v {
-        FieldValue::AwaitingSecond => "second",
-        FieldValue::Mismatch => "supervisor",
-        _ => "first",
+/// Refuses a session whose role is below `role` (403).
+pub(crate) fn forbid(s: &Session, role: Role, api: bool) -> std::result::Result<(), Response> {
+    if s.role >= role {
+        Ok(())
+    } else {
+        Err(supervisor::refuse_role(api))
     }
 }
 
-#[derive(Deserialize)]
-struct NextQuery {
-    n: Option<usize>,
-}
-
-async fn api_next(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
-    let s = match require(&state, &headers, true) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    let n = q.n.unwrap_or(3).clamp(1, 20);
-    let r = with_store(&state, move |store| {
-        let items =
-            keying::next_items(store, &Default::default(), &s.name, s.role >= Role::Supervisor, n, keying::now())?;
-        Ok(items
-            .into_iter()
-            .map(|i| ItemJson {
-                item: i.item,
-                page_id: i.page_id,
-                field: i.field,
-                class: class_name(i.class),
-                stage: stage_name(&i.state),
-                finding: i.code.to_string(),
-                read: i.read,
-            })
-            .collect::<Vec<_>>())
-    })
-    .await;
-    match r {
-        Ok(items) => Json(serde_json::json!({ "items": items })).into_response(),
-        Err(r) => r,
-    }
-}
-
-#[derive(Deserialize)]
-struct KeyRequest {
-    item: String,
-    value: String,
-    /// The value is the reader's reading, confirmed.
-    #[serde(default)]
-    confirm: bool,
-}
-
-async fn api_key(State(state): State<AppState>, headers: HeaderMap, Json(k): Json<KeyRequest>) -> Response {
-    let s = match require(&state, &headers, true) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if let Err(r) = check_csrf(&s, headers.get("x-csrf-token").and_then(|v| v.to_str().ok())) {
-        return r;
-    }
-    let r = with_store(&state, move |store| {
-        let Some((page, field)) = k.item.split_once(':') else { return Err(Error::input("item is PAGE:FIELD")) };
-        let page_id: i64 = page.parse().map_err(|_| Error::input("item is PAGE:FIELD"))?;
-        let class = keying::field_class(field).ok_or_else(|| Error::input("not a keyed field"))?;
-        let source = if s.role >= Role::Supervisor && !k.confirm {
-            // A supervisor's value settles a mismatch; on a first or second entry it counts
-            // as a keyer's, so that double entry still holds.
-            let keyed = store.keyed_on_page(page_id)?;
-            let mismatch = keying::keyed_value(&keyed, field, &Default::default()) == Some(FieldValue::Mismatch);
-            if mismatch {
-                KeySource::Supervisor
-            } else {
-                KeySource::Keyed
-            }
-        } else if k.confirm {
-            KeySource::Confirmed
-        } else {
-            KeySource::Keyed
-        };
-        let item = WorkItem {
-            item: k.item.clone(),
-            page_id,
-            person_key: 0,
-            field: field.to_string(),
-            class,
-            state: FieldValue::None,
-            code: formscan::finding::FindingCode::FieldUnclear,
-            read: None,
-        };
-        keying::key_item(store, &item, &k.value, source, &s.name)
-    })
-    .await;
-    match r {
-        Ok(v) => Json(serde_json::json!({ "value": v })).into_response(),
-        Err(r) => r,
-    }
-}
-
-async fn api_snippet(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    UrlPath((page_id, field)): UrlPath<(i64, String)>,
-) -> Response {
-    if let Err(r) = require(&state, &headers, true) {
-        return r;
-    }
-    if keying::field_class(&field).is_none() {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    let r = with_store(&state, move |store| {
-        let page = store.persons()?.into_iter().flat_map(|v| v.pages).find(|p| p.id == page_id);
-        let Some(page) = page else { return Ok(None) };
-        // Where `process` saved it: snippets/<run>-<serial>-p<page>/<field>.png.
-        let dir = std::path::Path::new(&page.out_dir).join("snippets");
-        for p in 1..=4 {
-            let folder = formscan::output::unique_file_name(&format!("{}-{}-p{p}", page.run, page.serial));
-            let f = dir.join(folder).join(format!("{}.png", formscan::output::unique_file_name(&field)));
-            if let Ok(bytes) = std::fs::read(&f) {
-                return Ok(Some(bytes));
-            }
-        }
-        Ok(None)
-    })
-    .await;
-    match r {
-        Ok(Some(png)) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(r) => r,
-    }
-}
-
-/// Fields waiting, by class and stage: (class, stage, count).
-fn queue_counts(store: &mut SqliteStore) -> Result<Vec<(String, String, usize)>> {
-    let mut counts: std::collections::BTreeMap<(String, String), usize> = Default::default();
-    for a in formscan_campaign::assess(store, &Default::default())? {
-        for p in &a.keying {
-            *counts.entry((class_name(p.class).to_string(), stage_name(&p.state).to_string())).or_default() += 1;
-        }
-    }
-    Ok(counts.into_iter().map(|((c, s), n)| (c, s, n)).collect())
-}
-
-async fn api_queues(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let s = match require(&state, &headers, true) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if s.role < Role::Supervisor {
-        return (StatusCode::FORBIDDEN, Json(serde_json::json!({"error": "supervisors only"}))).into_response();
-    }
-    match with_store(&state, queue_counts).await {
-        Ok(q) => Json(serde_json::json!({
-            "queues": q.iter().map(|(c, s, n)| serde_json::json!({"class": c, "stage": s, "count": n})).collect::<Vec<_>>()
-        }))
-        .into_response(),
+async fn review_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<Lang>) -> Response {
+    match require(&state, &headers, false).and_then(|s| forbid(&s, Role::Supervisor, false).map(|()| s)) {
+        Ok(s) => pages::html(pages::review(english(&q), &s)),
         Err(r) => r,
     }
 }

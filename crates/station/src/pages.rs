@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 pub const SCRIPT: &str = include_str!("station.js");
 /// The style sheet.
 pub const STYLE: &str = include_str!("station.css");
+/// The keyboard script of the review page.
+pub const REVIEW_SCRIPT: &str = include_str!("review.js");
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -63,14 +65,15 @@ pub fn login(en: bool, error: Option<&str>) -> String {
 }
 
 fn header_bar(en: bool, s: &Session) -> String {
-    let (logout, sup) = if en { ("Log out", "Supervisor") } else { ("退出", "主管") };
-    let sup_link = if s.role >= formscan_campaign::accounts::Role::Supervisor {
-        format!("<a href=\"/supervisor{}\">{sup}</a>", if en { "?lang=en" } else { "" })
-    } else {
-        String::new()
-    };
+    let q = if en { "?lang=en" } else { "" };
+    let (logout, key, review, sup) =
+        if en { ("Log out", "Keying", "Review", "Supervisor") } else { ("退出", "录入", "审核", "主管") };
+    let mut links = format!("<a href=\"/key{q}\">{key}</a>");
+    if s.role >= formscan_campaign::accounts::Role::Supervisor {
+        links.push_str(&format!(" <a href=\"/review{q}\">{review}</a> <a href=\"/supervisor{q}\">{sup}</a>"));
+    }
     format!(
-        "<header><span class=\"who\">{} ({})</span> {sup_link}\
+        "<header><nav>{links}</nav><span class=\"who\">{} ({})</span>\
          <form method=\"post\" action=\"/logout\" class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <button type=\"submit\">{logout}</button></form></header>",
         esc(&s.name),
@@ -84,13 +87,24 @@ pub fn key(en: bool, s: &Session) -> String {
     let t = if en {
         [
             "Keying",
-            "Enter: take the value and go on · Esc: clear · Ctrl+Enter: confirm the reading",
+            "Enter: take the value (unchanged: confirm the reading) and go on · Esc: clear · F2: cannot read \
+             · relationship: 1–5",
             "Nothing waits for a value.",
             "Value",
         ]
     } else {
-        ["录入", "回车：确认并下一项 · Esc：清空 · Ctrl+回车：确认识别结果", "没有待录入的内容。", "录入值"]
+        [
+            "录入",
+            "回车：确认并下一项（未改动即确认识别结果）· Esc：清空 · F2：无法辨认 · 关系：按 1–5",
+            "没有待录入的内容。",
+            "录入值",
+        ]
     };
+    let choices = formscan_campaign::keying::RELATIONS
+        .iter()
+        .enumerate()
+        .map(|(i, (v, zh))| format!("<li data-value=\"{v}\"><kbd>{}</kbd> {zh}</li>", i + 1))
+        .collect::<String>();
     page(
         en,
         t[0],
@@ -98,6 +112,7 @@ pub fn key(en: bool, s: &Session) -> String {
             "{}<main id=\"station\" data-csrf=\"{}\" data-lang=\"{}\"><h1>{}</h1><p class=\"help\">{}</p>\
              <section id=\"item\" hidden><p class=\"what\"><span id=\"field\"></span> <span id=\"stage\"></span> \
              <span id=\"finding\"></span></p><img id=\"snippet\" alt=\"\"><p id=\"read\"></p>\
+             <ol id=\"choices\" hidden>{choices}</ol>\
              <label>{} <input id=\"value\" autocomplete=\"off\" spellcheck=\"false\"></label>\
              <p id=\"problem\" class=\"error\" role=\"alert\"></p></section>\
              <p id=\"empty\" hidden>{}</p><p id=\"done\" class=\"count\"></p></main>\
@@ -113,18 +128,215 @@ pub fn key(en: bool, s: &Session) -> String {
     )
 }
 
-/// The supervisor's page: what waits, by class and stage.
-pub fn supervisor(en: bool, s: &Session, queues: &[(String, String, usize)]) -> String {
-    let rows: String = queues
-        .iter()
-        .map(|(c, st, n)| format!("<tr><td>{}</td><td>{}</td><td>{n}</td></tr>", esc(c), esc(st)))
-        .collect();
-    let (title, head) = if en {
-        ("Queues", "<tr><th>class</th><th>stage</th><th>fields</th></tr>")
+/// The review page: one form at a time, its page zoomable, its findings, and the decision
+/// keys (see `review.js`).
+pub fn review(en: bool, s: &Session) -> String {
+    let t = if en {
+        [
+            "Review",
+            "A: accept · R: reject (type the reason, Enter) · 1–9: choose the scan that counts · Z: zoom · \
+             N: next without deciding",
+            "No form waits for a decision.",
+            "Reason for the school",
+        ]
     } else {
-        ("队列", "<tr><th>类别</th><th>阶段</th><th>字段数</th></tr>")
+        [
+            "审核",
+            "A：通过 · R：退回学校（填写原因后回车）· 1–9：选定有效扫描件 · Z：放大 · N：跳过",
+            "没有待审核的表。",
+            "退回原因",
+        ]
     };
-    page(en, title, &format!("{}<main><h1>{title}</h1><table>{head}{rows}</table></main>", header_bar(en, s)))
+    page(
+        en,
+        t[0],
+        &format!(
+            "{}<main id=\"review\" data-csrf=\"{}\" data-lang=\"{}\"><h1>{}</h1><p class=\"help\">{}</p>\
+             <section id=\"form\" hidden><p class=\"what\" id=\"who\"></p><ol id=\"scans\"></ol>\
+             <ul id=\"findings\"></ul><div id=\"photo\" hidden><img id=\"card\" alt=\"\"></div>\
+             <img id=\"page\" alt=\"\" class=\"page\">\
+             <label id=\"reasonbox\" hidden>{} <input id=\"reason\" autocomplete=\"off\" maxlength=\"200\"></label>\
+             <p id=\"problem\" class=\"error\" role=\"alert\"></p></section>\
+             <p id=\"empty\" hidden>{}</p><p id=\"done\" class=\"count\"></p></main>\
+             <script src=\"/static/review.js\"></script>",
+            header_bar(en, s),
+            esc(&s.csrf),
+            if en { "en" } else { "zh" },
+            t[0],
+            t[1],
+            t[3],
+            t[2]
+        ),
+    )
+}
+
+fn table(head: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
+    let head: String = head.iter().map(|h| format!("<th>{}</th>", esc(h))).collect();
+    let rows: String = rows
+        .map(|r| format!("<tr>{}</tr>", r.iter().map(|c| format!("<td>{}</td>", esc(c))).collect::<String>()))
+        .collect();
+    format!("<table><tr>{head}</tr>{rows}</table>")
+}
+
+fn fixed(x: Option<f64>, digits: usize) -> String {
+    x.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "–".into())
+}
+
+/// The supervisor's page: queues, progress per school and class, operators, and a person
+/// search. It reloads itself every 30 seconds (live, with no script).
+pub fn supervisor(en: bool, s: &Session, o: &crate::supervisor::Overview) -> String {
+    let l = |zh: &'static str, e: &'static str| if en { e } else { zh };
+    let queues = table(
+        &[l("类别", "class"), l("阶段", "stage"), l("字段数", "fields")],
+        o.queues.iter().map(|(c, st, n)| vec![c.clone(), st.clone(), n.to_string()]),
+    );
+    let progress = table(
+        &formscan_campaign::status::HEADERS,
+        o.progress.iter().map(|r| {
+            vec![
+                r.school.clone(),
+                r.grade.clone(),
+                r.class.clone(),
+                r.printed.to_string(),
+                r.returned.to_string(),
+                r.accepted.to_string(),
+                r.review.to_string(),
+                r.rejected.to_string(),
+                r.not_returned.to_string(),
+                r.exported.to_string(),
+            ]
+        }),
+    );
+    let operators = table(
+        &[
+            l("操作员", "operator"),
+            l("条目", "items"),
+            l("确认识别", "confirmed"),
+            l("无法辨认", "unreadable"),
+            l("每小时条目", "items/hour"),
+            l("每条按键", "keys/item"),
+            l("双录字段", "double-keyed"),
+            l("不一致率", "disagreement"),
+        ],
+        o.operators.iter().map(|x| {
+            vec![
+                x.operator.clone(),
+                x.items.to_string(),
+                x.confirmed.to_string(),
+                x.unreadable.to_string(),
+                fixed(x.items_per_hour, 0),
+                fixed(x.keystrokes_per_item, 1),
+                x.double_keyed.to_string(),
+                fixed((x.double_keyed > 0).then(|| 100.0 * x.disagreements as f64 / x.double_keyed as f64), 1) + "%",
+            ]
+        }),
+    );
+    let search = format!(
+        "<form method=\"get\" action=\"/supervisor/person\"><label>{} <input name=\"q\" autocomplete=\"off\"></label>{}\
+         <button type=\"submit\">{}</button></form>",
+        l("查询个人（身份证号或姓名）", "A person (ID number or name)"),
+        if en { "<input type=\"hidden\" name=\"lang\" value=\"en\">" } else { "" },
+        l("查询", "Look up")
+    );
+    let body = format!(
+        "{}<main><h1>{}</h1><h2>{}</h2>{queues}<p>{}: {}</p><h2>{}</h2>{progress}<h2>{}</h2>{operators}<h2>{}</h2>{search}</main>",
+        header_bar(en, s),
+        l("主管", "Supervisor"),
+        l("待录入", "Waiting for keying"),
+        l("待审核的表", "Forms waiting for review"),
+        o.forms,
+        l("进度", "Progress"),
+        l("操作员", "Operators"),
+        l("个人历史", "A person's history"),
+    );
+    page(en, l("主管", "Supervisor"), &body).replace("<head>", "<head><meta http-equiv=\"refresh\" content=\"30\">")
+}
+
+/// A person's history: forms, scans, findings, every keyed value and decision.
+pub fn person(en: bool, s: &Session, q: &str, persons: &[serde_json::Value]) -> String {
+    let l = |zh: &'static str, e: &'static str| if en { e } else { zh };
+    let str_of = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => String::new(),
+        v => v.to_string(),
+    };
+    let mut body = String::new();
+    for p in persons {
+        body.push_str(&format!(
+            "<section><h2>{} {}</h2><p>{} {} · {}</p>",
+            esc(&str_of(&p["name"])),
+            esc(&str_of(&p["id_number"])),
+            esc(&str_of(&p["school"])),
+            esc(&str_of(&p["class"])),
+            esc(&str_of(&p["status"]))
+        ));
+        for pg in p["pages"].as_array().into_iter().flatten() {
+            body.push_str(&format!(
+                "<h3>{} {} ({})</h3>",
+                l("扫描件", "Scan"),
+                esc(&str_of(&pg["form"])),
+                esc(&str_of(&pg["file"]))
+            ));
+            let findings: Vec<String> = pg["findings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|f| format!("{} ({})", str_of(&f["code"]), str_of(&f["subject"])))
+                .collect();
+            body.push_str(&format!("<p>{}: {}</p>", l("发现", "Findings"), esc(&findings.join(", "))));
+            body.push_str(&table(
+                &[
+                    l("字段", "field"),
+                    l("值", "value"),
+                    l("来源", "source"),
+                    l("操作员", "operator"),
+                    l("时间", "time"),
+                ],
+                pg["keyed"].as_array().into_iter().flatten().map(|k| {
+                    ["field", "value", "source", "operator"]
+                        .iter()
+                        .map(|c| str_of(&k[*c]))
+                        .chain([time(&k["at"])])
+                        .collect()
+                }),
+            ));
+        }
+        body.push_str(&format!("<h3>{}</h3>", l("审核决定", "Decisions")));
+        body.push_str(&table(
+            &[l("决定", "decision"), l("原因", "reason"), l("操作员", "operator"), l("时间", "time")],
+            p["decisions"].as_array().into_iter().flatten().map(|d| {
+                ["decision", "reason", "operator"].iter().map(|c| str_of(&d[*c])).chain([time(&d["at"])]).collect()
+            }),
+        ));
+        body.push_str("</section>");
+    }
+    if persons.is_empty() && !q.trim().is_empty() {
+        body.push_str(&format!("<p>{}</p>", l("没有找到。", "No one found.")));
+    }
+    page(
+        en,
+        l("个人历史", "A person's history"),
+        &format!("{}<main><h1>{}</h1>{body}</main>", header_bar(en, s), l("个人历史", "A person's history")),
+    )
+}
+
+/// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS` UTC.
+fn time(v: &serde_json::Value) -> String {
+    let Some(t) = v.as_i64() else { return String::new() };
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant, "chrono-Compatible Low-Level Date
+    // Algorithms", days_from_civil's inverse).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 #[cfg(test)]
@@ -136,5 +348,13 @@ mod tests {
         assert_eq!(esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
         let s = Session::for_test("<b>", formscan_campaign::accounts::Role::Keyer);
         assert!(!key(false, &s).contains("<b>"));
+        assert!(!review(false, &s).contains("<b>"));
+    }
+
+    #[test]
+    fn times_are_utc_dates() {
+        assert_eq!(time(&serde_json::json!(0)), "1970-01-01 00:00:00");
+        assert_eq!(time(&serde_json::json!(1_798_675_200)), "2026-12-31 00:00:00");
+        assert_eq!(time(&serde_json::json!(951_782_400 + 3661)), "2000-02-29 01:01:01");
     }
 }

@@ -96,7 +96,7 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
                 // Confirming skips double entry, so only the reader's own reading can be confirmed.
                 if let (Some(read), "phone") = (it["read"].as_str(), it["class"].as_str().unwrap()) {
                     let other = if read == "13912345678" { "13812345678" } else { "13912345678" };
-                    let body = serde_json::json!({"item": it["item"], "value": other, "confirm": true}).to_string();
+                    let body = serde_json::json!({"item": it["item"], "value": other, "action": "confirm"}).to_string();
                     let r = request(addr, "POST", "/api/key", &h, &body).await;
                     assert_eq!(r.status, 422, "{}", r.text());
                     assert!(r.text().contains("confirmed"), "{}", r.text());

@@ -180,6 +180,8 @@ pub struct PageView {
     pub serial: String,
     /// The scan file.
     pub path: String,
+    /// 0-based page index within the file.
+    pub page_index: usize,
     /// The `process` output folder it was read into.
     pub out_dir: String,
     /// Field results.
@@ -201,6 +203,29 @@ pub enum Decision {
     Reject,
     /// Of several scans of the person's form, use this page (by its key).
     Choose(i64),
+}
+
+/// A decision as the store keeps it: every decision is appended to the person's history with
+/// who made it, when and why ([`Store::decisions`]); the latest verdict and choice count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecisionEntry {
+    /// The person.
+    pub person_key: i64,
+    /// The decision.
+    pub decision: Decision,
+    /// Why (a rejection's reason for the school), if given.
+    pub reason: Option<String>,
+    /// Who decided (an operator's name, or the terminal user).
+    pub operator: String,
+    /// When, seconds since the Unix epoch (UTC).
+    pub at: i64,
+}
+
+impl DecisionEntry {
+    /// A decision by `operator`, now, without a reason.
+    pub fn new(person_key: i64, decision: Decision, operator: &str) -> DecisionEntry {
+        DecisionEntry { person_key, decision, reason: None, operator: operator.to_string(), at: crate::keying::now() }
+    }
 }
 
 /// A person with their forms, scanned pages, decision and export state.
@@ -280,8 +305,11 @@ pub trait Store: Send {
     /// Pages that matched no printed form, and files seen under more than one path.
     fn flagged_pages(&mut self) -> Result<Vec<FlaggedPage>>;
     /// Records a review decision for a person: a verdict replaces an earlier verdict, a
-    /// choice an earlier choice.
-    fn decide(&mut self, person_key: i64, decision: Decision) -> Result<()>;
+    /// choice an earlier choice; the entry is also appended to the person's history, in the
+    /// same transaction.
+    fn decide(&mut self, entry: &DecisionEntry) -> Result<()>;
+    /// A person's decisions, oldest first.
+    fn decisions(&mut self, person_key: i64) -> Result<Vec<DecisionEntry>>;
     /// Appends keyed values ([`crate::keying`]) in one transaction; earlier values stay. Fails
     /// for a page that is not stored.
     fn record_keyed(&mut self, values: &[KeyedValue]) -> Result<()>;
@@ -289,6 +317,9 @@ pub trait Store: Send {
     fn page_field(&mut self, page_id: i64, field: &str) -> Result<Option<StoredField>>;
     /// The values keyed for a page's fields, oldest first.
     fn keyed_on_page(&mut self, page_id: i64) -> Result<Vec<KeyedValue>>;
+    /// One stored page of a printed form, with its fields, findings and keyed values (the
+    /// page's part of [`Store::persons`]), and its person's key.
+    fn page(&mut self, page_id: i64) -> Result<Option<(i64, PageView)>>;
     /// Adds an operator's account; fails when the name is taken.
     fn add_account(&mut self, account: &Account) -> Result<()>;
     /// Every account, by name.

@@ -113,6 +113,19 @@ CREATE TABLE leases (
     expires INTEGER NOT NULL
 );
 "#,
+    r#"
+ALTER TABLE keyed ADD COLUMN keystrokes INTEGER;
+CREATE TABLE decision_log (
+    id INTEGER PRIMARY KEY,
+    person_id INTEGER NOT NULL REFERENCES persons(id),
+    decision TEXT NOT NULL,
+    page_id INTEGER,
+    reason TEXT,
+    operator TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE INDEX decision_log_person ON decision_log(person_id);
+"#,
 ];
 
 /// How long a writer waits for another connection's lock before failing. Default 5 s: long
@@ -463,7 +476,7 @@ impl Store for SqliteStore {
         {
             let mut st = tx
                 .prepare(
-                    "SELECT id, person_id, run, serial, path, out_dir, phone FROM pages
+                    "SELECT id, person_id, run, serial, path, out_dir, phone, page_index FROM pages
                      WHERE match = 'form' ORDER BY id",
                 )
                 .map_err(db_err)?;
@@ -476,6 +489,7 @@ impl Store for SqliteStore {
                     run: r.get(2).map_err(db_err)?,
                     serial: r.get(3).map_err(db_err)?,
                     path: r.get(4).map_err(db_err)?,
+                    page_index: r.get::<_, i64>(7).map_err(db_err)? as usize,
                     out_dir: r.get(5).map_err(db_err)?,
                     fields: BTreeMap::new(),
                     findings: Vec::new(),
@@ -526,7 +540,7 @@ impl Store for SqliteStore {
         }
         {
             let mut st = tx
-                .prepare("SELECT page_id, field, value, source, operator, at FROM keyed ORDER BY id")
+                .prepare("SELECT page_id, field, value, source, operator, at, keystrokes FROM keyed ORDER BY id")
                 .map_err(db_err)?;
             let mut rows = st.query([]).map_err(db_err)?;
             while let Some(r) = rows.next().map_err(db_err)? {
@@ -541,6 +555,7 @@ impl Store for SqliteStore {
                             .ok_or_else(|| Error::input(format!("campaign store: unknown key source '{source}'")))?,
                         operator: r.get(4).map_err(db_err)?,
                         at: r.get(5).map_err(db_err)?,
+                        keystrokes: r.get(6).map_err(db_err)?,
                     });
                 }
             }
@@ -635,22 +650,87 @@ impl Store for SqliteStore {
             .map_err(db_err)
     }
 
+    fn page(&mut self, page_id: i64) -> Result<Option<(i64, PageView)>> {
+        let tx = self.conn.transaction().map_err(db_err)?; // one consistent snapshot
+        let row = tx
+            .query_row(
+                "SELECT person_id, run, serial, path, out_dir, phone, page_index FROM pages
+                 WHERE id = ?1 AND match = 'form'",
+                [page_id],
+                |r| {
+                    let person: i64 = r.get(0)?;
+                    let v = PageView {
+                        id: page_id,
+                        run: r.get(1)?,
+                        serial: r.get(2)?,
+                        path: r.get(3)?,
+                        page_index: r.get::<_, i64>(6)? as usize,
+                        out_dir: r.get(4)?,
+                        fields: BTreeMap::new(),
+                        findings: Vec::new(),
+                        phone: r.get(5)?,
+                        keyed: Vec::new(),
+                    };
+                    Ok((person, v))
+                },
+            )
+            .optional()
+            .map_err(db_err)?;
+        let Some((person, mut v)) = row else { return Ok(None) };
+        {
+            let mut st = tx
+                .prepare_cached("SELECT name, state, value, status FROM fields WHERE page_id = ?1")
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([page_id], |r| {
+                    Ok((r.get::<_, String>(0)?, StoredField { state: r.get(1)?, value: r.get(2)?, status: r.get(3)? }))
+                })
+                .map_err(db_err)?;
+            for row in rows {
+                let (name, f) = row.map_err(db_err)?;
+                v.fields.insert(name, f);
+            }
+            let mut st = tx
+                .prepare_cached(
+                    "SELECT code, subject, message, message_zh FROM findings WHERE page_id = ?1 ORDER BY rowid",
+                )
+                .map_err(db_err)?;
+            let rows = st
+                .query_map([page_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                })
+                .map_err(db_err)?;
+            for row in rows {
+                let (code, subject, message, message_zh) = row.map_err(db_err)?;
+                let code = code
+                    .parse()
+                    .map_err(|e| Error::input(format!("campaign store: {e} (a store from a newer formscan?)")))?;
+                v.findings.push(Finding { code, subject, message, message_zh });
+            }
+        }
+        drop(tx);
+        v.keyed = self.keyed_on_page(page_id)?;
+        Ok(Some((person, v)))
+    }
+
     fn keyed_on_page(&mut self, page_id: i64) -> Result<Vec<KeyedValue>> {
         let mut st = self
             .conn
-            .prepare_cached("SELECT field, value, source, operator, at FROM keyed WHERE page_id = ?1 ORDER BY id")
+            .prepare_cached(
+                "SELECT field, value, source, operator, at, keystrokes FROM keyed WHERE page_id = ?1 ORDER BY id",
+            )
             .map_err(db_err)?;
         let rows = st
             .query_map([page_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
+                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
             })
             .map_err(db_err)?;
         let mut out = Vec::new();
         for row in rows {
-            let (field, value, source, operator, at) = row.map_err(db_err)?;
+            let (field, value, source, operator, at, keystrokes) = row.map_err(db_err)?;
             let source = KeySource::parse(&source)
                 .ok_or_else(|| Error::input(format!("campaign store: unknown key source '{source}'")))?;
-            out.push(KeyedValue { page_id, field, value, source, operator, at });
+            out.push(KeyedValue { page_id, field, value, source, operator, at, keystrokes });
         }
         Ok(out)
     }
@@ -664,7 +744,8 @@ impl Store for SqliteStore {
             let mut page = tx.prepare_cached("SELECT 1 FROM pages WHERE id = ?1").map_err(db_err)?;
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO keyed(page_id, field, value, source, operator, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO keyed(page_id, field, value, source, operator, at, keystrokes)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(db_err)?;
             for v in values {
@@ -672,7 +753,7 @@ impl Store for SqliteStore {
                     return Err(Error::input(format!("keying: no stored page {}", v.page_id)));
                 }
                 insert
-                    .execute(params![v.page_id, v.field, v.value, v.source.as_str(), v.operator, v.at])
+                    .execute(params![v.page_id, v.field, v.value, v.source.as_str(), v.operator, v.at, v.keystrokes])
                     .map_err(db_err)?;
             }
         }
@@ -706,25 +787,69 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<_>>().map_err(db_err)
     }
 
-    fn decide(&mut self, person_key: i64, decision: Decision) -> Result<()> {
+    fn decide(&mut self, e: &DecisionEntry) -> Result<()> {
         // The verdict and the chosen page are independent: accepting keeps the choice.
-        let sql = match decision {
-            Decision::Accept | Decision::Reject => {
-                "INSERT INTO decisions(person_id, decision, page_id) VALUES (?1, ?2, NULL)
-                 ON CONFLICT(person_id) DO UPDATE SET decision = excluded.decision"
-            }
-            Decision::Choose(_) => {
-                "INSERT INTO decisions(person_id, decision, page_id) VALUES (?1, '', ?2)
-                 ON CONFLICT(person_id) DO UPDATE SET page_id = excluded.page_id"
-            }
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+        let (verdict, page) = match e.decision {
+            Decision::Accept => ("accept", None),
+            Decision::Reject => ("reject", None),
+            Decision::Choose(p) => ("choose", Some(p)),
         };
-        let n = match decision {
-            Decision::Accept => self.conn.execute(sql, params![person_key, "accept"]),
-            Decision::Reject => self.conn.execute(sql, params![person_key, "reject"]),
-            Decision::Choose(page) => self.conn.execute(sql, params![person_key, page]),
+        if !tx
+            .prepare_cached("SELECT 1 FROM persons WHERE id = ?1")
+            .map_err(db_err)?
+            .exists([e.person_key])
+            .map_err(db_err)?
+        {
+            return Err(Error::input(format!("review: no stored person {}", e.person_key)));
+        }
+        let n = match page {
+            None => tx.execute(
+                "INSERT INTO decisions(person_id, decision, page_id) VALUES (?1, ?2, NULL)
+                 ON CONFLICT(person_id) DO UPDATE SET decision = excluded.decision",
+                params![e.person_key, verdict],
+            ),
+            Some(p) => tx.execute(
+                "INSERT INTO decisions(person_id, decision, page_id) VALUES (?1, '', ?2)
+                 ON CONFLICT(person_id) DO UPDATE SET page_id = excluded.page_id",
+                params![e.person_key, p],
+            ),
         };
         n.map_err(db_err)?;
-        Ok(())
+        tx.execute(
+            "INSERT INTO decision_log(person_id, decision, page_id, reason, operator, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![e.person_key, verdict, page, e.reason, e.operator, e.at],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)
+    }
+
+    fn decisions(&mut self, person_key: i64) -> Result<Vec<DecisionEntry>> {
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT decision, page_id, reason, operator, at FROM decision_log WHERE person_id = ?1 ORDER BY id",
+            )
+            .map_err(db_err)?;
+        let rows = st
+            .query_map([person_key], |r| {
+                let verdict: String = r.get(0)?;
+                let page: Option<i64> = r.get(1)?;
+                Ok((verdict, page, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (verdict, page, reason, operator, at) = row.map_err(db_err)?;
+            let decision = match (verdict.as_str(), page) {
+                ("accept", _) => Decision::Accept,
+                ("reject", _) => Decision::Reject,
+                ("choose", Some(p)) => Decision::Choose(p),
+                _ => return Err(Error::input(format!("campaign store: unknown decision '{verdict}'"))),
+            };
+            out.push(DecisionEntry { person_key, decision, reason, operator, at });
+        }
+        Ok(out)
     }
 
     fn record_export(&mut self, selection: &str, items: &[(i64, i64)]) -> Result<i64> {

@@ -41,11 +41,15 @@ fn page(file: u8, idx: usize, key: Option<i64>, serial: &str, phone: Option<&str
     }))
 }
 
+fn decide(s: &mut dyn Store, person: i64, d: Decision) {
+    s.decide(&crate::store::DecisionEntry::new(person, d, "tester")).unwrap();
+}
+
 #[test]
 fn migrations_settings_and_print_runs() {
     let path = tmp("mig");
     let mut s = SqliteStore::open(&path, Some(Date::new(2026, 9, 1))).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -119,15 +123,18 @@ fn pages_commit_once_and_status_follows() {
     assert_eq!(x.findings.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), ["duplicate_serial"]);
     // Choosing one of the rescans ends the duplicate; the class still shares one phone.
     let chosen = x.view.pages[1].id;
-    s.decide(k2, Decision::Choose(chosen)).unwrap();
-    s.decide(k1, Decision::Reject).unwrap();
+    decide(&mut s, k2, Decision::Choose(chosen));
+    decide(&mut s, k1, Decision::Reject);
     let a = crate::assess(&mut s, &Default::default()).unwrap();
     assert_eq!(status(&a, k1).status, crate::FormStatus::Rejected);
     let x = status(&a, k2);
     assert_eq!(x.page, Some(1));
     assert_eq!(x.findings.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), ["class_shared_phone"]);
     // A reviewer checked the number with the family.
-    s.decide(k2, Decision::Accept).unwrap();
+    decide(&mut s, k2, Decision::Accept);
+    let history = s.decisions(k2).unwrap();
+    assert_eq!(history.iter().map(|d| d.decision).collect::<Vec<_>>(), [Decision::Choose(chosen), Decision::Accept]);
+    assert!(history.iter().all(|d| d.operator == "tester"));
     let a = crate::assess(&mut s, &Default::default()).unwrap();
     assert_eq!(status(&a, k2).status, crate::FormStatus::Accepted);
     let rows = crate::status::rows(&a);

@@ -23,9 +23,20 @@
 //! 3. otherwise the latest keyed or confirmed entry;
 //! 4. with no entry, the reader's value when it was accepted.
 //!
+//! A keyer who cannot read a value says so ([`mark_unreadable`]): the field then waits for a
+//! supervisor ([`FieldValue::Unreadable`]), who keys it or rejects the form back to the school.
+//!
+//! Leasing the next items to an operator, grouped by what they look at, is in [`queue`].
+//!
 //! The reference for double entry and blind second keying is queXF's verification and the
 //! "double-key" practice of census data capture (e.g. U.S. Census Bureau, *Key-entry
 //! verification*, and ABBYY FlexiCapture's verification station).
+
+mod queue;
+
+pub use queue::{
+    candidates, key_item, lease_next, next_items, now, refresh_candidate, Candidate, KeyAction, WorkItem, LEASE_SECONDS,
+};
 
 use crate::store::{PageView, Store};
 use formscan::domain::{normalize_mobile, parse_id};
@@ -43,6 +54,8 @@ pub enum KeySource {
     Keyed,
     /// A supervisor settled the value (a double-entry mismatch, a correction).
     Supervisor,
+    /// A keyer could not read the value (the value is empty): a supervisor decides.
+    Unreadable,
 }
 
 impl KeySource {
@@ -52,12 +65,15 @@ impl KeySource {
             KeySource::Confirmed => "confirmed",
             KeySource::Keyed => "keyed",
             KeySource::Supervisor => "supervisor",
+            KeySource::Unreadable => "unreadable",
         }
     }
 
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<KeySource> {
-        [KeySource::Confirmed, KeySource::Keyed, KeySource::Supervisor].into_iter().find(|k| k.as_str() == s)
+        [KeySource::Confirmed, KeySource::Keyed, KeySource::Supervisor, KeySource::Unreadable]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -76,6 +92,9 @@ pub struct KeyedValue {
     pub operator: String,
     /// When, seconds since the Unix epoch (UTC).
     pub at: i64,
+    /// Keys pressed for this value, when the keying station counted them (its operator
+    /// statistics); `None` from the terminal.
+    pub keystrokes: Option<u32>,
 }
 
 /// What kind of value a field holds, for checks and the double-entry policy.
@@ -87,17 +106,39 @@ pub enum FieldClass {
     IdNumber,
     /// A person's name in Chinese characters.
     Name,
+    /// One box of a single-choice group ([`RELATIONS`] for the agent's relationship): a
+    /// conflict or an unclear mark is settled by choosing.
+    Choice,
 }
 
+/// The values of the agent-relationship group, as the template names its boxes, with the
+/// label the card data uses.
+pub const RELATIONS: [(&str, &str); 5] = [
+    ("father", "父亲"),
+    ("mother", "母亲"),
+    ("paternal_grandparent", "祖父母"),
+    ("maternal_grandparent", "外祖父母"),
+    ("other", "其他"),
+];
+
 /// The fields people key, and their class.
-pub const KEYED_FIELDS: [(&str, FieldClass); 6] = [
+pub const KEYED_FIELDS: [(&str, FieldClass); 7] = [
     ("applicant_phone", FieldClass::Phone),
     ("agent_phone", FieldClass::Phone),
     ("agent_id", FieldClass::IdNumber),
     ("applicant_id_fix", FieldClass::IdNumber),
     ("agent_name", FieldClass::Name),
     ("applicant_name_fix", FieldClass::Name),
+    ("agent_relation", FieldClass::Choice),
 ];
+
+/// Where the reader's result for a keyed field is stored: a group under `group:NAME`.
+pub fn stored_name(field: &str) -> String {
+    match field_class(field) {
+        Some(FieldClass::Choice) => format!("group:{field}"),
+        _ => field.to_string(),
+    }
+}
 
 /// The class of a keyable field; `None` for a field that is not keyed.
 pub fn field_class(field: &str) -> Option<FieldClass> {
@@ -132,6 +173,8 @@ pub enum FieldValue {
     AwaitingSecond,
     /// Two keyers disagree: a supervisor decides.
     Mismatch,
+    /// A keyer could not read it: a supervisor keys it or rejects the form.
+    Unreadable,
     /// Nothing read or keyed.
     None,
 }
@@ -159,6 +202,9 @@ pub fn keyed_value(keyed: &[KeyedValue], field: &str, policy: &KeyingPolicy) -> 
     }
     let double = field_class(field).is_some_and(|c| policy.double_entry.contains(&c));
     let last = entries.last()?;
+    if last.source == KeySource::Unreadable {
+        return Some(FieldValue::Unreadable);
+    }
     if !double || last.source == KeySource::Confirmed {
         return Some(FieldValue::Keyed(last.value.clone()));
     }
@@ -179,9 +225,29 @@ pub fn keyed_value(keyed: &[KeyedValue], field: &str, policy: &KeyingPolicy) -> 
 
 /// Step 4 of [`field_value`]: the reader's value when it was accepted.
 fn read_value(page: &PageView, field: &str) -> FieldValue {
-    match page.fields.get(field).and_then(|f| f.accepted_value()) {
-        Some(v) => FieldValue::Read(v.to_string()),
+    match reader_accepted(page, field) {
+        Some(v) => FieldValue::Read(v),
         None => FieldValue::None,
+    }
+}
+
+/// The reader's value of a keyed field when it stands without a person: an accepted comb or
+/// name value, or a single-choice group with exactly one box ticked.
+pub fn reader_accepted(page: &PageView, field: &str) -> Option<String> {
+    let stored = page.fields.get(&stored_name(field))?;
+    match field_class(field) {
+        Some(FieldClass::Choice) => (stored.state == "one").then(|| stored.value.clone()).flatten(),
+        _ => stored.accepted_value().map(str::to_string),
+    }
+}
+
+/// What the reader read for a keyed field, accepted or not (for a keyer to confirm or
+/// correct): a group's value only when one box is ticked.
+pub fn reader_reading(page: &PageView, field: &str) -> Option<String> {
+    let stored = page.fields.get(&stored_name(field))?;
+    match field_class(field) {
+        Some(FieldClass::Choice) => reader_accepted(page, field),
+        _ => stored.value.clone(),
     }
 }
 
@@ -214,6 +280,11 @@ pub fn check_value(field: &str, value: &str) -> Result<String> {
                 Err(Error::input(format!("{field}: a name is 2 to 6 Chinese characters, or parts joined by ·")))
             }
         }
+        FieldClass::Choice => RELATIONS
+            .iter()
+            .find(|(k, zh)| *k == value || *zh == value)
+            .map(|(k, _)| k.to_string())
+            .ok_or_else(|| Error::input(format!("{field}: one of {}", RELATIONS.map(|r| r.0).join(", ")))),
     }
 }
 
@@ -230,15 +301,23 @@ pub fn key_value(
     value: &str,
     source: KeySource,
     operator: &str,
+    keystrokes: Option<u32>,
 ) -> Result<String> {
     if operator.trim().is_empty() {
         return Err(Error::input("keying needs an operator name"));
+    }
+    if source == KeySource::Unreadable {
+        return mark_unreadable(store, page_id, field, operator, keystrokes).map(|()| String::new());
     }
     let value = check_value(field, value)?;
     if source == KeySource::Confirmed {
         // A confirmation skips double entry, so it must be what the reader read: otherwise
         // "confirming" a typed value would bypass the second keyer.
-        let read = store.page_field(page_id, field)?.and_then(|f| f.value).and_then(|v| check_value(field, &v).ok());
+        let read = store
+            .page_field(page_id, &stored_name(field))?
+            .filter(|f| field_class(field) != Some(FieldClass::Choice) || f.state == "one")
+            .and_then(|f| f.value)
+            .and_then(|v| check_value(field, &v).ok());
         if read.as_deref() != Some(value.as_str()) {
             return Err(Error::input(format!(
                 "{field}: only the reader's reading can be confirmed; key the value instead"
@@ -252,9 +331,37 @@ pub fn key_value(
         source,
         operator: operator.into(),
         at: now(),
+        keystrokes,
     };
     store.record_keyed(&[entry])?;
     Ok(value)
+}
+
+/// Records that `operator` could not read `field`: it goes to a supervisor
+/// ([`FieldValue::Unreadable`]).
+pub fn mark_unreadable(
+    store: &mut dyn Store,
+    page_id: i64,
+    field: &str,
+    operator: &str,
+    keystrokes: Option<u32>,
+) -> Result<()> {
+    if field_class(field).is_none() {
+        return Err(Error::input(format!("`{field}` is not a field that is keyed")));
+    }
+    if operator.trim().is_empty() {
+        return Err(Error::input("keying needs an operator name"));
+    }
+    let entry = KeyedValue {
+        page_id,
+        field: field.to_string(),
+        value: String::new(),
+        source: KeySource::Unreadable,
+        operator: operator.into(),
+        at: now(),
+        keystrokes,
+    };
+    store.record_keyed(&[entry])
 }
 
 /// The findings a final value of their subject field settles: the reader could not read the
@@ -269,6 +376,9 @@ pub fn settled_by_value(code: FindingCode) -> bool {
             | FindingCode::ValueToKey
             | FindingCode::AgentIdMissing
             | FindingCode::AgentPhoneMissing
+            | FindingCode::AgentRelationMissing
+            | FindingCode::ChoiceConflict
+            | FindingCode::AmbiguousMark
     )
 }
 
@@ -277,6 +387,8 @@ pub fn settled_by_value(code: FindingCode) -> bool {
 fn subject_field(code: FindingCode, subject: &str) -> Option<&str> {
     let field = match code {
         FindingCode::NameCorrected => "applicant_name_fix",
+        // An unclear box of the relationship group is settled by choosing the relationship.
+        FindingCode::AmbiguousMark if subject.starts_with("relation_") => "agent_relation",
         _ => subject,
     };
     field_class(field).map(|_| field)
@@ -324,138 +436,6 @@ pub fn open_findings(
     (open, pending)
 }
 
-/// One field to key, handed to one operator under a lease ([`next_items`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkItem {
-    /// The lease's name: `<page id>:<field>`.
-    pub item: String,
-    /// The stored page.
-    pub page_id: i64,
-    /// The person.
-    pub person_key: i64,
-    /// The field.
-    pub field: String,
-    /// Its class: items come grouped by class (all phones, then ID numbers, then names), so
-    /// that a keyer looks at one kind of thing at a time (group verification).
-    pub class: FieldClass,
-    /// `None` (first keyer), `AwaitingSecond` (blind second keyer), `Mismatch` (supervisor).
-    pub state: FieldValue,
-    /// The finding that asks for it.
-    pub code: FindingCode,
-    /// What the reader read, for a first keyer to confirm or correct (`None` for a second
-    /// keyer, who keys blind, and where the reader read nothing).
-    pub read: Option<String>,
-}
-
-/// How long a lease lasts. Default 10 minutes: an item takes seconds, so a lease that runs
-/// out means a closed browser or a keyer who left, and the item goes back to the queue.
-pub const LEASE_SECONDS: i64 = 600;
-
-/// Seconds since the Unix epoch, now.
-pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-/// Leases up to `max` items to `operator` and returns them: fields waiting for a value, grouped
-/// by class and in page order, that no one else holds. A second keyer never gets a field they
-/// keyed themselves (double entry is blind); a mismatch goes only to a supervisor. Two
-/// operators asking at once never get the same item ([`Store::lease`] decides).
-pub fn next_items(
-    store: &mut dyn Store,
-    opts: &crate::AssessOptions,
-    operator: &str,
-    supervisor: bool,
-    max: usize,
-    now: i64,
-) -> Result<Vec<WorkItem>> {
-    let assessed = crate::assess(store, opts)?;
-    let mut candidates = Vec::new();
-    for a in &assessed {
-        let Some(i) = a.page else { continue };
-        if a.view.exported.is_some() || a.view.decision == Some(crate::store::Decision::Reject) {
-            continue;
-        }
-        let page = &a.view.pages[i];
-        for p in &a.keying {
-            let mine = page.keyed.iter().any(|k| k.field == p.field && k.operator == operator);
-            let allowed = match p.state {
-                FieldValue::Mismatch => supervisor,
-                FieldValue::AwaitingSecond => !mine,
-                _ => true,
-            };
-            if allowed {
-                candidates.push(WorkItem {
-                    item: format!("{}:{}", page.id, p.field),
-                    page_id: page.id,
-                    person_key: a.view.person.key,
-                    field: p.field.clone(),
-                    class: p.class,
-                    state: p.state.clone(),
-                    code: p.code,
-                    read: None,
-                });
-            }
-        }
-    }
-    candidates.sort_by(|a, b| (a.class, a.page_id, &a.field).cmp(&(b.class, b.page_id, &b.field)));
-    let pages: std::collections::HashMap<i64, &PageView> =
-        assessed.iter().filter_map(|a| a.page.map(|i| (a.view.pages[i].id, &a.view.pages[i]))).collect();
-    let held: std::collections::HashMap<String, String> = store.leases(now)?.into_iter().collect();
-    let mut out = Vec::new();
-    for mut c in candidates {
-        if out.len() >= max {
-            break;
-        }
-        if held.get(&c.item).is_some_and(|o| o != operator)
-            || !store.lease(&c.item, operator, now, now + LEASE_SECONDS)?
-        {
-            continue;
-        }
-        // The candidates come from a snapshot taken before the lease: another keyer may have
-        // keyed the field and let it go since. With the lease held, its state is read again,
-        // and the item kept only if it still needs this operator.
-        let page = pages[&c.page_id];
-        let keyed = store.keyed_on_page(c.page_id)?;
-        let state = keyed_value(&keyed, &c.field, &opts.keying).unwrap_or_else(|| read_value(page, &c.field));
-        let mine = keyed.iter().any(|k| k.field == c.field && k.operator == operator);
-        let still = match state {
-            FieldValue::Read(_) | FieldValue::Keyed(_) => false,
-            FieldValue::Mismatch => supervisor,
-            FieldValue::AwaitingSecond => !mine,
-            FieldValue::None => true,
-        };
-        if still {
-            // A first keyer sees what the reader read; a second keyer keys blind.
-            c.read =
-                (state == FieldValue::None).then(|| page.fields.get(&c.field).and_then(|f| f.value.clone())).flatten();
-            c.state = state;
-            out.push(c);
-        } else {
-            store.release(&c.item, operator)?;
-        }
-    }
-    Ok(out)
-}
-
-/// Keys a leased item: checks and appends the value ([`key_value`]) and ends the lease.
-pub fn key_item(
-    store: &mut dyn Store,
-    item: &WorkItem,
-    value: &str,
-    source: KeySource,
-    operator: &str,
-) -> Result<String> {
-    // The lease must still be this operator's (renewed here): one that ran out and went to
-    // another keyer is not keyed over.
-    let now = now();
-    if !store.lease(&item.item, operator, now, now + LEASE_SECONDS)? {
-        return Err(Error::input(format!("the lease on {} ran out and another operator holds it", item.item)));
-    }
-    let v = key_value(store, item.page_id, &item.field, value, source, operator)?;
-    store.release(&item.item, operator)?;
-    Ok(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,6 +452,7 @@ mod tests {
             run: "R".into(),
             serial: "000001".into(),
             path: "x".into(),
+            page_index: 0,
             out_dir: "o".into(),
             fields,
             findings: Vec::new(),
@@ -486,6 +467,7 @@ mod tests {
                     source: *s,
                     operator: op.to_string(),
                     at: i as i64,
+                    keystrokes: None,
                 })
                 .collect(),
         }

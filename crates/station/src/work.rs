@@ -1,0 +1,255 @@
+//! The keying API: the next items under a lease, keying one, the field's snippet.
+//!
+//! The station keeps the list of waiting fields ([`keying::candidates`]) and the forms waiting
+//! for a review decision between requests, in [`WorkLists`]: building them means assessing the
+//! whole store (every person, page and finding: about a second for 10,000 forms on the
+//! development machine), which a request for the next item cannot afford. The lists are
+//! rebuilt when older than [`REFRESH`] or when a queue runs dry, and every item handed out is
+//! checked again against the store under its lease ([`keying::lease_next`]), so a stale list
+//! never hands out a settled field: at worst a new scan's fields wait up to [`REFRESH`].
+
+use crate::{class_name, forbid, require, with_store, AppState};
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use formscan::error::{Error, Result};
+use formscan_campaign::accounts::Role;
+use formscan_campaign::keying::{self, Candidate, FieldValue, KeyAction};
+use formscan_campaign::store::{SqliteStore, Store};
+use formscan_campaign::{Assessed, FormStatus};
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// How old the lists may get before a request rebuilds them. Default 30 s: new scans reach the
+/// keyers within half a minute, and a 10,000-form store is assessed at most twice a minute.
+pub const REFRESH: Duration = Duration::from_secs(30);
+
+/// A queue that ran dry is rebuilt at once, but not more often than this. Default 2 s: twenty
+/// keyers finding nothing do not assess the store twenty times a second.
+const DRY_REFRESH: Duration = Duration::from_secs(2);
+
+/// The waiting fields and forms, as of `built`.
+#[derive(Default)]
+pub struct WorkLists {
+    built: Option<Instant>,
+    /// Fields waiting for a value.
+    pub keying: Vec<Candidate>,
+    /// Persons in review whose fields are all keyed (or only a supervisor can key them): a
+    /// decision on the form is what is left.
+    pub forms: Vec<Assessed>,
+}
+
+impl WorkLists {
+    fn stale(&self, dry: bool) -> bool {
+        match self.built {
+            None => true,
+            Some(t) => t.elapsed() > REFRESH || (dry && t.elapsed() > DRY_REFRESH),
+        }
+    }
+
+    /// Rebuilds the lists from a fresh assessment of the store.
+    pub fn rebuild(&mut self, store: &mut dyn Store) -> Result<()> {
+        let assessed = formscan_campaign::assess(store, &Default::default())?;
+        self.keying = keying::candidates(&assessed);
+        self.forms = assessed.into_iter().filter(waits_for_decision).collect();
+        self.built = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Rebuilds the lists when they are stale, or when `dry` (a queue found nothing) and they
+    /// were not just built.
+    pub fn refresh(&mut self, store: &mut dyn Store, dry: bool) -> Result<bool> {
+        if self.stale(dry) {
+            self.rebuild(store)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+}
+
+/// A form for the review queue: in review, not exported, with no field left for a keyer (a
+/// field only a supervisor can settle may remain: the reviewer may reject the form instead).
+fn waits_for_decision(a: &Assessed) -> bool {
+    a.status == FormStatus::Review
+        && a.view.exported.is_none()
+        && a.keying.iter().all(|p| matches!(p.state, FieldValue::Unreadable | FieldValue::Mismatch))
+}
+
+/// One item as the API hands it out.
+#[derive(Debug, Serialize)]
+struct ItemJson {
+    item: String,
+    page_id: i64,
+    field: String,
+    class: &'static str,
+    stage: &'static str,
+    finding: String,
+    /// The reader's reading, when it read something (to confirm or correct).
+    read: Option<String>,
+}
+
+/// The API's name of the stage an item is in.
+pub fn stage_name(v: &FieldValue) -> &'static str {
+    match v {
+        FieldValue::AwaitingSecond => "second",
+        FieldValue::Mismatch => "supervisor",
+        FieldValue::Unreadable => "unreadable",
+        _ => "first",
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    n: Option<usize>,
+}
+
+pub async fn api_next(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<NextQuery>) -> Response {
+    let s = match require(&state, &headers, true) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let n = q.n.unwrap_or(3).clamp(1, 20);
+    let lists = state.work.clone();
+    let r = with_store(&state, move |store| {
+        let mut lists = lists.lock().map_err(|_| Error::input("work lists poisoned"))?;
+        let supervisor = s.role >= Role::Supervisor;
+        let policy = Default::default();
+        lists.refresh(store, false)?;
+        let mut items = keying::lease_next(store, &policy, &mut lists.keying, &s.name, supervisor, n, keying::now())?;
+        if items.is_empty() && lists.refresh(store, true)? {
+            items = keying::lease_next(store, &policy, &mut lists.keying, &s.name, supervisor, n, keying::now())?;
+        }
+        Ok(items
+            .into_iter()
+            .map(|i| ItemJson {
+                item: i.item,
+                page_id: i.page_id,
+                field: i.field,
+                class: class_name(i.class),
+                stage: stage_name(&i.state),
+                finding: i.code.to_string(),
+                read: i.read,
+            })
+            .collect::<Vec<_>>())
+    })
+    .await;
+    match r {
+        Ok(items) => Json(serde_json::json!({ "items": items })).into_response(),
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct KeyRequest {
+    item: String,
+    #[serde(default)]
+    value: String,
+    /// `key` (default), `confirm` (the reader's reading) or `unreadable`.
+    #[serde(default)]
+    action: Option<String>,
+    /// Keys pressed for this item, counted by the page.
+    #[serde(default)]
+    keystrokes: Option<u32>,
+}
+
+pub async fn api_key(State(state): State<AppState>, headers: HeaderMap, Json(k): Json<KeyRequest>) -> Response {
+    let s = match require(&state, &headers, true) {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    if let Err(r) = crate::check_csrf(&s, headers.get("x-csrf-token").and_then(|v| v.to_str().ok())) {
+        return r;
+    }
+    let lists = state.work.clone();
+    let r = with_store(&state, move |store| {
+        let Some((page, field)) = k.item.split_once(':') else { return Err(Error::input("item is PAGE:FIELD")) };
+        let page_id: i64 = page.parse().map_err(|_| Error::input("item is PAGE:FIELD"))?;
+        let action = match k.action.as_deref().unwrap_or("key") {
+            "key" => KeyAction::Key,
+            "confirm" => KeyAction::Confirm,
+            "unreadable" => KeyAction::Unreadable,
+            _ => return Err(Error::input("action is key, confirm or unreadable")),
+        };
+        let supervisor = s.role >= Role::Supervisor;
+        let policy = Default::default();
+        let (value, after) =
+            keying::key_item(store, &policy, page_id, field, &k.value, action, &s.name, supervisor, k.keystrokes)?;
+        // The list follows at once: a settled field leaves it, one waiting for a second keyer
+        // or a supervisor shows its new stage.
+        let mut lists = lists.lock().map_err(|_| Error::input("work lists poisoned"))?;
+        if let Some(at) = lists.keying.iter().position(|c| c.work.item == k.item) {
+            if !keying::refresh_candidate(store, &policy, &mut lists.keying[at])? {
+                lists.keying.remove(at);
+            }
+        }
+        Ok((value, stage_name(&after), matches!(after, FieldValue::Read(_) | FieldValue::Keyed(_))))
+    })
+    .await;
+    match r {
+        Ok((v, stage, settled)) => {
+            Json(serde_json::json!({ "value": v, "settled": settled, "stage": stage })).into_response()
+        }
+        Err(r) => r,
+    }
+}
+
+pub async fn api_snippet(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    UrlPath((page_id, field)): UrlPath<(i64, String)>,
+) -> Response {
+    if let Err(r) = require(&state, &headers, true) {
+        return r;
+    }
+    if keying::field_class(&field).is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let r = with_store(&state, move |store| {
+        let Some((_, page)) = store.page(page_id)? else { return Ok(None) };
+        // Where `process` saved it: snippets/<run>-<serial>-p<page>/<field>.png.
+        let dir = std::path::Path::new(&page.out_dir).join("snippets");
+        for p in 1..=4 {
+            let folder = formscan::output::unique_file_name(&format!("{}-{}-p{p}", page.run, page.serial));
+            let f = dir.join(folder).join(format!("{}.png", formscan::output::unique_file_name(&field)));
+            if let Ok(bytes) = std::fs::read(&f) {
+                return Ok(Some(bytes));
+            }
+        }
+        Ok(None)
+    })
+    .await;
+    match r {
+        Ok(Some(png)) => ([(header::CONTENT_TYPE, "image/png")], png).into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(r) => r,
+    }
+}
+
+/// Fields waiting, by class and stage: (class, stage, count), and the forms waiting for a
+/// decision, from a fresh assessment.
+pub fn queue_counts(store: &mut SqliteStore) -> Result<(Vec<(String, String, usize)>, usize)> {
+    let mut counts: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    let assessed = formscan_campaign::assess(store, &Default::default())?;
+    for a in assessed.iter().filter(|a| a.view.exported.is_none()) {
+        for p in &a.keying {
+            *counts.entry((class_name(p.class).to_string(), stage_name(&p.state).to_string())).or_default() += 1;
+        }
+    }
+    let forms = assessed.iter().filter(|a| waits_for_decision(a)).count();
+    Ok((counts.into_iter().map(|((c, s), n)| (c, s, n)).collect(), forms))
+}
+
+pub async fn api_queues(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = require(&state, &headers, true).and_then(|s| forbid(&s, Role::Supervisor, true)) {
+        return r;
+    }
+    match with_store(&state, queue_counts).await {
+        Ok((q, forms)) => Json(serde_json::json!({
+            "queues": q.iter().map(|(c, s, n)| serde_json::json!({"class": c, "stage": s, "count": n})).collect::<Vec<_>>(),
+            "forms": forms,
+        }))
+        .into_response(),
+        Err(r) => r,
+    }
+}
