@@ -423,7 +423,10 @@ pub fn open_findings(
             open.push(f.clone());
             continue;
         };
-        let state = field_value(page, field, policy);
+        // Only a person settles a finding: the reader's own value, even accepted, is what the
+        // finding doubts (an unclear mark in a comb it read), so the field waits for a keyer,
+        // who confirms or corrects it.
+        let state = keyed_value(&page.keyed, field, policy).unwrap_or(FieldValue::None);
         if matches!(state, FieldValue::Keyed(_)) {
             continue;
         }

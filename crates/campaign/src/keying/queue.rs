@@ -9,9 +9,7 @@
 //! the list between requests and refreshes it now and then; [`next_items`] does both steps at
 //! once for a caller without one.
 
-use super::{
-    field_class, keyed_value, reader_accepted, reader_reading, FieldClass, FieldValue, KeySource, KeyingPolicy,
-};
+use super::{field_class, keyed_value, reader_reading, FieldClass, FieldValue, KeySource, KeyingPolicy};
 use crate::store::Store;
 use crate::Assessed;
 use formscan::error::{Error, Result};
@@ -49,9 +47,6 @@ pub struct Candidate {
     pub work: WorkItem,
     /// The reader's reading (shown to a first keyer).
     pub reading: Option<String>,
-    /// The reader's value when it stands without a person (step 4 of
-    /// [`super::field_value`]).
-    pub accepted: Option<String>,
     /// Operators who keyed the field so far (a second keyer must be someone else).
     pub keyed_by: Vec<String>,
 }
@@ -98,7 +93,6 @@ pub fn candidates(assessed: &[Assessed]) -> Vec<Candidate> {
                     read: None,
                 },
                 reading: reader_reading(page, &p.field),
-                accepted: reader_accepted(page, &p.field),
                 keyed_by,
             });
         }
@@ -113,10 +107,8 @@ pub fn candidates(assessed: &[Assessed]) -> Vec<Candidate> {
 /// is settled (the caller drops it from its list).
 pub fn refresh_candidate(store: &mut dyn Store, policy: &KeyingPolicy, c: &mut Candidate) -> Result<bool> {
     let keyed = store.keyed_on_page(c.work.page_id)?;
-    let state = keyed_value(&keyed, &c.work.field, policy).unwrap_or_else(|| match &c.accepted {
-        Some(v) => FieldValue::Read(v.clone()),
-        None => FieldValue::None,
-    });
+    // Only keyed values settle a field in the queue (see [`super::open_findings`]).
+    let state = keyed_value(&keyed, &c.work.field, policy).unwrap_or(FieldValue::None);
     c.keyed_by = keyed.iter().filter(|k| k.field == c.work.field).map(|k| k.operator.clone()).collect();
     c.keyed_by.dedup();
     c.work.state = state;
@@ -249,17 +241,9 @@ fn key_leased(
     let state_now = |store: &mut dyn Store| -> Result<(FieldValue, Vec<String>)> {
         let keyed = store.keyed_on_page(page_id)?;
         let by = keyed.iter().filter(|k| k.field == field).map(|k| k.operator.clone()).collect();
-        let state = match keyed_value(&keyed, field, policy) {
-            Some(s) => s,
-            None => {
-                let stored = store.page_field(page_id, &super::stored_name(field))?;
-                let accepted = stored.and_then(|f| match field_class(field) {
-                    Some(FieldClass::Choice) => (f.state == "one").then_some(f.value).flatten(),
-                    _ => f.accepted_value().map(str::to_string),
-                });
-                accepted.map(FieldValue::Read).unwrap_or(FieldValue::None)
-            }
-        };
+        // Only keyed values settle a field here: the reader's value, accepted or not, is what a
+        // first keyer confirms or corrects (see [`super::open_findings`]).
+        let state = keyed_value(&keyed, field, policy).unwrap_or(FieldValue::None);
         Ok((state, by))
     };
     let (state, by) = state_now(store)?;
