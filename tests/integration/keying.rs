@@ -5,7 +5,7 @@ use crate::scratch;
 use formscan::batch::BatchOptions;
 use formscan::{Engine, Template};
 use formscan_campaign::accounts::{self, Role};
-use formscan_campaign::keying::{self, FieldValue, KeySource};
+use formscan_campaign::keying::{self, FieldValue};
 use formscan_campaign::store::{SqliteStore, Store};
 use formscan_campaign::{self as campaign, intake};
 use formscan_print as print;

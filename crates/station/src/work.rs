@@ -226,9 +226,12 @@ pub async fn api_snippet(
     }
 }
 
-/// Fields waiting, by class and stage: (class, stage, count), and the forms waiting for a
-/// decision, from a fresh assessment.
-pub fn queue_counts(store: &mut SqliteStore) -> Result<(Vec<(String, String, usize)>, usize)> {
+/// Fields waiting: (class, stage, count).
+pub type FieldQueues = Vec<(String, String, usize)>;
+
+/// Fields waiting, by class and stage, and the forms waiting for a decision, from a fresh
+/// assessment.
+pub fn queue_counts(store: &mut SqliteStore) -> Result<(FieldQueues, usize)> {
     let mut counts: std::collections::BTreeMap<(String, String), usize> = Default::default();
     let assessed = formscan_campaign::assess(store, &Default::default())?;
     for a in assessed.iter().filter(|a| a.view.exported.is_none()) {

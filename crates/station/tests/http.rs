@@ -39,6 +39,14 @@ async fn every_route_refuses_a_request_without_a_session() {
         ("POST", "/api/key", "{\"item\":\"1:agent_phone\",\"value\":\"13812345678\"}"),
         ("GET", "/api/snippet/1/agent_phone", ""),
         ("GET", "/api/queues", ""),
+        ("GET", "/review", ""),
+        ("GET", "/supervisor/person?q=x", ""),
+        ("GET", "/api/review/next", ""),
+        ("POST", "/api/review/decide", "{\"item\":\"form:1\",\"decision\":\"accept\"}"),
+        ("GET", "/api/page/1", ""),
+        ("GET", "/api/photo/1", ""),
+        ("GET", "/api/progress", ""),
+        ("GET", "/api/person?q=x", ""),
         ("POST", "/logout", "csrf=x"),
     ] {
         let h: &[(&str, &str)] = if body.starts_with('{') { &[JSON] } else { &[FORM] };
@@ -76,9 +84,26 @@ async fn state_changes_need_the_csrf_token_and_roles_are_enforced() {
     // A keyer is not a supervisor.
     assert_eq!(request(addr, "GET", "/supervisor", &[c], "").await.status, 403);
     assert_eq!(request(addr, "GET", "/api/queues", &[c], "").await.status, 403);
+    for path in [
+        "/review",
+        "/supervisor/person?q=x",
+        "/api/review/next",
+        "/api/page/1",
+        "/api/photo/1",
+        "/api/progress",
+        "/api/person?q=x",
+    ] {
+        assert_eq!(request(addr, "GET", path, &[c], "").await.status, 403, "{path}");
+    }
+    let decide = "{\"item\":\"form:1\",\"decision\":\"accept\"}";
+    let r = request(addr, "POST", "/api/review/decide", &[JSON, c, ("x-csrf-token", &csrf)], decide).await;
+    assert_eq!(r.status, 403, "a keyer decides no form");
     let (boss, _) = log_in(addr, "boss", "supervisor password").await;
     assert_eq!(request(addr, "GET", "/supervisor", &[("Cookie", &boss)], "").await.status, 200);
     assert_eq!(request(addr, "GET", "/api/queues", &[("Cookie", &boss)], "").await.status, 200);
+    let decide = "{\"item\":\"form:1\",\"decision\":\"accept\"}";
+    let r = request(addr, "POST", "/api/review/decide", &[JSON, ("Cookie", &boss)], decide).await;
+    assert_eq!(r.status, 403, "a decision without the CSRF token");
     // Logging out needs the token too, and ends the session.
     assert_eq!(request(addr, "POST", "/logout", &[FORM, c], "csrf=bad").await.status, 403);
     assert_eq!(request(addr, "POST", "/logout", &[FORM, c], &format!("csrf={csrf}")).await.status, 303);

@@ -1,6 +1,9 @@
-//! A minimal HTTP/1.1 client for the station's tests: one request per connection
-//! (`Connection: close`), read to the end. No client library: the tests see the bytes the
-//! station sends.
+//! A minimal HTTP/1.1 client for the station's tests (and for chromedriver in the browser
+//! test): one request per connection (`Connection: close`), the body read by its
+//! Content-Length, or to the end. No client library: the tests see the bytes the station sends.
+
+// Each test binary uses its own part of these helpers.
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,14 +38,40 @@ pub async fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&st
     req.push_str("\r\n");
     req.push_str(body);
     s.write_all(req.as_bytes()).await.unwrap();
+    // Read the head, then the body by its Content-Length when it has one (a server may keep the
+    // connection open despite `Connection: close`: chromedriver does), else to the end.
     let mut raw = Vec::new();
-    s.read_to_end(&mut raw).await.unwrap();
-    let at = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+    let mut buf = [0u8; 16384];
+    let at = loop {
+        if let Some(at) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at;
+        }
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(n > 0, "connection closed before the end of the head");
+        raw.extend_from_slice(&buf[..n]);
+    };
     let head = String::from_utf8_lossy(&raw[..at]).to_string();
     let mut lines = head.lines();
     let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
-    let headers = lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Reply { status, headers, body: raw.get(at + 4..).unwrap_or_default().to_vec() }
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
+    let mut body = raw[at + 4..].to_vec();
+    let length =
+        headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok());
+    match length {
+        Some(len) => {
+            while body.len() < len {
+                let n = s.read(&mut buf).await.unwrap();
+                assert!(n > 0, "connection closed before the end of the body");
+                body.extend_from_slice(&buf[..n]);
+            }
+            body.truncate(len);
+        }
+        None => {
+            s.read_to_end(&mut body).await.unwrap();
+        }
+    }
+    Reply { status, headers, body }
 }
 
 /// Logs in with a form post; returns the session cookie (`name=value`) and the page's CSRF
