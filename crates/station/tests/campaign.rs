@@ -167,6 +167,7 @@ async fn a_200_form_campaign_is_finished_through_the_station_alone() {
     ];
     let mut boss = Operator::log_in(addr, "boss", "supervisor password").await;
     let (mut keyed, mut decided, mut rejected) = (0, 0, 0);
+    let started = std::time::Instant::now();
     let mut rounds = 0;
     loop {
         rounds += 1;
@@ -228,6 +229,7 @@ async fn a_200_form_campaign_is_finished_through_the_station_alone() {
             tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
         }
     }
+    let seconds = started.elapsed().as_secs_f64();
     let after = assess(&mut store, &Default::default()).unwrap();
     let accepted: BTreeSet<String> = after
         .iter()
@@ -272,7 +274,7 @@ async fn a_200_form_campaign_is_finished_through_the_station_alone() {
     assert_eq!(exported.len(), accepted.len());
     eprintln!(
         "campaign: {returned} returned, {review0} in review after intake; {keyed} items keyed, {decided} decisions \
-         ({rejected} rejections) in {rounds} rounds; {} accepted and exported",
+         ({rejected} rejections) in {rounds} rounds, {seconds:.1} s through the station; {} accepted and exported",
         accepted.len()
     );
     let _ = std::fs::remove_dir_all(dir);
