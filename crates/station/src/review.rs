@@ -81,9 +81,11 @@ pub async fn api_review_next(
     let r = with_store(&state, move |store| {
         let mut lists = lists.lock().map_err(|_| Error::input("work lists poisoned"))?;
         lists.refresh(store, false)?;
-        let mut out = lease_forms(store, &mut lists.forms, &s.name, n, en)?;
+        let built_at = lists.built_at;
+        let mut out = lease_forms(store, &mut lists.forms, built_at, &s.name, n, en)?;
         if out.is_empty() && lists.refresh(store, true)? {
-            out = lease_forms(store, &mut lists.forms, &s.name, n, en)?;
+            let built_at = lists.built_at;
+            out = lease_forms(store, &mut lists.forms, built_at, &s.name, n, en)?;
         }
         Ok(out)
     })
@@ -99,6 +101,7 @@ pub async fn api_review_next(
 fn lease_forms(
     store: &mut dyn Store,
     forms: &mut Vec<Assessed>,
+    built_at: i64,
     operator: &str,
     n: usize,
     en: bool,
@@ -117,7 +120,7 @@ fn lease_forms(
         }
         // Decided (here or from the terminal) since the list was built: its verdict stands.
         let decided = store.decisions(a.view.person.key)?;
-        if decided.len() > usize::from(a.view.decision.is_some()) + usize::from(a.view.chosen_page.is_some()) {
+        if decided.last().is_some_and(|d| d.at >= built_at) {
             store.release(&item, operator)?;
             gone.push(at);
             continue;

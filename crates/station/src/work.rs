@@ -33,6 +33,8 @@ const DRY_REFRESH: Duration = Duration::from_secs(2);
 #[derive(Default)]
 pub struct WorkLists {
     built: Option<Instant>,
+    /// When the lists were built, seconds since the epoch (to tell decisions made since).
+    pub built_at: i64,
     /// Fields waiting for a value.
     pub keying: Vec<Candidate>,
     /// Persons in review whose fields are all keyed (or only a supervisor can key them): a
@@ -54,6 +56,7 @@ impl WorkLists {
         self.keying = keying::candidates(&assessed);
         self.forms = assessed.into_iter().filter(waits_for_decision).collect();
         self.built = Some(Instant::now());
+        self.built_at = keying::now();
         Ok(())
     }
 
