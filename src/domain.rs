@@ -67,6 +67,22 @@ impl Date {
         (1900..=2100).contains(&self.year) && self.is_calendar_date()
     }
 
+    /// The date `days` days after 1970-01-01 (UTC), by H. Hinnant's `civil_from_days`
+    /// ("chrono-Compatible Low-Level Date Algorithms"). Years outside `u16` wrap; every date a
+    /// campaign meets is far inside.
+    pub fn from_unix_days(days: i64) -> Date {
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = doy - (153 * mp + 2) / 5 + 1;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 };
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        Date::new(y as u16, m as u8, d as u8)
+    }
+
     /// Age in completed years on `on` (negative when `on` is before the birth date).
     ///
     /// A birthday is reached when the (month, day) pair is reached, so someone born on 29

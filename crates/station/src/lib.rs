@@ -340,17 +340,25 @@ pub(crate) fn class_name(c: FieldClass) -> &'static str {
     }
 }
 
-/// Refuses a session whose role is below `role` (403).
-pub(crate) fn forbid(s: &Session, role: Role, api: bool) -> std::result::Result<(), Response> {
-    if s.role >= role {
-        Ok(())
-    } else {
-        Err(supervisor::refuse_role(api))
+/// The session of a supervisor (or admin), or the response that refuses the request: as
+/// [`require`], and 403 for a keyer.
+pub(crate) fn require_supervisor(
+    state: &AppState,
+    headers: &HeaderMap,
+    api: bool,
+) -> std::result::Result<Session, Response> {
+    let s = require(state, headers, api)?;
+    match (s.role >= Role::Supervisor, api) {
+        (true, _) => Ok(s),
+        (false, true) => {
+            Err((StatusCode::FORBIDDEN, Json(serde_json::json!({"error": "supervisors only"}))).into_response())
+        }
+        (false, false) => Err((StatusCode::FORBIDDEN, "supervisors only").into_response()),
     }
 }
 
 async fn review_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<Lang>) -> Response {
-    match require(&state, &headers, false).and_then(|s| forbid(&s, Role::Supervisor, false).map(|()| s)) {
+    match require_supervisor(&state, &headers, false) {
         Ok(s) => pages::html(pages::review(english(&q), &s)),
         Err(r) => r,
     }

@@ -82,92 +82,93 @@ fn header_bar(en: bool, s: &Session) -> String {
     )
 }
 
+/// A work page: the queue's root element (holding the CSRF token and the language for its
+/// script), the title and help line, the item's section, the "nothing waits" line and the
+/// count of items done.
+fn work_page(en: bool, s: &Session, root: &str, t: [&str; 3], section: &str, script: &str) -> String {
+    let [title, help, empty] = t;
+    page(
+        en,
+        title,
+        &format!(
+            "{}<main id=\"{root}\" data-csrf=\"{}\" data-lang=\"{}\"><h1>{title}</h1><p class=\"help\">{help}</p>\
+             {section}<p id=\"empty\" hidden>{empty}</p><p id=\"done\" class=\"count\"></p></main>\
+             <script src=\"/static/{script}\"></script>",
+            header_bar(en, s),
+            esc(&s.csrf),
+            if en { "en" } else { "zh" },
+        ),
+    )
+}
+
 /// The keying page: one field at a time, keyboard first (see `station.js`).
 pub fn key(en: bool, s: &Session) -> String {
-    let t = if en {
-        [
-            "Keying",
-            "Enter: take the value (unchanged: confirm the reading) and go on · Esc: clear · F2: cannot read \
-             · relationship: 1–5",
-            "Nothing waits for a value.",
+    let (t, value) = if en {
+        (
+            [
+                "Keying",
+                "Enter: take the value (unchanged: confirm the reading) and go on · Esc: clear · F2: cannot read \
+                 · relationship: 1–5",
+                "Nothing waits for a value.",
+            ],
             "Value",
-        ]
+        )
     } else {
-        [
-            "录入",
-            "回车：确认并下一项（未改动即确认识别结果）· Esc：清空 · F2：无法辨认 · 关系：按 1–5",
-            "没有待录入的内容。",
+        (
+            [
+                "录入",
+                "回车：确认并下一项（未改动即确认识别结果）· Esc：清空 · F2：无法辨认 · 关系：按 1–5",
+                "没有待录入的内容。",
+            ],
             "录入值",
-        ]
+        )
     };
     let choices = formscan_campaign::keying::RELATIONS
         .iter()
         .enumerate()
         .map(|(i, (v, zh))| format!("<li data-value=\"{v}\"><kbd>{}</kbd> {zh}</li>", i + 1))
         .collect::<String>();
-    page(
-        en,
-        t[0],
-        &format!(
-            "{}<main id=\"station\" data-csrf=\"{}\" data-lang=\"{}\"><h1>{}</h1><p class=\"help\">{}</p>\
-             <section id=\"item\" hidden><p class=\"what\"><span id=\"field\"></span> <span id=\"stage\"></span> \
-             <span id=\"finding\"></span></p><img id=\"snippet\" alt=\"\"><p id=\"read\"></p>\
-             <ol id=\"choices\" hidden>{choices}</ol>\
-             <label>{} <input id=\"value\" autocomplete=\"off\" spellcheck=\"false\"></label>\
-             <p id=\"problem\" class=\"error\" role=\"alert\"></p></section>\
-             <p id=\"empty\" hidden>{}</p><p id=\"done\" class=\"count\"></p></main>\
-             <script src=\"/static/station.js\"></script>",
-            header_bar(en, s),
-            esc(&s.csrf),
-            if en { "en" } else { "zh" },
-            t[0],
-            t[1],
-            t[3],
-            t[2]
-        ),
-    )
+    let section = format!(
+        "<section id=\"item\" hidden><p class=\"what\"><span id=\"field\"></span> <span id=\"stage\"></span> \
+         <span id=\"finding\"></span></p><img id=\"snippet\" alt=\"\"><p id=\"read\"></p>\
+         <ol id=\"choices\" hidden>{choices}</ol>\
+         <label>{value} <input id=\"value\" autocomplete=\"off\" spellcheck=\"false\"></label>\
+         <p id=\"problem\" class=\"error\" role=\"alert\"></p></section>"
+    );
+    work_page(en, s, "station", t, &section, "station.js")
 }
 
 /// The review page: one form at a time, its page zoomable, its findings, and the decision
 /// keys (see `review.js`).
 pub fn review(en: bool, s: &Session) -> String {
-    let t = if en {
-        [
-            "Review",
-            "A: accept · R: reject (type the reason, Enter) · 1–9: choose the scan that counts · Z: zoom · \
-             N: next without deciding",
-            "No form waits for a decision.",
+    let (t, reason) = if en {
+        (
+            [
+                "Review",
+                "A: accept · R: reject (type the reason, Enter) · 1–9: choose the scan that counts · Z: zoom · \
+                 N: next without deciding",
+                "No form waits for a decision.",
+            ],
             "Reason for the school",
-        ]
+        )
     } else {
-        [
-            "审核",
-            "A：通过 · R：退回学校（填写原因后回车）· 1–9：选定有效扫描件 · Z：放大 · N：跳过",
-            "没有待审核的表。",
+        (
+            [
+                "审核",
+                "A：通过 · R：退回学校（填写原因后回车）· 1–9：选定有效扫描件 · Z：放大 · N：跳过",
+                "没有待审核的表。",
+            ],
             "退回原因",
-        ]
+        )
     };
-    page(
-        en,
-        t[0],
-        &format!(
-            "{}<main id=\"review\" data-csrf=\"{}\" data-lang=\"{}\"><h1>{}</h1><p class=\"help\">{}</p>\
-             <section id=\"form\" hidden><p class=\"what\" id=\"who\"></p><ol id=\"scans\"></ol>\
-             <ul id=\"findings\"></ul><div id=\"photo\" hidden><img id=\"card\" alt=\"\"></div>\
-             <img id=\"page\" alt=\"\" class=\"page\">\
-             <label id=\"reasonbox\" hidden>{} <input id=\"reason\" autocomplete=\"off\" maxlength=\"200\"></label>\
-             <p id=\"problem\" class=\"error\" role=\"alert\"></p></section>\
-             <p id=\"empty\" hidden>{}</p><p id=\"done\" class=\"count\"></p></main>\
-             <script src=\"/static/review.js\"></script>",
-            header_bar(en, s),
-            esc(&s.csrf),
-            if en { "en" } else { "zh" },
-            t[0],
-            t[1],
-            t[3],
-            t[2]
-        ),
-    )
+    let section = format!(
+        "<section id=\"form\" hidden><p class=\"what\" id=\"who\"></p><ol id=\"scans\"></ol>\
+         <ul id=\"findings\"></ul><div id=\"photo\" hidden><img id=\"card\" alt=\"\"></div>\
+         <img id=\"page\" alt=\"\" class=\"page\">\
+         <label id=\"reasonbox\" hidden>{reason} <input id=\"reason\" autocomplete=\"off\" maxlength=\"200\"></label>\
+         <p id=\"problem\" class=\"error\" role=\"alert\"></p></section>"
+    );
+    work_page(en, s, "review", t, &section, "review.js")
 }
 
 fn table(head: &[&str], rows: impl Iterator<Item = Vec<String>>) -> String {
@@ -323,20 +324,9 @@ pub fn person(en: bool, s: &Session, q: &str, persons: &[serde_json::Value]) -> 
 /// Seconds since the epoch as `YYYY-MM-DD HH:MM:SS` UTC.
 fn time(v: &serde_json::Value) -> String {
     let Some(t) = v.as_i64() else { return String::new() };
-    let days = t.div_euclid(86_400);
     let secs = t.rem_euclid(86_400);
-    // Civil date from days since 1970-01-01 (H. Hinnant, "chrono-Compatible Low-Level Date
-    // Algorithms", days_from_civil's inverse).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
+    let date = formscan::domain::Date::from_unix_days(t.div_euclid(86_400));
+    format!("{date} {:02}:{:02}:{:02}", secs / 3600, secs % 3600 / 60, secs % 60)
 }
 
 #[cfg(test)]

@@ -6,13 +6,12 @@
 //! which scan of the form counts. Every decision is kept with its operator, time and reason
 //! ([`formscan_campaign::store::DecisionEntry`]).
 
-use crate::{forbid, require, with_store, AppState};
+use crate::{require_supervisor, with_store, AppState};
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use formscan::error::{Error, Result};
-use formscan_campaign::accounts::Role;
 use formscan_campaign::keying::{self, LEASE_SECONDS};
 use formscan_campaign::store::{Decision, DecisionEntry, Store};
 use formscan_campaign::Assessed;
@@ -71,7 +70,7 @@ pub async fn api_review_next(
     headers: HeaderMap,
     Query(q): Query<ReviewQuery>,
 ) -> Response {
-    let s = match require(&state, &headers, true).and_then(|s| forbid(&s, Role::Supervisor, true).map(|()| s)) {
+    let s = match require_supervisor(&state, &headers, true) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -80,14 +79,7 @@ pub async fn api_review_next(
     let lists = state.work.clone();
     let r = with_store(&state, move |store| {
         let mut lists = lists.lock().map_err(|_| Error::input("work lists poisoned"))?;
-        lists.refresh(store, false)?;
-        let built_at = lists.built_at;
-        let mut out = lease_forms(store, &mut lists.forms, built_at, &s.name, n, en)?;
-        if out.is_empty() && lists.refresh(store, true)? {
-            let built_at = lists.built_at;
-            out = lease_forms(store, &mut lists.forms, built_at, &s.name, n, en)?;
-        }
-        Ok(out)
+        lists.take(store, |lists, store| lease_forms(store, &mut lists.forms, lists.built_at, &s.name, n, en))
     })
     .await;
     match r {
@@ -148,7 +140,7 @@ pub struct DecideRequest {
 const MAX_REASON: usize = 200;
 
 pub async fn api_decide(State(state): State<AppState>, headers: HeaderMap, Json(d): Json<DecideRequest>) -> Response {
-    let s = match require(&state, &headers, true).and_then(|s| forbid(&s, Role::Supervisor, true).map(|()| s)) {
+    let s = match require_supervisor(&state, &headers, true) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -255,7 +247,7 @@ fn photo_path_ok(rel: &str) -> bool {
 
 /// The card photo the reader cut from a scan.
 pub async fn api_photo(State(state): State<AppState>, headers: HeaderMap, UrlPath(page_id): UrlPath<i64>) -> Response {
-    if let Err(r) = require(&state, &headers, true).and_then(|s| forbid(&s, Role::Supervisor, true)) {
+    if let Err(r) = require_supervisor(&state, &headers, true) {
         return r;
     }
     let r = with_store(&state, move |store| {
@@ -286,7 +278,7 @@ pub async fn api_page(
     UrlPath(page_id): UrlPath<i64>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    if let Err(r) = require(&state, &headers, true).and_then(|s| forbid(&s, Role::Supervisor, true)) {
+    if let Err(r) = require_supervisor(&state, &headers, true) {
         return r;
     }
     let width = q.w.unwrap_or(1000).clamp(200, 2500);

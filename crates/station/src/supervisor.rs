@@ -11,13 +11,12 @@
 //!   operator's value differs from the other's (queXF's and the census's double-keying
 //!   measure of a keyer's accuracy).
 
-use crate::{forbid, pages, require, with_store, AppState};
+use crate::{pages, require_supervisor, with_store, AppState};
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use formscan::error::Result;
-use formscan_campaign::accounts::Role;
 use formscan_campaign::keying::KeySource;
 use formscan_campaign::status::StatusRow;
 use formscan_campaign::store::{Decision, SqliteStore, Store};
@@ -114,8 +113,8 @@ pub struct Overview {
 
 /// Everything the supervisor's page shows, from one assessment.
 pub fn overview(store: &mut SqliteStore) -> Result<Overview> {
-    let (queues, forms) = crate::work::queue_counts(store)?;
     let assessed = formscan_campaign::assess(store, &Default::default())?;
+    let (queues, forms) = crate::work::queue_counts(&assessed);
     Ok(Overview {
         queues,
         forms,
@@ -129,7 +128,7 @@ pub async fn supervisor_page(
     headers: HeaderMap,
     Query(q): Query<crate::Lang>,
 ) -> Response {
-    let s = match require(&state, &headers, false).and_then(|s| forbid(&s, Role::Supervisor, false).map(|()| s)) {
+    let s = match require_supervisor(&state, &headers, false) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -140,7 +139,7 @@ pub async fn supervisor_page(
 }
 
 pub async fn api_progress(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = require(&state, &headers, true).and_then(|s| forbid(&s, Role::Supervisor, true)) {
+    if let Err(r) = require_supervisor(&state, &headers, true) {
         return r;
     }
     match with_store(&state, overview).await {
@@ -207,7 +206,7 @@ pub fn person_history(store: &mut SqliteStore, q: &str) -> Result<Vec<serde_json
 }
 
 pub async fn api_person(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PersonQuery>) -> Response {
-    if let Err(r) = require(&state, &headers, true).and_then(|s| forbid(&s, Role::Supervisor, true)) {
+    if let Err(r) = require_supervisor(&state, &headers, true) {
         return r;
     }
     let query = q.q.unwrap_or_default();
@@ -218,7 +217,7 @@ pub async fn api_person(State(state): State<AppState>, headers: HeaderMap, Query
 }
 
 pub async fn person_page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<PersonQuery>) -> Response {
-    let s = match require(&state, &headers, false).and_then(|s| forbid(&s, Role::Supervisor, false).map(|()| s)) {
+    let s = match require_supervisor(&state, &headers, false) {
         Ok(s) => s,
         Err(r) => return r,
     };
@@ -228,14 +227,5 @@ pub async fn person_page(State(state): State<AppState>, headers: HeaderMap, Quer
     match with_store(&state, move |st| person_history(st, &query2)).await {
         Ok(v) => pages::html(pages::person(en, &s, &query, &v)),
         Err(r) => r,
-    }
-}
-
-/// Refuses a request whose session's role is below `role`: 403 for the API, a page saying so.
-pub fn refuse_role(api: bool) -> Response {
-    if api {
-        (StatusCode::FORBIDDEN, Json(serde_json::json!({"error": "supervisors only"}))).into_response()
-    } else {
-        (StatusCode::FORBIDDEN, "supervisors only").into_response()
     }
 }

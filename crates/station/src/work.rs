@@ -8,7 +8,7 @@
 //! checked again against the store under its lease ([`keying::lease_next`]), so a stale list
 //! never hands out a settled field: at worst a new scan's fields wait up to [`REFRESH`].
 
-use crate::{class_name, forbid, require, with_store, AppState};
+use crate::{class_name, require, require_supervisor, with_store, AppState};
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -62,12 +62,27 @@ impl WorkLists {
 
     /// Rebuilds the lists when they are stale, or when `dry` (a queue found nothing) and they
     /// were not just built.
-    pub fn refresh(&mut self, store: &mut dyn Store, dry: bool) -> Result<bool> {
+    fn refresh(&mut self, store: &mut dyn Store, dry: bool) -> Result<bool> {
         if self.stale(dry) {
             self.rebuild(store)?;
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Takes items from the lists with `take`, on lists no older than [`REFRESH`]; when it
+    /// finds nothing, once more on lists rebuilt (unless they were just built).
+    pub fn take<T>(
+        &mut self,
+        store: &mut dyn Store,
+        mut take: impl FnMut(&mut WorkLists, &mut dyn Store) -> Result<Vec<T>>,
+    ) -> Result<Vec<T>> {
+        self.refresh(store, false)?;
+        let items = take(self, store)?;
+        if items.is_empty() && self.refresh(store, true)? {
+            return take(self, store);
+        }
+        Ok(items)
     }
 }
 
@@ -117,12 +132,9 @@ pub async fn api_next(State(state): State<AppState>, headers: HeaderMap, Query(q
     let r = with_store(&state, move |store| {
         let mut lists = lists.lock().map_err(|_| Error::input("work lists poisoned"))?;
         let supervisor = s.role >= Role::Supervisor;
-        let policy = Default::default();
-        lists.refresh(store, false)?;
-        let mut items = keying::lease_next(store, &policy, &mut lists.keying, &s.name, supervisor, n, keying::now())?;
-        if items.is_empty() && lists.refresh(store, true)? {
-            items = keying::lease_next(store, &policy, &mut lists.keying, &s.name, supervisor, n, keying::now())?;
-        }
+        let items = lists.take(store, |lists, store| {
+            keying::lease_next(store, &Default::default(), &mut lists.keying, &s.name, supervisor, n, keying::now())
+        })?;
         Ok(items
             .into_iter()
             .map(|i| ItemJson {
@@ -182,11 +194,15 @@ pub async fn api_key(State(state): State<AppState>, headers: HeaderMap, Json(k):
         // or a supervisor shows its new stage.
         let mut lists = lists.lock().map_err(|_| Error::input("work lists poisoned"))?;
         if let Some(at) = lists.keying.iter().position(|c| c.work.item == k.item) {
-            if !keying::refresh_candidate(store, &policy, &mut lists.keying[at])? {
+            if after.is_final() {
                 lists.keying.remove(at);
+            } else {
+                let c = &mut lists.keying[at];
+                c.work.state = after.clone();
+                c.keyed_by.push(s.name.clone());
             }
         }
-        Ok((value, stage_name(&after), matches!(after, FieldValue::Read(_) | FieldValue::Keyed(_))))
+        Ok((value, stage_name(&after), after.is_final()))
     })
     .await;
     match r {
@@ -232,25 +248,24 @@ pub async fn api_snippet(
 /// Fields waiting: (class, stage, count).
 pub type FieldQueues = Vec<(String, String, usize)>;
 
-/// Fields waiting, by class and stage, and the forms waiting for a decision, from a fresh
-/// assessment.
-pub fn queue_counts(store: &mut SqliteStore) -> Result<(FieldQueues, usize)> {
+/// Fields waiting, by class and stage, and the forms waiting for a decision.
+pub fn queue_counts(assessed: &[Assessed]) -> (FieldQueues, usize) {
     let mut counts: std::collections::BTreeMap<(String, String), usize> = Default::default();
-    let assessed = formscan_campaign::assess(store, &Default::default())?;
     for a in assessed.iter().filter(|a| a.view.exported.is_none()) {
         for p in &a.keying {
             *counts.entry((class_name(p.class).to_string(), stage_name(&p.state).to_string())).or_default() += 1;
         }
     }
     let forms = assessed.iter().filter(|a| waits_for_decision(a)).count();
-    Ok((counts.into_iter().map(|((c, s), n)| (c, s, n)).collect(), forms))
+    (counts.into_iter().map(|((c, s), n)| (c, s, n)).collect(), forms)
 }
 
 pub async fn api_queues(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = require(&state, &headers, true).and_then(|s| forbid(&s, Role::Supervisor, true)) {
+    if let Err(r) = require_supervisor(&state, &headers, true) {
         return r;
     }
-    match with_store(&state, queue_counts).await {
+    let counts = |store: &mut SqliteStore| Ok(queue_counts(&formscan_campaign::assess(store, &Default::default())?));
+    match with_store(&state, counts).await {
         Ok((q, forms)) => Json(serde_json::json!({
             "queues": q.iter().map(|(c, s, n)| serde_json::json!({"class": c, "stage": s, "count": n})).collect::<Vec<_>>(),
             "forms": forms,

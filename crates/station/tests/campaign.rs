@@ -5,12 +5,9 @@
 //! deciding forms in the review queue) until no form is left in review. The export then has
 //! no empty required value, and its persons are exactly the accepted ones.
 
-use formscan::batch::BatchOptions;
 use formscan::domain::parse_id;
-use formscan::{Engine, Template};
-use formscan_campaign::accounts::{self, Role};
-use formscan_campaign::store::{PrintedForm, SqliteStore, Store};
-use formscan_campaign::{assess, export, intake, keying, FormStatus};
+use formscan_campaign::store::SqliteStore;
+use formscan_campaign::{assess, export, keying, FormStatus};
 use formscan_station::{start, StationOptions};
 use formscan_synth::{self as synth, Degrade, SynthOptions};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -118,36 +115,15 @@ impl Operator {
 async fn a_200_form_campaign_is_finished_through_the_station_alone() {
     let dir = std::env::temp_dir().join(format!("formscan-station-campaign-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let t = Template::sbk_student();
-    let persons: Vec<(usize, _)> = synth::roster(200, 41).into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
-    let pr = formscan_print::plan_run(&t, &persons, Some("RCAMPAIGN"), &dir);
-    let db = dir.join("campaign.db");
-    let scans = dir.join("scans");
-    {
-        let mut store = SqliteStore::open(&db, Some(synth::REFERENCE_DATE)).unwrap();
-        let forms: Vec<PrintedForm> = pr
-            .pages
-            .iter()
-            .map(|p| PrintedForm { serial: p.serial.clone(), person: p.person.clone(), photo_printed: false })
-            .collect();
-        store.record_print_run(&pr.run, &t.id, &forms).unwrap();
-        let people: Vec<_> = pr.pages.iter().map(|p| p.person.clone()).collect();
-        let serials: Vec<_> = pr.pages.iter().map(|p| p.serial.clone()).collect();
-        let scenario = synth::scenario::Scenarios {
-            missing: 0.05,
-            duplicates: 0.03,
-            rescans: 0.05,
-            rule_breaking: 0.08,
-            shared_phone_class: Some(1),
-        };
-        let opts = SynthOptions { dpi: 150.0, degrade: Degrade::Harsh, seed: 41, scenario, ..Default::default() };
-        synth::run(&t, &people, &serials, &vec![None; people.len()], &pr.run, &opts, &scans).unwrap();
-        let bopts = BatchOptions { out_dir: dir.join("read"), snippets: true };
-        intake::process(&mut store, &Engine::default(), std::slice::from_ref(&scans), &bopts, &|_, _| {}).unwrap();
-        accounts::add_user(&mut store, "keyer1", Role::Keyer, "keyer password 1").unwrap();
-        accounts::add_user(&mut store, "keyer2", Role::Keyer, "keyer password 2").unwrap();
-        accounts::add_user(&mut store, "boss", Role::Supervisor, "supervisor password").unwrap();
-    }
+    let scenario = synth::scenario::Scenarios {
+        missing: 0.05,
+        duplicates: 0.03,
+        rescans: 0.05,
+        rule_breaking: 0.08,
+        shared_phone_class: Some(1),
+    };
+    let opts = SynthOptions { dpi: 150.0, degrade: Degrade::Harsh, seed: 41, scenario, ..Default::default() };
+    let db = common::simulated_campaign(&dir, 200, "RCAMPAIGN", &opts);
     let mut store = SqliteStore::open(&db, None).unwrap();
     let before = assess(&mut store, &Default::default()).unwrap();
     let count = |a: &[formscan_campaign::Assessed], s: FormStatus| a.iter().filter(|x| x.status == s).count();

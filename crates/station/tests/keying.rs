@@ -2,11 +2,8 @@
 //! items the API leases them, key the values written on the forms (the simulator's truth), and
 //! the store ends with every such field settled; snippets are served to a session only.
 
-use formscan::batch::BatchOptions;
-use formscan::{Engine, Template};
-use formscan_campaign::accounts::{self, Role};
-use formscan_campaign::store::{PrintedForm, SqliteStore, Store};
-use formscan_campaign::{assess, intake, keying};
+use formscan_campaign::store::{SqliteStore, Store};
+use formscan_campaign::{assess, keying};
 use formscan_station::{start, StationOptions};
 use formscan_synth::{self as synth, Degrade, SynthOptions};
 mod common;
@@ -17,28 +14,8 @@ use common::{log_in, request};
 async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
     let dir = std::env::temp_dir().join(format!("formscan-station-keying-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let t = Template::sbk_student();
-    let persons: Vec<(usize, _)> = synth::roster(16, 23).into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
-    let pr = formscan_print::plan_run(&t, &persons, Some("RSTATION"), &dir);
-    let db = dir.join("campaign.db");
-    let scans = dir.join("scans");
-    {
-        let mut store = SqliteStore::open(&db, Some(synth::REFERENCE_DATE)).unwrap();
-        let forms: Vec<PrintedForm> = pr
-            .pages
-            .iter()
-            .map(|p| PrintedForm { serial: p.serial.clone(), person: p.person.clone(), photo_printed: false })
-            .collect();
-        store.record_print_run(&pr.run, &t.id, &forms).unwrap();
-        let people: Vec<_> = pr.pages.iter().map(|p| p.person.clone()).collect();
-        let serials: Vec<_> = pr.pages.iter().map(|p| p.serial.clone()).collect();
-        let opts = SynthOptions { dpi: 200.0, degrade: Degrade::Harsh, seed: 23, ..Default::default() };
-        synth::run(&t, &people, &serials, &vec![None; people.len()], &pr.run, &opts, &scans).unwrap();
-        let bopts = BatchOptions { out_dir: dir.join("read"), snippets: true };
-        intake::process(&mut store, &Engine::default(), std::slice::from_ref(&scans), &bopts, &|_, _| {}).unwrap();
-        accounts::add_user(&mut store, "keyer1", Role::Keyer, "keyer password 1").unwrap();
-        accounts::add_user(&mut store, "keyer2", Role::Keyer, "keyer password 2").unwrap();
-    }
+    let opts = SynthOptions { dpi: 200.0, degrade: Degrade::Harsh, seed: 23, ..Default::default() };
+    let db = common::simulated_campaign(&dir, 16, "RSTATION", &opts);
     let waiting = {
         let mut store = SqliteStore::open(&db, None).unwrap();
         assess(&mut store, &Default::default()).unwrap().iter().map(|a| a.keying.len()).sum::<usize>()

@@ -180,6 +180,11 @@ pub enum FieldValue {
 }
 
 impl FieldValue {
+    /// Whether it is final (read or keyed): nothing is left to key.
+    pub fn is_final(&self) -> bool {
+        matches!(self, FieldValue::Read(_) | FieldValue::Keyed(_))
+    }
+
     /// The value when it is final (read or keyed).
     pub fn value(&self) -> Option<&str> {
         match self {
@@ -236,7 +241,7 @@ fn read_value(page: &PageView, field: &str) -> FieldValue {
 pub fn reader_accepted(page: &PageView, field: &str) -> Option<String> {
     let stored = page.fields.get(&stored_name(field))?;
     match field_class(field) {
-        Some(FieldClass::Choice) => (stored.state == "one").then(|| stored.value.clone()).flatten(),
+        Some(FieldClass::Choice) => stored_reading(field, stored),
         _ => stored.accepted_value().map(str::to_string),
     }
 }
@@ -244,9 +249,13 @@ pub fn reader_accepted(page: &PageView, field: &str) -> Option<String> {
 /// What the reader read for a keyed field, accepted or not (for a keyer to confirm or
 /// correct): a group's value only when one box is ticked.
 pub fn reader_reading(page: &PageView, field: &str) -> Option<String> {
-    let stored = page.fields.get(&stored_name(field))?;
+    stored_reading(field, page.fields.get(&stored_name(field))?)
+}
+
+/// [`reader_reading`] of the stored result of `field`.
+fn stored_reading(field: &str, stored: &crate::store::StoredField) -> Option<String> {
     match field_class(field) {
-        Some(FieldClass::Choice) => reader_accepted(page, field),
+        Some(FieldClass::Choice) if stored.state != "one" => None,
         _ => stored.value.clone(),
     }
 }
@@ -315,8 +324,7 @@ pub fn key_value(
         // "confirming" a typed value would bypass the second keyer.
         let read = store
             .page_field(page_id, &stored_name(field))?
-            .filter(|f| field_class(field) != Some(FieldClass::Choice) || f.state == "one")
-            .and_then(|f| f.value)
+            .and_then(|f| stored_reading(field, &f))
             .and_then(|v| check_value(field, &v).ok());
         if read.as_deref() != Some(value.as_str()) {
             return Err(Error::input(format!(

@@ -103,16 +103,25 @@ pub fn candidates(assessed: &[Assessed]) -> Vec<Candidate> {
     out
 }
 
+/// Where a field stands from its keyed values alone, and who keyed it. Only keyed values settle
+/// a field in the queue: the reader's value, accepted or not, is what a first keyer confirms or
+/// corrects (see [`super::open_findings`]).
+fn field_state(
+    store: &mut dyn Store,
+    policy: &KeyingPolicy,
+    page_id: i64,
+    field: &str,
+) -> Result<(FieldValue, Vec<String>)> {
+    let keyed = store.keyed_on_page(page_id)?;
+    let by = keyed.iter().filter(|k| k.field == field).map(|k| k.operator.clone()).collect();
+    Ok((keyed_value(&keyed, field, policy).unwrap_or(FieldValue::None), by))
+}
+
 /// Reads a candidate's state again from the store's keyed values. Returns false when the field
 /// is settled (the caller drops it from its list).
 pub fn refresh_candidate(store: &mut dyn Store, policy: &KeyingPolicy, c: &mut Candidate) -> Result<bool> {
-    let keyed = store.keyed_on_page(c.work.page_id)?;
-    // Only keyed values settle a field in the queue (see [`super::open_findings`]).
-    let state = keyed_value(&keyed, &c.work.field, policy).unwrap_or(FieldValue::None);
-    c.keyed_by = keyed.iter().filter(|k| k.field == c.work.field).map(|k| k.operator.clone()).collect();
-    c.keyed_by.dedup();
-    c.work.state = state;
-    Ok(!matches!(c.work.state, FieldValue::Read(_) | FieldValue::Keyed(_)))
+    (c.work.state, c.keyed_by) = field_state(store, policy, c.work.page_id, &c.work.field)?;
+    Ok(!c.work.state.is_final())
 }
 
 /// Leases up to `max` items of `list` to `operator` and returns them: the first ones, in the
@@ -221,52 +230,32 @@ pub fn key_item(
     if !store.lease(&item, operator, now, now + LEASE_SECONDS)? {
         return Err(Error::input(format!("another operator holds {item}")));
     }
-    let result = key_leased(store, policy, page_id, field, value, action, operator, supervisor, keystrokes);
+    // The lease is ended whatever the outcome: a refused or failed item goes back to the queue.
+    let result = (|| -> Result<(String, FieldValue)> {
+        let (state, by) = field_state(store, policy, page_id, field)?;
+        let mine = by.iter().any(|o| o == operator);
+        let refused = match state {
+            FieldValue::Read(_) | FieldValue::Keyed(_) => !supervisor || action != KeyAction::Key,
+            FieldValue::Mismatch | FieldValue::Unreadable => !supervisor || action == KeyAction::Confirm,
+            FieldValue::AwaitingSecond => mine || action == KeyAction::Confirm,
+            FieldValue::None => false,
+        };
+        if refused {
+            return Err(Error::input(format!(
+                "{field}: not open to this operator now (it moved on, or needs another keyer)"
+            )));
+        }
+        let source = match action {
+            KeyAction::Confirm => KeySource::Confirmed,
+            KeyAction::Unreadable => KeySource::Unreadable,
+            KeyAction::Key if supervisor && !matches!(state, FieldValue::None | FieldValue::AwaitingSecond) => {
+                KeySource::Supervisor
+            }
+            KeyAction::Key => KeySource::Keyed,
+        };
+        let v = super::key_value(store, page_id, field, value, source, operator, keystrokes)?;
+        Ok((v, field_state(store, policy, page_id, field)?.0))
+    })();
     store.release(&item, operator)?;
     result
-}
-
-#[allow(clippy::too_many_arguments)]
-fn key_leased(
-    store: &mut dyn Store,
-    policy: &KeyingPolicy,
-    page_id: i64,
-    field: &str,
-    value: &str,
-    action: KeyAction,
-    operator: &str,
-    supervisor: bool,
-    keystrokes: Option<u32>,
-) -> Result<(String, FieldValue)> {
-    let state_now = |store: &mut dyn Store| -> Result<(FieldValue, Vec<String>)> {
-        let keyed = store.keyed_on_page(page_id)?;
-        let by = keyed.iter().filter(|k| k.field == field).map(|k| k.operator.clone()).collect();
-        // Only keyed values settle a field here: the reader's value, accepted or not, is what a
-        // first keyer confirms or corrects (see [`super::open_findings`]).
-        let state = keyed_value(&keyed, field, policy).unwrap_or(FieldValue::None);
-        Ok((state, by))
-    };
-    let (state, by) = state_now(store)?;
-    let mine = by.iter().any(|o| o == operator);
-    let refused = match (&state, action) {
-        (FieldValue::Read(_) | FieldValue::Keyed(_), _) => !supervisor || action != KeyAction::Key,
-        (FieldValue::Mismatch | FieldValue::Unreadable, _) => !supervisor || action == KeyAction::Confirm,
-        (FieldValue::AwaitingSecond, _) => mine || action == KeyAction::Confirm,
-        (FieldValue::None, _) => false,
-    };
-    if refused {
-        return Err(Error::input(format!(
-            "{field}: not open to this operator now (it moved on, or needs another keyer)"
-        )));
-    }
-    let source = match action {
-        KeyAction::Confirm => KeySource::Confirmed,
-        KeyAction::Unreadable => KeySource::Unreadable,
-        KeyAction::Key if supervisor && !matches!(state, FieldValue::None | FieldValue::AwaitingSecond) => {
-            KeySource::Supervisor
-        }
-        KeyAction::Key => KeySource::Keyed,
-    };
-    let v = super::key_value(store, page_id, field, value, source, operator, keystrokes)?;
-    Ok((v, state_now(store)?.0))
 }

@@ -88,3 +88,42 @@ pub async fn log_in(addr: SocketAddr, name: &str, password: &str) -> (String, St
     let csrf = page.text().split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     (cookie, csrf)
 }
+
+/// A simulated campaign read into a new store at `dir/campaign.db`: `n` pupils printed in run
+/// `run`, their filled-in forms scanned by the simulator into `dir/scans` with `opts`, read by
+/// intake into `dir/read` (snippets on), and the keyers `keyer1`, `keyer2` (passwords `keyer
+/// password 1`, `keyer password 2`) and the supervisor `boss` (`supervisor password`).
+/// Returns the store's path.
+pub fn simulated_campaign(
+    dir: &std::path::Path,
+    n: usize,
+    run: &str,
+    opts: &formscan_synth::SynthOptions,
+) -> std::path::PathBuf {
+    use formscan_campaign::accounts::{self, Role};
+    use formscan_campaign::store::{PrintedForm, SqliteStore, Store};
+    use formscan_synth as synth;
+    let t = formscan::Template::sbk_student();
+    let persons: Vec<(usize, _)> =
+        synth::roster(n, opts.seed).into_iter().enumerate().map(|(i, p)| (i + 2, p)).collect();
+    let pr = formscan_print::plan_run(&t, &persons, Some(run), dir);
+    let db = dir.join("campaign.db");
+    let scans = dir.join("scans");
+    let mut store = SqliteStore::open(&db, Some(synth::REFERENCE_DATE)).unwrap();
+    let forms: Vec<PrintedForm> = pr
+        .pages
+        .iter()
+        .map(|p| PrintedForm { serial: p.serial.clone(), person: p.person.clone(), photo_printed: false })
+        .collect();
+    store.record_print_run(&pr.run, &t.id, &forms).unwrap();
+    let people: Vec<_> = pr.pages.iter().map(|p| p.person.clone()).collect();
+    let serials: Vec<_> = pr.pages.iter().map(|p| p.serial.clone()).collect();
+    synth::run(&t, &people, &serials, &vec![None; people.len()], &pr.run, opts, &scans).unwrap();
+    let bopts = formscan::batch::BatchOptions { out_dir: dir.join("read"), snippets: true };
+    let engine = formscan::Engine::default();
+    formscan_campaign::intake::process(&mut store, &engine, std::slice::from_ref(&scans), &bopts, &|_, _| {}).unwrap();
+    accounts::add_user(&mut store, "keyer1", Role::Keyer, "keyer password 1").unwrap();
+    accounts::add_user(&mut store, "keyer2", Role::Keyer, "keyer password 2").unwrap();
+    accounts::add_user(&mut store, "boss", Role::Supervisor, "supervisor password").unwrap();
+    db
+}

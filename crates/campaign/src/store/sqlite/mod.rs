@@ -16,6 +16,9 @@
 use super::*;
 use formscan::error::Error;
 use rusqlite::{params, Connection, OptionalExtension};
+
+mod pages;
+use pages::{keyed_from_row, load_pages, KEYED_COLS};
 use std::path::Path;
 
 /// Ordered schema migrations; never edit a published one, append a new one.
@@ -150,20 +153,10 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-/// Today's date (UTC) from the system clock, via the days-from-civil inverse of
-/// H. Hinnant, "chrono-Compatible Low-Level Date Algorithms" (civil_from_days).
+/// Today's date (UTC) from the system clock.
 pub fn today() -> Date {
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let z = (secs / 86_400) as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    Date::new(y as u16, m as u8, d as u8)
+    Date::from_unix_days((secs / 86_400) as i64)
 }
 
 impl SqliteStore {
@@ -472,96 +465,10 @@ impl Store for SqliteStore {
                 }
             }
         }
-        let mut pages: BTreeMap<i64, (usize, PageView)> = BTreeMap::new();
-        {
-            let mut st = tx
-                .prepare(
-                    "SELECT id, person_id, run, serial, path, out_dir, phone, page_index FROM pages
-                     WHERE match = 'form' ORDER BY id",
-                )
-                .map_err(db_err)?;
-            let mut rows = st.query([]).map_err(db_err)?;
-            while let Some(r) = rows.next().map_err(db_err)? {
-                let id: i64 = r.get(0).map_err(db_err)?;
-                let Some(&i) = index.get(&r.get::<_, i64>(1).map_err(db_err)?) else { continue };
-                let v = PageView {
-                    id,
-                    run: r.get(2).map_err(db_err)?,
-                    serial: r.get(3).map_err(db_err)?,
-                    path: r.get(4).map_err(db_err)?,
-                    page_index: r.get::<_, i64>(7).map_err(db_err)? as usize,
-                    out_dir: r.get(5).map_err(db_err)?,
-                    fields: BTreeMap::new(),
-                    findings: Vec::new(),
-                    phone: r.get(6).map_err(db_err)?,
-                    keyed: Vec::new(),
-                };
-                pages.insert(id, (i, v));
+        for (person, v) in load_pages(&tx, None)?.into_values() {
+            if let Some(&i) = index.get(&person) {
+                out[i].pages.push(v);
             }
-        }
-        {
-            let mut st = tx
-                .prepare(
-                    "SELECT f.page_id, f.name, f.state, f.value, f.status FROM fields f
-                     JOIN pages p ON p.id = f.page_id WHERE p.match = 'form'",
-                )
-                .map_err(db_err)?;
-            let mut rows = st.query([]).map_err(db_err)?;
-            while let Some(r) = rows.next().map_err(db_err)? {
-                if let Some((_, v)) = pages.get_mut(&r.get::<_, i64>(0).map_err(db_err)?) {
-                    v.fields.insert(
-                        r.get(1).map_err(db_err)?,
-                        StoredField {
-                            state: r.get(2).map_err(db_err)?,
-                            value: r.get(3).map_err(db_err)?,
-                            status: r.get(4).map_err(db_err)?,
-                        },
-                    );
-                }
-            }
-        }
-        {
-            let mut st = tx
-                .prepare("SELECT page_id, code, subject, message, message_zh FROM findings ORDER BY rowid")
-                .map_err(db_err)?;
-            let mut rows = st.query([]).map_err(db_err)?;
-            while let Some(r) = rows.next().map_err(db_err)? {
-                if let Some((_, v)) = pages.get_mut(&r.get::<_, i64>(0).map_err(db_err)?) {
-                    v.findings.push(Finding {
-                        code: r.get::<_, String>(1).map_err(db_err)?.parse().map_err(|e| {
-                            Error::input(format!("campaign store: {e} (a store from a newer formscan?)"))
-                        })?,
-                        subject: r.get(2).map_err(db_err)?,
-                        message: r.get(3).map_err(db_err)?,
-                        message_zh: r.get(4).map_err(db_err)?,
-                    });
-                }
-            }
-        }
-        {
-            let mut st = tx
-                .prepare("SELECT page_id, field, value, source, operator, at, keystrokes FROM keyed ORDER BY id")
-                .map_err(db_err)?;
-            let mut rows = st.query([]).map_err(db_err)?;
-            while let Some(r) = rows.next().map_err(db_err)? {
-                let page_id: i64 = r.get(0).map_err(db_err)?;
-                if let Some((_, v)) = pages.get_mut(&page_id) {
-                    let source: String = r.get(3).map_err(db_err)?;
-                    v.keyed.push(KeyedValue {
-                        page_id,
-                        field: r.get(1).map_err(db_err)?,
-                        value: r.get(2).map_err(db_err)?,
-                        source: KeySource::parse(&source)
-                            .ok_or_else(|| Error::input(format!("campaign store: unknown key source '{source}'")))?,
-                        operator: r.get(4).map_err(db_err)?,
-                        at: r.get(5).map_err(db_err)?,
-                        keystrokes: r.get(6).map_err(db_err)?,
-                    });
-                }
-            }
-        }
-        for (_, (i, v)) in pages {
-            out[i].pages.push(v);
         }
         Ok(out)
     }
@@ -652,85 +559,18 @@ impl Store for SqliteStore {
 
     fn page(&mut self, page_id: i64) -> Result<Option<(i64, PageView)>> {
         let tx = self.conn.transaction().map_err(db_err)?; // one consistent snapshot
-        let row = tx
-            .query_row(
-                "SELECT person_id, run, serial, path, out_dir, phone, page_index FROM pages
-                 WHERE id = ?1 AND match = 'form'",
-                [page_id],
-                |r| {
-                    let person: i64 = r.get(0)?;
-                    let v = PageView {
-                        id: page_id,
-                        run: r.get(1)?,
-                        serial: r.get(2)?,
-                        path: r.get(3)?,
-                        page_index: r.get::<_, i64>(6)? as usize,
-                        out_dir: r.get(4)?,
-                        fields: BTreeMap::new(),
-                        findings: Vec::new(),
-                        phone: r.get(5)?,
-                        keyed: Vec::new(),
-                    };
-                    Ok((person, v))
-                },
-            )
-            .optional()
-            .map_err(db_err)?;
-        let Some((person, mut v)) = row else { return Ok(None) };
-        {
-            let mut st = tx
-                .prepare_cached("SELECT name, state, value, status FROM fields WHERE page_id = ?1")
-                .map_err(db_err)?;
-            let rows = st
-                .query_map([page_id], |r| {
-                    Ok((r.get::<_, String>(0)?, StoredField { state: r.get(1)?, value: r.get(2)?, status: r.get(3)? }))
-                })
-                .map_err(db_err)?;
-            for row in rows {
-                let (name, f) = row.map_err(db_err)?;
-                v.fields.insert(name, f);
-            }
-            let mut st = tx
-                .prepare_cached(
-                    "SELECT code, subject, message, message_zh FROM findings WHERE page_id = ?1 ORDER BY rowid",
-                )
-                .map_err(db_err)?;
-            let rows = st
-                .query_map([page_id], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
-                })
-                .map_err(db_err)?;
-            for row in rows {
-                let (code, subject, message, message_zh) = row.map_err(db_err)?;
-                let code = code
-                    .parse()
-                    .map_err(|e| Error::input(format!("campaign store: {e} (a store from a newer formscan?)")))?;
-                v.findings.push(Finding { code, subject, message, message_zh });
-            }
-        }
-        drop(tx);
-        v.keyed = self.keyed_on_page(page_id)?;
-        Ok(Some((person, v)))
+        Ok(load_pages(&tx, Some(page_id))?.remove(&page_id))
     }
 
     fn keyed_on_page(&mut self, page_id: i64) -> Result<Vec<KeyedValue>> {
         let mut st = self
             .conn
-            .prepare_cached(
-                "SELECT field, value, source, operator, at, keystrokes FROM keyed WHERE page_id = ?1 ORDER BY id",
-            )
+            .prepare_cached(&format!("SELECT {KEYED_COLS} FROM keyed k WHERE k.page_id = ?1 ORDER BY k.id"))
             .map_err(db_err)?;
-        let rows = st
-            .query_map([page_id], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
-            })
-            .map_err(db_err)?;
+        let mut rows = st.query([page_id]).map_err(db_err)?;
         let mut out = Vec::new();
-        for row in rows {
-            let (field, value, source, operator, at, keystrokes) = row.map_err(db_err)?;
-            let source = KeySource::parse(&source)
-                .ok_or_else(|| Error::input(format!("campaign store: unknown key source '{source}'")))?;
-            out.push(KeyedValue { page_id, field, value, source, operator, at, keystrokes });
+        while let Some(r) = rows.next().map_err(db_err)? {
+            out.push(keyed_from_row(r)?);
         }
         Ok(out)
     }
