@@ -49,10 +49,17 @@ pub(crate) enum Command {
         /// Address to listen on (loopback by default).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
-        /// Allow a non-loopback address: the station speaks plain HTTP, so only on a LAN you
-        /// trust or behind a TLS reverse proxy.
+        /// Allow a non-loopback address without TLS: only on a LAN you trust or behind a TLS
+        /// reverse proxy.
         #[arg(long)]
         trust_lan: bool,
+        /// Serve HTTPS with this certificate chain (PEM), so other machines may reach the
+        /// station directly; needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The certificate's private key (PEM); needs --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Operators' accounts for keying and review (passwords kept as Argon2id hashes).
     User {

@@ -118,8 +118,9 @@ fn run() -> Result<i32> {
             }
             true
         }
-        Command::Serve { db, listen, trust_lan } => {
-            let opts = formscan_station::StationOptions { db, listen, trust_lan };
+        Command::Serve { db, listen, trust_lan, tls_cert, tls_key } => {
+            let tls = tls_cert.zip(tls_key).map(|(cert, key)| formscan_station::tls::TlsFiles { cert, key });
+            let opts = formscan_station::StationOptions { db, listen, trust_lan, tls };
             formscan_station::serve_blocking(opts)?;
             true
         }

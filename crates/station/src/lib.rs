@@ -18,9 +18,9 @@
 //!   state needs the session's CSRF token, and supervisor routes need a supervisor.
 //! * The keying itself is [`formscan_campaign::keying`]: leases, double entry, checks.
 //!
-//! The server binds to loopback unless told the LAN is trusted ([`StationOptions::trust_lan`]):
-//! it speaks plain HTTP, so on a network it belongs behind a TLS reverse proxy. Its log lines
-//! carry no names or ID numbers.
+//! The server binds to loopback unless it speaks TLS of its own ([`StationOptions::tls`],
+//! [`tls`]) or is told the LAN is trusted ([`StationOptions::trust_lan`]: plain HTTP, for a
+//! station behind a TLS reverse proxy). Its log lines carry no names or ID numbers.
 //!
 //! # Example
 //!
@@ -41,6 +41,7 @@ mod pages;
 mod review;
 pub mod session;
 mod supervisor;
+pub mod tls;
 mod work;
 
 pub use supervisor::{operator_stats, OperatorStats};
@@ -72,12 +73,15 @@ pub struct StationOptions {
     /// Allow a non-loopback address without TLS (a LAN the vendor trusts, or a TLS proxy in
     /// front). Default false.
     pub trust_lan: bool,
+    /// Serve HTTPS with this certificate and key ([`tls`]). Default none: plain HTTP, on
+    /// loopback unless [`StationOptions::trust_lan`].
+    pub tls: Option<tls::TlsFiles>,
 }
 
 impl StationOptions {
     /// The defaults for a store.
     pub fn new(db: PathBuf) -> StationOptions {
-        StationOptions { db, listen: SocketAddr::from(([127, 0, 0, 1], 8080)), trust_lan: false }
+        StationOptions { db, listen: SocketAddr::from(([127, 0, 0, 1], 8080)), trust_lan: false, tls: None }
     }
 }
 
@@ -88,6 +92,8 @@ struct AppState {
     sessions: Arc<Mutex<Sessions>>,
     /// The waiting fields and forms (lock it while holding the store, never the other way).
     work: Arc<Mutex<WorkLists>>,
+    /// Served over TLS: the session cookie is `Secure`.
+    secure: bool,
 }
 
 const COOKIE: &str = "formscan_session";
@@ -95,28 +101,44 @@ const COOKIE: &str = "formscan_session";
 /// Binds the address and serves in a background task; returns the bound address (with port 0,
 /// the one the system chose) and the task.
 pub async fn start(opts: StationOptions) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    if !opts.listen.ip().is_loopback() && !opts.trust_lan {
+    if !opts.listen.ip().is_loopback() && !opts.trust_lan && opts.tls.is_none() {
         return Err(Error::input(format!(
-            "{} is not a loopback address: the station speaks plain HTTP; put it behind a TLS proxy \
-             and pass --trust-lan, or listen on 127.0.0.1",
+            "{} is not a loopback address: give the station a certificate (--tls-cert, --tls-key), \
+             or put it behind a TLS proxy and pass --trust-lan, or listen on 127.0.0.1",
             opts.listen
         )));
     }
+    // The certificate is checked before anything binds: a wrong file fails at once.
+    let config = opts.tls.as_ref().map(tls::server_config).transpose()?;
     let store = SqliteStore::open(&opts.db, None)?;
     let state = AppState {
         store: Arc::new(Mutex::new(store)),
         sessions: Arc::new(Mutex::new(Sessions::default())),
         work: Arc::new(Mutex::new(WorkLists::default())),
+        secure: config.is_some(),
     };
-    let listener = tokio::net::TcpListener::bind(opts.listen).await.map_err(|e| Error::Io { path: None, source: e })?;
-    let addr = listener.local_addr().map_err(|e| Error::Io { path: None, source: e })?;
-    let app = router(state);
-    let task = tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, service).await {
-            eprintln!("station stopped: {e}");
+    let io = |e| Error::Io { path: None, source: e };
+    let listener = tokio::net::TcpListener::bind(opts.listen).await.map_err(io)?;
+    let addr = listener.local_addr().map_err(io)?;
+    let service = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let task = match config {
+        Some(config) => {
+            // axum gives `ConnectInfo<SocketAddr>` (the login throttle's client address) for
+            // a TCP listener and for a tapped one of any kind: the tap does nothing else.
+            let listener =
+                axum::serve::ListenerExt::tap_io(tls::TlsListener::new(listener, config).map_err(io)?, |_| {});
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, service).await {
+                    eprintln!("station stopped: {e}");
+                }
+            })
         }
-    });
+        None => tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, service).await {
+                eprintln!("station stopped: {e}");
+            }
+        }),
+    };
     Ok((addr, task))
 }
 
@@ -131,8 +153,9 @@ pub fn serve_blocking(opts: StationOptions) -> Result<()> {
 
 /// Serves until the process is stopped (Ctrl-C).
 pub async fn serve(opts: StationOptions) -> Result<()> {
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
     let (addr, task) = start(opts).await?;
-    println!("formscan station: http://{addr}/");
+    println!("formscan station: {scheme}://{addr}/");
     tokio::select! {
         _ = task => {}
         _ = tokio::signal::ctrl_c() => {}
@@ -291,7 +314,8 @@ async fn login(
         Some(role) => {
             sessions.succeeded(&keys);
             let (token, _) = sessions.start(&f.name, role);
-            let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/");
+            let secure = if state.secure { "; Secure" } else { "" };
+            let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}");
             let mut r = Redirect::to(if english(&q) { "/key?lang=en" } else { "/key" }).into_response();
             r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("hex token"));
             r
@@ -318,7 +342,8 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, Form(f): Form
         sessions.end(&token);
     }
     let mut r = Redirect::to("/login").into_response();
-    let gone = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let secure = if state.secure { "; Secure" } else { "" };
+    let gone = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}");
     r.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&gone).expect("ascii"));
     r
 }
