@@ -147,7 +147,8 @@ fn entry(store: &mut dyn Store, hash: FileHash, path: String, out_dir: &str, rec
         .iter()
         .map(|(n, f)| {
             let status = f.status.as_ref().map(state_name);
-            (n.clone(), StoredField { state: state_name(&f.state), value: f.value.clone(), status })
+            let candidates = f.candidates.iter().map(|c| c.value.clone()).collect();
+            (n.clone(), StoredField { state: state_name(&f.state), value: f.value.clone(), status, candidates })
         })
         .collect();
     // The card photo written for this scan (named per scan), so that export copies the photo
@@ -157,7 +158,8 @@ fn entry(store: &mut dyn Store, hash: FileHash, path: String, out_dir: &str, rec
     }
     for (n, g) in &rec.groups {
         let value = g.value.clone().or_else(|| (!g.values.is_empty()).then(|| g.values.join(",")));
-        fields.insert(format!("group:{n}"), StoredField { state: g.state.as_str().to_string(), value, status: None });
+        let f = StoredField { state: g.state.as_str().to_string(), value, ..Default::default() };
+        fields.insert(format!("group:{n}"), f);
     }
     let mut e = PageEntry {
         file: hash,

@@ -107,8 +107,8 @@ pub fn key(en: bool, s: &Session) -> String {
         (
             [
                 "Keying",
-                "Enter: take the value (unchanged: confirm the reading) and go on · Esc: clear · F2: cannot read \
-                 · relationship: 1–5",
+                "Enter: take the value (unchanged: confirm the reading) and go on · ↓↑: the reader's candidates \
+                 · Esc: clear · F2: cannot read · relationship: 1–5",
                 "Nothing waits for a value.",
             ],
             "Value",
@@ -117,7 +117,7 @@ pub fn key(en: bool, s: &Session) -> String {
         (
             [
                 "录入",
-                "回车：确认并下一项（未改动即确认识别结果）· Esc：清空 · F2：无法辨认 · 关系：按 1–5",
+                "回车：确认并下一项（未改动即确认识别结果）· ↓↑：识别候选 · Esc：清空 · F2：无法辨认 · 关系：按 1–5",
                 "没有待录入的内容。",
             ],
             "录入值",
@@ -131,6 +131,7 @@ pub fn key(en: bool, s: &Session) -> String {
     let section = format!(
         "<section id=\"item\" hidden><p class=\"what\"><span id=\"field\"></span> <span id=\"stage\"></span> \
          <span id=\"finding\"></span></p><img id=\"snippet\" alt=\"\"><p id=\"read\"></p>\
+         <ol id=\"candidates\" class=\"candidates\"></ol>\
          <ol id=\"choices\" hidden>{choices}</ol>\
          <label>{value} <input id=\"value\" autocomplete=\"off\" spellcheck=\"false\"></label>\
          <p id=\"problem\" class=\"error\" role=\"alert\"></p></section>"

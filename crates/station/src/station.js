@@ -1,6 +1,7 @@
 // The keying page: keyboard first. Enter takes the value and shows the next item (a reading
-// taken unchanged is confirmed: one key); F2 says the field cannot be read; Esc clears; on a
-// relationship item the keys 1-5 choose. Items are fetched ahead (a small queue), so the keyer
+// taken unchanged is confirmed: one key); the arrow keys down and up put the reader's
+// candidates in the box, one key each; F2 says the field cannot be read; Esc clears; on a
+// relationship item the keys 1-5 choose. The reading's uncertain cells are marked. Items are fetched ahead (a small queue), so the keyer
 // never waits for the server between items. Every request carries the CSRF token, and each
 // value carries the keys pressed for it (the supervisor's keystrokes per item).
 "use strict";
@@ -16,6 +17,7 @@
   let done = 0;
   let keys = 0;
   let busy = false;
+  let pick = -1; // the candidate in the box; -1: the reading
   const names = {
     applicant_phone: ["申领人手机号码", "applicant's phone"],
     agent_phone: ["代理人手机号码", "agent's phone"],
@@ -85,12 +87,46 @@
     $("stage").textContent = t(stages[current.stage] || ["", ""]);
     $("finding").textContent = current.finding;
     $("snippet").src = "/api/snippet/" + current.page_id + "/" + current.field;
-    $("read").textContent = current.read ? (en ? "Reader: " : "识别结果：") + current.read : "";
+    showReading();
+    pick = -1;
+    const list = $("candidates");
+    list.replaceChildren();
+    for (const c of current.candidates || []) {
+      const li = document.createElement("li");
+      li.textContent = c;
+      list.appendChild(li);
+    }
     $("choices").hidden = current.class !== "choice";
     $("value").value = current.stage === "first" && current.read ? current.read : "";
     $("value").focus();
     $("value").select();
     fill();
+  }
+
+  // The reading, its uncertain cells marked (built as text nodes: values never become HTML).
+  function showReading() {
+    const p = $("read");
+    p.replaceChildren();
+    if (!current.read) return;
+    p.appendChild(document.createTextNode(en ? "Reader: " : "识别结果："));
+    const marked = new Set(current.uncertain || []);
+    Array.from(current.read).forEach((ch, i) => {
+      const span = document.createElement("span");
+      span.textContent = ch;
+      if (marked.has(i)) span.className = "uncertain";
+      p.appendChild(span);
+    });
+  }
+
+  // Moves through the candidates (step +1 or -1); past either end, back to the reading.
+  function cycle(step) {
+    const list = current.candidates || [];
+    if (list.length === 0) return;
+    pick += step;
+    if (pick >= list.length || pick < -1) pick = -1;
+    $("value").value = pick === -1 ? (current.stage === "first" && current.read ? current.read : "") : list[pick];
+    Array.from($("candidates").children).forEach((li, i) => li.classList.toggle("chosen", i === pick));
+    $("value").select();
   }
 
   async function submit(action) {
@@ -133,6 +169,8 @@
     if (e.isComposing || e.keyCode === 229) return;
     if (e.key === "Enter") { e.preventDefault(); submit("key"); }
     else if (e.key === "F2") { e.preventDefault(); submit("unreadable"); }
+    else if (e.key === "ArrowDown") { e.preventDefault(); cycle(1); }
+    else if (e.key === "ArrowUp") { e.preventDefault(); cycle(-1); }
     else if (e.key === "Escape") { e.preventDefault(); $("value").value = ""; }
     else if (current.class === "choice" && /^[1-9]$/.test(e.key)) {
       e.preventDefault();

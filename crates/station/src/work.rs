@@ -105,6 +105,23 @@ struct ItemJson {
     finding: String,
     /// The reader's reading, when it read something (to confirm or correct).
     read: Option<String>,
+    /// The reader's candidates, best first (one key away on the keying page).
+    candidates: Vec<String>,
+    /// Positions (in characters) of the reading's uncertain cells: unread, or where a
+    /// candidate differs.
+    uncertain: Vec<usize>,
+}
+
+/// The cells of `read` a keyer should look at twice: `?` (unread), or where a candidate has
+/// another character.
+fn uncertain_cells(read: Option<&str>, candidates: &[String]) -> Vec<usize> {
+    let Some(read) = read else { return Vec::new() };
+    let others: Vec<Vec<char>> = candidates.iter().map(|c| c.chars().collect()).collect();
+    read.chars()
+        .enumerate()
+        .filter(|&(i, c)| c == '?' || others.iter().any(|o| o.get(i) != Some(&c)))
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// The API's name of the stage an item is in.
@@ -144,7 +161,9 @@ pub async fn api_next(State(state): State<AppState>, headers: HeaderMap, Query(q
                 class: class_name(i.class),
                 stage: stage_name(&i.state),
                 finding: i.code.to_string(),
+                uncertain: uncertain_cells(i.read.as_deref(), &i.candidates),
                 read: i.read,
+                candidates: i.candidates,
             })
             .collect::<Vec<_>>())
     })
@@ -272,5 +291,19 @@ pub async fn api_queues(State(state): State<AppState>, headers: HeaderMap) -> Re
         }))
         .into_response(),
         Err(r) => r,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::uncertain_cells;
+
+    #[test]
+    fn uncertain_cells_are_unread_or_disputed() {
+        let c = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(uncertain_cells(Some("1398765432?"), &c(&["13987654321", "13987654327"])), [10]);
+        assert_eq!(uncertain_cells(Some("13987654321"), &c(&["13987654321", "13981654321"])), [4]);
+        assert_eq!(uncertain_cells(Some("13987654321"), &[]), Vec::<usize>::new());
+        assert_eq!(uncertain_cells(None, &c(&["1"])), Vec::<usize>::new());
     }
 }

@@ -1,8 +1,9 @@
 //! The station in a real browser: Debian's headless Chromium, driven over WebDriver by
 //! Debian's `chromedriver` (started here; `.ci/run` installs both). Two keyers log in and key
-//! with the keyboard only: a right reading confirmed with one key, a phone typed, and the
-//! agent's name keyed twice, blind (double entry); the values are then in the export, and the
-//! keys pressed per item are what the store recorded. A supervisor's review and overview pages
+//! with the keyboard only: a right reading confirmed with one key, a phone taken from the
+//! reader's candidates (its unread cell marked), and the agent's name keyed twice, blind
+//! (double entry); the values are then in the export, and the keys pressed per item are what
+//! the store recorded. A supervisor's review and overview pages
 //! render. With `REGENERATE=1` the screenshots in `docs/` are written again.
 //!
 //! Outside CI the test is skipped, with a message, when `chromedriver` is not installed.
@@ -24,6 +25,7 @@ mod common;
 use common::request;
 
 const ENTER: &str = "\u{E007}";
+const DOWN: &str = "\u{E015}";
 const TAB: &str = "\u{E004}";
 
 /// A WebDriver session (W3C WebDriver, the JSON wire protocol over HTTP).
@@ -159,7 +161,7 @@ async fn open_browser(profile: &Path) -> Option<Browser> {
 }
 
 const READ_RIGHT: &str = "13812345678";
-const TYPED: &str = "13987654321";
+const PICKED: &str = "13987654321";
 const AGENT: &str = "王小红";
 
 /// A store with one pupil's read form: the applicant's phone read but unclear (the reading is
@@ -187,6 +189,7 @@ fn build_store(dir: &Path) -> PathBuf {
         state: state.into(),
         value: value.map(str::to_string),
         status: status.map(str::to_string),
+        ..Default::default()
     };
     for (i, f) in forms.iter().enumerate() {
         let FormMatch::Known { person, .. } = store.lookup_form("RBROWSER", &f.serial).unwrap() else { panic!() };
@@ -199,7 +202,10 @@ fn build_store(dir: &Path) -> PathBuf {
         let mut findings = Vec::new();
         if i == 0 {
             fields.insert("applicant_phone".to_string(), field("ink", Some(READ_RIGHT), Some("needs_review")));
-            fields.insert("agent_phone".to_string(), field("ink", Some("1398765432?"), Some("needs_review")));
+            // The last cell unclear; the reader's candidates, the right one first.
+            let mut phone = field("ink", Some("1398765432?"), Some("needs_review"));
+            phone.candidates = vec![PICKED.into(), "13987654327".into(), "13987654324".into()];
+            fields.insert("agent_phone".to_string(), phone);
             fields.insert("agent_name".to_string(), field("ink", None, None));
             findings.push(Finding::new(FindingCode::FieldUnclear, "applicant_phone"));
             findings.push(Finding::new(FindingCode::FieldUnclear, "agent_phone"));
@@ -278,15 +284,21 @@ async fn keyers_key_with_the_keyboard_in_chromium() {
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs");
     let regenerate = std::env::var("REGENERATE").is_ok();
 
-    // Keyer 1, items grouped by kind (phones first): the agent's phone is typed over the wrong
-    // reading, the applicant's phone is read right (Enter confirms it: one key), the agent's
-    // name is typed (first entry).
+    // Keyer 1, items grouped by kind (phones first): the agent's phone is taken from the
+    // reader's candidates, the applicant's phone is read right (Enter confirms it: one key), the
+    // agent's name is typed (first entry).
     log_in(&b, &base, "keyer1", "keyer password 1").await;
     b.until("the first item", "return !document.getElementById('item').hidden").await;
     if regenerate {
         b.screenshot(&docs.join("station-key.png")).await;
     }
-    key(&b, "代理人手机号码", &format!("{TYPED}{ENTER}")).await;
+    // The agent's phone: its unread last cell is marked, and the right value is the reader's
+    // first candidate: one key down, Enter.
+    key(&b, "代理人手机号码", "").await;
+    let marked =
+        b.script("return Array.from(document.querySelectorAll('#read .uncertain')).map(s => s.textContent)").await;
+    assert_eq!(marked, serde_json::json!(["?"]));
+    b.press(&format!("{DOWN}{ENTER}")).await;
     key(&b, "申领人手机号码", ENTER).await;
     key(&b, "代理人姓名", &format!("{AGENT}{ENTER}")).await;
     b.until("an empty queue", "return !document.getElementById('empty').hidden").await;
@@ -324,13 +336,13 @@ async fn keyers_key_with_the_keyboard_in_chromium() {
     let entry = |field: &str, op: &str| keyed.iter().find(|k| k.field == field && k.operator == op).copied().unwrap();
     let confirm = entry("applicant_phone", "keyer1");
     assert_eq!((confirm.source, confirm.keystrokes), (KeySource::Confirmed, Some(1)), "a right reading takes one key");
-    let typed = entry("agent_phone", "keyer1");
-    assert_eq!((typed.value.as_str(), typed.keystrokes), (TYPED, Some(12)));
+    let picked = entry("agent_phone", "keyer1");
+    assert_eq!((picked.value.as_str(), picked.keystrokes), (PICKED, Some(2)), "a candidate is one key away");
     assert_eq!(entry("agent_name", "keyer2").value, AGENT);
     eprintln!(
-        "browser: keys per item: confirm {:?}, phone {:?}, name {:?} / {:?}",
+        "browser: keys per item: confirm {:?}, candidate {:?}, name {:?} / {:?}",
         confirm.keystrokes,
-        typed.keystrokes,
+        picked.keystrokes,
         entry("agent_name", "keyer1").keystrokes,
         entry("agent_name", "keyer2").keystrokes
     );
@@ -339,7 +351,7 @@ async fn keyers_key_with_the_keyboard_in_chromium() {
     assert_eq!(summary.persons, 1, "the keyed form is exported; the other waits for review");
     let school = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
     let csv = std::fs::read_to_string(school.join("card-data.csv")).unwrap();
-    for v in [READ_RIGHT, TYPED, AGENT, "母亲"] {
+    for v in [READ_RIGHT, PICKED, AGENT, "母亲"] {
         assert!(csv.contains(v), "{v} not in the export:\n{csv}");
     }
     let _ = std::fs::remove_dir_all(dir);

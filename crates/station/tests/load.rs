@@ -45,15 +45,13 @@ fn build_store(db: &std::path::Path) {
                     state: "ink".into(),
                     value: Some("1381234567?".into()),
                     status: Some("needs_review".into()),
+                    candidates: vec!["13812345670".into(), "13812345671".into(), "13812345677".into()],
                 },
             );
             // As many other fields as a read form stores (boxes, signatures, combs), so that
             // assessing the store costs what it costs on a real campaign.
             for n in 0..40 {
-                fields.insert(
-                    format!("field_{n:02}"),
-                    StoredField { state: "unchecked".into(), value: None, status: None },
-                );
+                fields.insert(format!("field_{n:02}"), StoredField { state: "unchecked".into(), ..Default::default() });
             }
             items.push(IntakeItem::Page(Box::new(PageEntry {
                 file: hash,

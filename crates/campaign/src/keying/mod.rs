@@ -456,7 +456,12 @@ mod tests {
         let mut fields = std::collections::BTreeMap::new();
         fields.insert(
             "agent_phone".to_string(),
-            StoredField { state: "ink".into(), value: Some("13912345678".into()), status: Some("accepted".into()) },
+            StoredField {
+                state: "ink".into(),
+                value: Some("13912345678".into()),
+                status: Some("accepted".into()),
+                ..Default::default()
+            },
         );
         PageView {
             id: 1,

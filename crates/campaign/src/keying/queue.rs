@@ -9,7 +9,7 @@
 //! the list between requests and refreshes it now and then; [`next_items`] does both steps at
 //! once for a caller without one.
 
-use super::{field_class, keyed_value, reader_reading, FieldClass, FieldValue, KeySource, KeyingPolicy};
+use super::{field_class, keyed_value, reader_reading, stored_name, FieldClass, FieldValue, KeySource, KeyingPolicy};
 use crate::store::Store;
 use crate::Assessed;
 use formscan::error::{Error, Result};
@@ -38,6 +38,9 @@ pub struct WorkItem {
     /// What the reader read, for a first keyer to confirm or correct (`None` for a second
     /// keyer, who keys blind, and where the reader read nothing).
     pub read: Option<String>,
+    /// The reader's candidates, best first, for a first keyer to take one (empty for a second
+    /// keyer).
+    pub candidates: Vec<String>,
 }
 
 /// A field waiting for a value, as [`candidates`] lists it.
@@ -47,6 +50,8 @@ pub struct Candidate {
     pub work: WorkItem,
     /// The reader's reading (shown to a first keyer).
     pub reading: Option<String>,
+    /// The reader's candidates (shown to a first keyer).
+    pub candidates: Vec<String>,
     /// Operators who keyed the field so far (a second keyer must be someone else).
     pub keyed_by: Vec<String>,
 }
@@ -91,8 +96,10 @@ pub fn candidates(assessed: &[Assessed]) -> Vec<Candidate> {
                     state: p.state.clone(),
                     code: p.code,
                     read: None,
+                    candidates: Vec::new(),
                 },
                 reading: reader_reading(page, &p.field),
+                candidates: page.fields.get(&stored_name(&p.field)).map(|f| f.candidates.clone()).unwrap_or_default(),
                 keyed_by,
             });
         }
@@ -158,7 +165,10 @@ pub fn lease_next(
         if open && c.open_to(operator, supervisor) {
             let mut w = c.work.clone();
             // A first keyer sees what the reader read; a second keyer keys blind.
-            w.read = (w.state == FieldValue::None).then(|| c.reading.clone()).flatten();
+            if w.state == FieldValue::None {
+                w.read = c.reading.clone();
+                w.candidates = c.candidates.clone();
+            }
             out.push(w);
         } else {
             store.release(&c.work.item, operator)?;

@@ -98,9 +98,9 @@ impl PageMatch {
     }
 }
 
-/// A field or checkbox group result as stored: enough for audit, status and export; the full
-/// reading (cells, candidates, snippets) stays in `records.jsonl`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A field or checkbox group result as stored: enough for audit, status, keying and export;
+/// the full reading (cells, their alternatives, snippets) stays in `records.jsonl`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoredField {
     /// `ink`, `empty`, `checked`, `unchecked`, `ambiguous`; for groups `none`, `one`,
     /// `multiple`, `ambiguous`.
@@ -109,6 +109,9 @@ pub struct StoredField {
     pub value: Option<String>,
     /// Comb fields: `accepted`, `needs_review`, `empty` or `invalid`.
     pub status: Option<String>,
+    /// Comb fields under review: the most probable readings that pass the field's check, best
+    /// first ([`formscan::record::FieldReading::candidates`]), for a keyer to take one.
+    pub candidates: Vec<String>,
 }
 
 impl StoredField {

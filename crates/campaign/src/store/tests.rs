@@ -34,7 +34,12 @@ fn page(file: u8, idx: usize, key: Option<i64>, serial: &str, phone: Option<&str
         person_key: key,
         fields: BTreeMap::from([(
             "applicant_phone".to_string(),
-            StoredField { state: "ink".into(), value: phone.map(str::to_string), status: Some("accepted".into()) },
+            StoredField {
+                state: "ink".into(),
+                value: phone.map(str::to_string),
+                status: Some("accepted".into()),
+                candidates: phone.iter().map(|p| p.to_string()).chain(["13812345679".to_string()]).collect(),
+            },
         )]),
         findings: Vec::new(),
         phone: phone.map(str::to_string),
@@ -49,7 +54,7 @@ fn decide(s: &mut dyn Store, person: i64, d: Decision) {
 fn migrations_settings_and_print_runs() {
     let path = tmp("mig");
     let mut s = SqliteStore::open(&path, Some(Date::new(2026, 9, 1))).unwrap();
-    assert_eq!(s.schema_version().unwrap(), 4);
+    assert_eq!(s.schema_version().unwrap(), 5);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -108,6 +113,12 @@ fn pages_commit_once_and_status_follows() {
     ];
     s.commit(&batch).unwrap();
     s.commit(&batch).unwrap(); // a rerun after a kill: nothing doubles
+                               // A field comes back as it went in, candidates and all, from the whole store and alone.
+    let stored = s.persons().unwrap().into_iter().flat_map(|p| p.pages).next().unwrap();
+    let field = &stored.fields["applicant_phone"];
+    assert_eq!(field.candidates, ["13812345678", "13812345679"]);
+    assert_eq!(s.page_field(stored.id, "applicant_phone").unwrap().as_ref(), Some(field));
+    assert_eq!(s.page(stored.id).unwrap().map(|(_, p)| p), Some(stored));
     assert_eq!(s.counts().unwrap().pages, 6);
     assert_eq!(s.completed_files().unwrap(), HashSet::from([[1u8; 32]]));
     let flagged = s.flagged_pages().unwrap();

@@ -129,6 +129,9 @@ CREATE TABLE decision_log (
 );
 CREATE INDEX decision_log_person ON decision_log(person_id);
 "#,
+    r#"
+ALTER TABLE fields ADD COLUMN candidates TEXT;
+"#,
 ];
 
 /// How long a writer waits for another connection's lock before failing. Default 5 s: long
@@ -358,7 +361,7 @@ impl Store for SqliteStore {
                 )
                 .map_err(db_err)?;
             let mut field = tx
-                .prepare_cached("INSERT INTO fields(page_id, name, state, value, status) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .prepare_cached("INSERT INTO fields(page_id, name, state, value, status, candidates) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(db_err)?;
             let mut finding = tx
                 .prepare_cached(
@@ -398,7 +401,8 @@ impl Store for SqliteStore {
                         }
                         let id = tx.last_insert_rowid();
                         for (name, f) in &p.fields {
-                            field.execute(params![id, name, f.state, f.value, f.status]).map_err(db_err)?;
+                            let candidates = pages::join_candidates(&f.candidates);
+                            field.execute(params![id, name, f.state, f.value, f.status, candidates]).map_err(db_err)?;
                         }
                         for f in &p.findings {
                             finding
@@ -549,9 +553,9 @@ impl Store for SqliteStore {
     fn page_field(&mut self, page_id: i64, field: &str) -> Result<Option<StoredField>> {
         self.conn
             .query_row(
-                "SELECT state, value, status FROM fields WHERE page_id = ?1 AND name = ?2",
+                "SELECT state, value, status, candidates FROM fields WHERE page_id = ?1 AND name = ?2",
                 params![page_id, field],
-                |r| Ok(StoredField { state: r.get(0)?, value: r.get(1)?, status: r.get(2)? }),
+                |r| pages::field_from_row(r, 0),
             )
             .optional()
             .map_err(db_err)

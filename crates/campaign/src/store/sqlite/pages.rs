@@ -7,6 +7,22 @@ use formscan::error::{Error, Result};
 use formscan::finding::Finding;
 use std::collections::BTreeMap;
 
+/// A stored field from columns `state, value, status, candidates` at `at..`.
+pub(super) fn field_from_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<StoredField> {
+    let candidates: Option<String> = r.get(at + 3)?;
+    Ok(StoredField {
+        state: r.get(at)?,
+        value: r.get(at + 1)?,
+        status: r.get(at + 2)?,
+        candidates: candidates.map(|c| c.split(',').map(str::to_string).collect()).unwrap_or_default(),
+    })
+}
+
+/// Candidates as stored: joined by `,` (they are digits and `X`), `NULL` when none.
+pub(super) fn join_candidates(c: &[String]) -> Option<String> {
+    (!c.is_empty()).then(|| c.join(","))
+}
+
 /// The columns [`keyed_from_row`] reads, of table `keyed` as `k`.
 pub(super) const KEYED_COLS: &str = "k.page_id, k.field, k.value, k.source, k.operator, k.at, k.keystrokes";
 
@@ -55,19 +71,14 @@ pub(super) fn load_pages(tx: &rusqlite::Transaction, only: Option<i64>) -> Resul
         pages.insert(id, (r.get::<_, i64>(1).map_err(db_err)?, v));
     }
     let sql = format!(
-        "SELECT f.page_id, f.name, f.state, f.value, f.status FROM fields f JOIN pages p ON p.id = f.page_id
+        "SELECT f.page_id, f.name, f.state, f.value, f.status, f.candidates FROM fields f JOIN pages p ON p.id = f.page_id
          WHERE {cond}"
     );
     let mut st = tx.prepare_cached(&sql).map_err(db_err)?;
     let mut rows = st.query(args.clone()).map_err(db_err)?;
     while let Some(r) = rows.next().map_err(db_err)? {
         if let Some((_, v)) = pages.get_mut(&r.get::<_, i64>(0).map_err(db_err)?) {
-            let f = StoredField {
-                state: r.get(2).map_err(db_err)?,
-                value: r.get(3).map_err(db_err)?,
-                status: r.get(4).map_err(db_err)?,
-            };
-            v.fields.insert(r.get(1).map_err(db_err)?, f);
+            v.fields.insert(r.get(1).map_err(db_err)?, field_from_row(r, 2).map_err(db_err)?);
         }
     }
     let sql = format!(
