@@ -59,6 +59,10 @@ pub enum FontKind {
     Print,
     /// LXGW WenKai: simulated handwriting (raster only; never printed).
     Hand,
+    /// Seto font (a felt-pen handwriting font): the scan simulator's second handwriting
+    /// (raster only; never printed). Some simplified hanzi are missing; see
+    /// [`fonts::has_glyph`].
+    HandSeto,
 }
 
 /// One drawing operation.

@@ -45,8 +45,10 @@ pub fn write_pdf<W: Write>(pages: &[PageDrawing], title: &str, out: W) -> Result
     // at PDF 1.4 can still read it.
     doc.reference_table.cross_reference_type = lopdf::xref::XrefType::CrossReferenceTable;
     let pages_id = doc.new_object_id();
-    let mut fonts: [Option<PdfFont>; 2] = [None, None];
-    for kind in [FontKind::Print, FontKind::Hand] {
+    // A font is embedded only when a page uses it, so documents without handwriting fonts are
+    // unchanged by their being available.
+    let mut fonts: [Option<PdfFont>; FONT_KINDS.len()] = [None, None, None];
+    for kind in FONT_KINDS {
         let chars: BTreeSet<char> = pages.iter().flat_map(|p| p.chars(kind)).collect();
         if !chars.is_empty() {
             fonts[font_index(kind)] = Some(embed_font(&mut doc, kind, &chars)?);
@@ -94,8 +96,12 @@ fn font_index(kind: FontKind) -> usize {
     match kind {
         FontKind::Print => 0,
         FontKind::Hand => 1,
+        FontKind::HandSeto => 2,
     }
 }
+
+/// Every font kind, in [`font_index`] order.
+const FONT_KINDS: [FontKind; 3] = [FontKind::Print, FontKind::Hand, FontKind::HandSeto];
 
 /// A font that cannot be read or subset is a broken bundled resource, not bad input.
 fn font_err(kind: FontKind, what: impl fmt::Display) -> Error {
@@ -299,7 +305,7 @@ fn jpeg_info(d: &[u8]) -> Option<(u16, u16, u8)> {
 /// keeps its first position, so the dictionaries stay in first-use order).
 struct PageWriter<'f> {
     buf: Vec<u8>,
-    fonts: &'f [Option<PdfFont>; 2],
+    fonts: &'f [Option<PdfFont>; FONT_KINDS.len()],
     font_dict: Dictionary,
     xobjects: Dictionary,
 }

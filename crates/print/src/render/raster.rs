@@ -20,9 +20,11 @@ fn em_scale(f: &FontRef<'static>, em_px: f32) -> PxScale {
 fn font(kind: FontKind) -> &'static FontRef<'static> {
     static PRINT: OnceLock<FontRef<'static>> = OnceLock::new();
     static HAND: OnceLock<FontRef<'static>> = OnceLock::new();
+    static HAND_SETO: OnceLock<FontRef<'static>> = OnceLock::new();
     let cell = match kind {
         FontKind::Print => &PRINT,
         FontKind::Hand => &HAND,
+        FontKind::HandSeto => &HAND_SETO,
     };
     cell.get_or_init(|| FontRef::try_from_slice(fonts::font_bytes(kind)).expect("bundled font parses"))
 }
