@@ -91,5 +91,36 @@ fn photo(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, stages, photo);
+/// The name reader on one written agent's name box (line finding, PP-OCR's network through
+/// rten on one thread, constrained decoding), per name length, on simulated 300 dpi pages.
+fn names(c: &mut Criterion) {
+    let t = Template::sbk_student();
+    let field = t.field("agent_name").unwrap();
+    let mut g = c.benchmark_group("names");
+    g.sample_size(30);
+    for len in [2usize, 3, 4] {
+        let Some((scan, reg)) = (1..400u64).find_map(|seed| {
+            let page = synth::simulate_one(&t, &synth::sample_person(seed), seed, 300.0);
+            let text = page.truth.fields.get("agent_name").and_then(|f| f.text.clone())?;
+            (text.chars().count() == len).then(|| {
+                let scan = Scan::new(page.image);
+                let reg = register(&scan, &t, &RegisterOptions::default(), &mut RegisterScratch::default()).unwrap();
+                (scan, reg)
+            })
+        }) else {
+            continue;
+        };
+        let opts = fields::names::NameOptions::default();
+        let margin = fields::FieldOptions::default().margin_mm;
+        let mut s = fields::names::NameScratch::default();
+        let read = fields::names::read_name(&scan, &reg, field.rect, margin, &opts, &mut s).unwrap();
+        assert!(read.is_some_and(|l| !l.names.is_empty()), "the bench box reads as a name");
+        g.bench_function(format!("name_box_{len}_chars"), |b| {
+            b.iter(|| fields::names::read_name(&scan, &reg, field.rect, margin, &opts, &mut s))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, stages, photo, names);
 criterion_main!(benches);

@@ -136,6 +136,7 @@ impl Sink {
         t.fields += rec.timing_ms.fields;
         t.photo += rec.timing_ms.photo;
         t.digits += rec.timing_ms.digits;
+        t.names += rec.timing_ms.names;
         t.total += rec.timing_ms.total;
         self.tally.add(rec)
     }
@@ -428,49 +429,55 @@ pub fn run_with(
         }
     };
     let skipped = AtomicUsize::new(0);
-    files.par_iter().for_each_init(
-        || engine.worker(),
-        |worker, path| {
-            if stopped.load(Relaxed) {
-                return;
-            }
-            let name = crate::decode::path_label(path);
-            if !hook.wanted(path) {
-                skipped.fetch_add(1, Relaxed);
+    // The pages run in the name recogniser's pool, so that each worker runs the network on its
+    // own thread (model::text_line::LineThread).
+    let line = crate::model::text_line::LineThread::with_threads(rayon::current_num_threads());
+    line.run(|| {
+        files.par_iter().for_each_init(
+            || engine.worker().with_line_thread(line.clone()),
+            |worker, path| {
+                if stopped.load(Relaxed) {
+                    return;
+                }
+                let name = crate::decode::path_label(path);
+                if !hook.wanted(path) {
+                    skipped.fetch_add(1, Relaxed);
+                    progress(done.fetch_add(1, Relaxed) + 1, files.len());
+                    return;
+                }
+                let n = match engine.open(path) {
+                    Err(e) => {
+                        let reason = if matches!(e, Error::Limits { .. }) {
+                            RejectReason::Limits
+                        } else {
+                            RejectReason::UnreadableFile
+                        };
+                        let src = SourceRef { file: name.clone(), page: 0 };
+                        emit(path, Ok(PageRecord::rejected(src, reason, e.to_string())));
+                        1
+                    }
+                    Ok(pages) if pages.len() == 1 => {
+                        emit(path, one_page(worker, engine, &pages[0], &name, opts));
+                        1
+                    }
+                    Ok(pages) => {
+                        pages.par_iter().for_each_init(
+                            || engine.worker().with_line_thread(line.clone()),
+                            |w, p| emit(path, one_page(w, engine, p, &name, opts)),
+                        );
+                        pages.len()
+                    }
+                };
+                if stopped.load(Relaxed) {
+                    return; // the file may be incomplete: it is not marked done
+                }
+                if let Err(e) = hook.file_done(path, n) {
+                    fail(e);
+                }
                 progress(done.fetch_add(1, Relaxed) + 1, files.len());
-                return;
-            }
-            let n = match engine.open(path) {
-                Err(e) => {
-                    let reason = if matches!(e, Error::Limits { .. }) {
-                        RejectReason::Limits
-                    } else {
-                        RejectReason::UnreadableFile
-                    };
-                    let src = SourceRef { file: name.clone(), page: 0 };
-                    emit(path, Ok(PageRecord::rejected(src, reason, e.to_string())));
-                    1
-                }
-                Ok(pages) if pages.len() == 1 => {
-                    emit(path, one_page(worker, engine, &pages[0], &name, opts));
-                    1
-                }
-                Ok(pages) => {
-                    pages
-                        .par_iter()
-                        .for_each_init(|| engine.worker(), |w, p| emit(path, one_page(w, engine, p, &name, opts)));
-                    pages.len()
-                }
-            };
-            if stopped.load(Relaxed) {
-                return; // the file may be incomplete: it is not marked done
-            }
-            if let Err(e) = hook.file_done(path, n) {
-                fail(e);
-            }
-            progress(done.fetch_add(1, Relaxed) + 1, files.len());
-        },
-    );
+            },
+        )
+    });
     if let Some(e) = write_err.into_inner().unwrap_or_else(|e| e.into_inner()) {
         return Err(e);
     }
@@ -488,6 +495,7 @@ pub fn run_with(
         fields: t.fields / n,
         photo: t.photo / n,
         digits: t.digits / n,
+        names: t.names / n,
         total: t.total / n,
     };
     summary.elapsed_s = start.elapsed().as_secs_f64();
@@ -507,8 +515,8 @@ fn csv_columns(engine: &Engine) -> Vec<(String, Column)> {
         .map(|f| (f.name.clone(), Column::State))
         .collect();
     columns.extend(t.groups.iter().map(|g| (g.name.clone(), Column::Group)));
-    // Comb fields: the characters read and their status, after the states.
-    for f in t.fields.iter().filter(|f| matches!(f.kind, FieldKind::Comb { .. })) {
+    // Comb and text fields: the characters (or name) read and their status, after the states.
+    for f in t.fields.iter().filter(|f| matches!(f.kind, FieldKind::Comb { .. } | FieldKind::Text)) {
         columns.push((f.name.clone(), Column::CombValue));
         columns.push((f.name.clone(), Column::CombStatus));
     }

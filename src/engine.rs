@@ -215,6 +215,19 @@ impl Engine {
         self.worker().read_photo(scan, reg, template, readings, form)
     }
 
+    /// Stage 6½: settles the names read in stage 5 under the form's evidence — the printed
+    /// name of the person the form was printed for (from the lookup) and the groups as the
+    /// photo stage left them (see [`fields::names`]). [`Worker::process`] does this after the
+    /// photo stage.
+    pub fn settle_names(&self, template: &Template, readings: &mut FieldReadings, form: &PagePayload) {
+        if readings.names.is_empty() {
+            return;
+        }
+        let person = self.people.as_ref().and_then(|p| p.person(&form.run, &form.serial));
+        let printed = person.as_ref().and_then(|p| p.name.as_deref());
+        fields::settle_names(template, readings, printed, &self.options.fields.names);
+    }
+
     /// Stage 7: audits a read page.
     pub fn audit(&self, template: &Template, readings: &FieldReadings, photo: Option<&PhotoReading>) -> Vec<Finding> {
         audit::audit(template, &readings.fields, &readings.groups, photo)
@@ -253,6 +266,15 @@ pub struct Worker<'e> {
     reg: RegisterScratch,
     fields: FieldScratch,
     buf: Vec<u8>,
+}
+
+impl Worker<'_> {
+    /// Runs the name recogniser on `thread`, the pool this worker itself runs in (a batch's;
+    /// see [`crate::model::text_line::LineThread`]).
+    pub fn with_line_thread(mut self, thread: crate::model::text_line::LineThread) -> Self {
+        self.fields.set_line_thread(thread);
+        self
+    }
 }
 
 /// The warning on a black-and-white page: no red drop-out, no photo colour.
@@ -465,9 +487,13 @@ impl<'e> Worker<'e> {
         let mut readings = self.read_fields(&scan, &reg, template);
         times.fields = ms(t2);
         times.digits = readings.digits_ms;
+        times.names = readings.names_ms;
         // Stages 6 and 7.
         let t3 = Instant::now();
         rec.photo = self.read_photo(&scan, &reg, template, &mut readings, &form);
+        // The printed name is evidence for the names written beside it (fields::names); the
+        // groups may also have changed under a pasted photo.
+        self.engine.settle_names(template, &mut readings, &form);
         rec.findings = audit::audit(template, &readings.fields, &readings.groups, rec.photo.as_ref());
         times.photo = ms(t3);
         rec.outcome = Outcome::Read;

@@ -17,8 +17,8 @@
 //! | `photo_missing` | campaign rules | a photo is required (no confirmed printed photo, age 6 or over) and none is pasted |
 //! | `photo_unconfirmed` | campaign rules | a photo is printed but not confirmed as the applicant's, and the photo stage could not tell whether one is pasted |
 //! | `fix_without_paste` | campaign rules | a corrected name or ID number without an ID copy in the paste area |
-//! | `name_corrected` | campaign rules | a corrected name is written: it must be keyed in (hand-written names are not read) |
-//! | `value_to_key` | campaign rules | a hand-written value the export needs (the agent's name) must be keyed in |
+//! | `name_corrected` | campaign rules | a corrected name is written: a keyer confirms or keys it (the message carries the name the reader read, with its status) |
+//! | `value_to_key` | campaign rules | a hand-written value the export needs (the agent's name) was not read with confidence: it must be keyed in |
 //! | `agent_id_missing`, `agent_phone_missing`, `agent_relation_missing`, `agent_signature_missing` | campaign rules | under 16: the agent's data is required |
 //! | `applicant_signature_missing` | campaign rules | 16 or over: the applicant must sign |
 //! | `id_invalid` | campaign rules | an ID number (printed, corrected or the agent's) fails GB 11643 |
@@ -143,7 +143,9 @@ impl FindingCode {
                 "a corrected name or ID number needs a copy of the ID card or household register in the paste area",
                 "更正姓名或公民身份号码须在证件粘贴栏粘贴身份证或户口簿复印件",
             ),
-            NameCorrected => ("name_corrected", "a corrected name is written: key it in", "填写了更正姓名，请人工录入"),
+            NameCorrected => {
+                ("name_corrected", "a corrected name is written: confirm or key it", "填写了更正姓名，请人工确认或录入")
+            }
             ValueToKey => (
                 "value_to_key",
                 "a hand-written value is needed for the card data: key it in (see the subject)",

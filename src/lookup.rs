@@ -17,6 +17,9 @@ pub struct PersonInfo {
     pub school: String,
     /// Birth date (from the ID number when valid).
     pub birth_date: Option<Date>,
+    /// The printed name: evidence for reading a correction of it and the surname of an agent
+    /// who is the father (see [`crate::fields::names`]).
+    pub name: Option<String>,
 }
 
 /// Finds the person printed on a form.
@@ -49,6 +52,7 @@ impl ManifestLookup {
             .map_err(|e| Error::input_at(path, format!("manifest: {e}")))?;
         let headers = r.headers().map_err(|e| Error::input_at(path, format!("manifest: {e}")))?.clone();
         let col = |name: &str| headers.iter().position(|h| h.trim_start_matches('\u{feff}') == name);
+        let name = col("name");
         let (Some(run), Some(serial), Some(id), Some(school)) =
             (col("run"), col("serial"), col("id_number"), col("school"))
         else {
@@ -60,7 +64,8 @@ impl ManifestLookup {
             let get = |i: usize| crate::output::from_spreadsheet(row.get(i).unwrap_or("")).to_string();
             let id_number = get(id);
             let birth_date = crate::domain::parse_id(&id_number).ok().map(|i| i.birth_date);
-            self.map.insert((get(run), get(serial)), PersonInfo { id_number, school: get(school), birth_date });
+            let name = name.map(get).filter(|n| !n.is_empty());
+            self.map.insert((get(run), get(serial)), PersonInfo { id_number, school: get(school), birth_date, name });
         }
         Ok(())
     }

@@ -61,6 +61,10 @@
 //!   `needs_review`, `empty`, `invalid`), `reason` when not accepted, and for review the
 //!   `candidates` that pass the field's check (mobile pattern, GB 11643 check character and
 //!   birth date), most probable first; each written cell lists its best `alternatives`.
+//! * Text fields (handwritten names: `agent_name`, `applicant_name_fix`) carry the same
+//!   `value`, `value_confidence` (the name's posterior under the surname prior and the form's
+//!   evidence, see [`crate::fields::names`]), `status`, `reason` and up to five `candidates`
+//!   (names of 2–4 hanzi, `·` allowed), when the name reader is on (the default).
 //! * `groups` reports each checkbox group: `none`, `one` (with `value`) or `multiple` (with
 //!   `values`; in a single-choice group that raises the `choice_conflict` finding), or
 //!   `ambiguous` when one of its boxes is.
@@ -232,6 +236,18 @@ pub enum ValueStatus {
     Invalid,
 }
 
+impl ValueStatus {
+    /// The name written to records: `accepted`, `needs_review`, `empty`, `invalid`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValueStatus::Accepted => "accepted",
+            ValueStatus::NeedsReview => "needs_review",
+            ValueStatus::Empty => "empty",
+            ValueStatus::Invalid => "invalid",
+        }
+    }
+}
+
 /// A reading that passes the field's check, for review.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ValueCandidate {
@@ -270,7 +286,8 @@ pub struct FieldReading {
     /// Snippet image path, relative to the output folder.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub snippet: Option<String>,
-    /// Comb fields: the characters read (top reading of the written cells).
+    /// Comb fields: the characters read (top reading of the written cells); text fields: the
+    /// most probable name.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub value: Option<String>,
     /// Comb fields: the probability that `value` is what was written, when it passes the
@@ -278,13 +295,14 @@ pub struct FieldReading {
     /// fails, the product of the cells' top probabilities.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub value_confidence: Option<f64>,
-    /// Comb fields: whether `value` can be used as it is.
+    /// Comb and text fields: whether `value` can be used as it is.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub status: Option<ValueStatus>,
-    /// Comb fields: why the value is not accepted.
+    /// Comb and text fields: why the value is not accepted.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
-    /// Comb fields under review: the most probable readings that pass the field's check.
+    /// Comb fields under review: the most probable readings that pass the field's check; text
+    /// fields: the most probable names.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub candidates: Vec<ValueCandidate>,
 }
@@ -396,6 +414,10 @@ pub struct StageTimes {
     /// classifying the written comb cells and decoding their fields.
     #[serde(default)]
     pub digits: f64,
+    /// Of `fields`, the name recogniser: finding, resampling and recognising the written
+    /// lines of text boxes and decoding them.
+    #[serde(default)]
+    pub names: f64,
     /// Everything, including writing outputs.
     pub total: f64,
 }

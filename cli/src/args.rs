@@ -95,6 +95,10 @@ pub(crate) enum Command {
         /// Write digits from the calibration set (MNIST 50,000–54,999) instead of the test set.
         #[arg(long)]
         calibration_digits: bool,
+        /// Handwriting of the names: wenkai (a brush font), seto (a handwriting-style font) or
+        /// strokes (Make Me a Hanzi stroke medians drawn with a jittered pen).
+        #[arg(long, default_value = "wenkai")]
+        hand: String,
         #[command(flatten)]
         scenario: ScenarioArgs,
     },
@@ -227,6 +231,25 @@ pub(crate) enum Command {
         /// thousands of fields to show. Repeatable.
         #[arg(long)]
         pool: Vec<PathBuf>,
+    },
+    /// Name reader accuracy per handwriting source on simulated name boxes, and the accept
+    /// threshold they support (docs/names.md).
+    EvalNames {
+        /// Handwriting: wenkai, seto, strokes, or all.
+        #[arg(long, default_value = "all")]
+        hand: String,
+        /// Name boxes per source.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Random seed (calibrate on one seed, report on another).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Scanner effects: none, mild or harsh.
+        #[arg(long, default_value = "harsh")]
+        degrade: String,
+        /// Accept threshold to score with (default: the library's).
+        #[arg(long)]
+        accept_above: Option<f64>,
     },
     /// Print, simulate and read a small sample batch, then show the summary and accuracy.
     Demo {

@@ -68,11 +68,23 @@ fn run() -> Result<i32> {
             eprintln!("wrote insured.csv, roll.csv, holders.csv, submitted.csv, expected.json in {}", out.display());
             true
         }
-        Command::Synth { roster, out, seed, dpi, degrade, template, run, calibration_digits, scenario } => {
+        Command::Synth { roster, out, seed, dpi, degrade, template, run, calibration_digits, hand, scenario } => {
             if !(50.0..=1200.0).contains(&dpi) {
                 bail!("--dpi must be between 50 and 1200");
             }
-            cmd_synth(&roster, &out, seed, dpi, &degrade, &template, run.as_deref(), calibration_digits, &scenario)?;
+            let hand = hand.parse().map_err(anyhow::Error::msg)?;
+            cmd_synth(
+                &roster,
+                &out,
+                seed,
+                dpi,
+                &degrade,
+                &template,
+                run.as_deref(),
+                calibration_digits,
+                hand,
+                &scenario,
+            )?;
             true
         }
         Command::Process { inputs, out, jobs, template, no_snippets, db, manifest, accept_posterior } => {
@@ -89,6 +101,9 @@ fn run() -> Result<i32> {
             true
         }
         Command::Eval { out, pool } => cmd_eval(&out, &pool)?.errors.is_empty(),
+        Command::EvalNames { hand, count, seed, degrade, accept_above } => {
+            commands::eval::cmd_eval_names(&hand, count, seed, &degrade, accept_above)?
+        }
         Command::Demo { out, students, degrade } => cmd_demo(&out, students, &degrade)?,
         Command::Status { db, csv, xlsx, details } => cmd_status(&db, csv.as_deref(), xlsx.as_deref(), details)?,
         Command::Export { db, out, school, encoding, batch } => {

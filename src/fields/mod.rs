@@ -9,9 +9,11 @@
 //! [`FieldOptions::margin_mm`] cannot pull the printed label or a neighbour's ink into it.
 
 pub mod digits;
+pub mod names;
 
 use crate::model::DigitClassifier;
 use digits::DigitOptions;
+use names::{NameOptions, NameScratch};
 
 use crate::geometry::Rect;
 use crate::record::{CellReading, FieldReading, FieldState, GroupReading, GroupState, ReadingKind};
@@ -56,6 +58,8 @@ pub struct FieldOptions {
     pub snippets: bool,
     /// Handwritten characters in comb fields.
     pub digits: DigitOptions,
+    /// Handwritten names in text boxes.
+    pub names: NameOptions,
 }
 
 impl Default for FieldOptions {
@@ -75,6 +79,7 @@ impl Default for FieldOptions {
             paste_empty_below: 0.004,
             snippets: true,
             digits: DigitOptions::default(),
+            names: NameOptions::default(),
         }
     }
 }
@@ -105,6 +110,11 @@ pub struct FieldReadings {
     pub snippets: Vec<Snippet>,
     /// Time spent in the character recogniser (cells and decoding), ms.
     pub digits_ms: f64,
+    /// What the name reader found in each written text box, before the form's evidence
+    /// (`None`: no line found); [`names::settle`] turns it into values.
+    pub names: BTreeMap<String, Option<names::decode::Lattice>>,
+    /// Time spent reading names, ms.
+    pub names_ms: f64,
 }
 
 /// Reusable buffers.
@@ -114,6 +124,14 @@ pub struct FieldScratch {
     /// Paper-normalised luminance and per-sample flags of the content measure.
     lum: Vec<f32>,
     flags: Vec<bool>,
+    names: NameScratch,
+}
+
+impl FieldScratch {
+    /// Runs the name recogniser on `thread` (see [`crate::model::text_line::LineThread`]).
+    pub fn set_line_thread(&mut self, thread: crate::model::text_line::LineThread) {
+        self.names.set_thread(thread);
+    }
 }
 
 /// Classifies `v` against two thresholds; returns the state index (0 = below, 1 = between,
@@ -385,7 +403,16 @@ pub fn read_fields(
             FieldKind::Text | FieldKind::Signature => {
                 let fill = ink_fraction(scan, reg, inner, ppm * 0.8, &mut scratch.patch);
                 let kind = if f.kind == FieldKind::Signature { ReadingKind::Signature } else { ReadingKind::Text };
-                reading(kind, classify(fill, opts.box_empty_below, opts.box_ink_above), fill, false)
+                let r = reading(kind, classify(fill, opts.box_empty_below, opts.box_ink_above), fill, false);
+                if kind == ReadingKind::Text && opts.names.enabled && r.state != FieldState::Empty {
+                    let t = std::time::Instant::now();
+                    // The network is bundled and was loaded by the tests; should it ever fail
+                    // to run, the box goes to a keyer like one with no line found.
+                    let lattice = names::read_name(scan, reg, f.rect, m, &opts.names, &mut scratch.names);
+                    out.names.insert(f.name.clone(), lattice.ok().flatten());
+                    out.names_ms += t.elapsed().as_secs_f64() * 1e3;
+                }
+                r
             }
             FieldKind::Photo => {
                 // The box is grown by 4 mm for the paper estimate: a 28 × 39 mm print leaves a fifth of it paper.
@@ -417,6 +444,7 @@ pub fn read_fields(
         out.fields.insert(f.name.clone(), r);
     }
     out.groups = group_readings(template, &out.fields);
+    settle_names(template, &mut out, None, &opts.names);
     if opts.snippets {
         // A group that is not one clear tick (none, several, or unclear) is settled by a person
         // choosing: they see the whole row of boxes with the labels printed between them, and
@@ -446,6 +474,14 @@ pub fn read_fields(
         }
     }
     out
+}
+
+/// Gives the read name fields their values under the form's evidence (see [`names::settle`]):
+/// the agent's relationship as the groups now read, and the printed name when known.
+pub fn settle_names(template: &Template, readings: &mut FieldReadings, printed_name: Option<&str>, opts: &NameOptions) {
+    let relation = names::relation(&readings.groups).map(str::to_owned);
+    let ctx = names::FormContext { printed_name };
+    names::settle(template, &mut readings.fields, relation.as_deref(), &readings.names, ctx, opts);
 }
 
 /// Why a checkbox covered by a pasted print reads `ambiguous`: whatever the box shows is the

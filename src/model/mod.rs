@@ -66,6 +66,7 @@ use std::sync::OnceLock;
 use crate::error::{Error, Result};
 
 mod ensemble;
+pub mod text_line;
 pub use ensemble::CnnEnsemble;
 
 /// The 11 class labels, in the order of [`DigitClassifier::classify`]'s output.

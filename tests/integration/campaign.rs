@@ -147,12 +147,14 @@ fn campaign_end_to_end() {
         std::fs::remove_file(scans.join(format!("page-{i:05}a.jpg"))).unwrap();
     }
     std::fs::copy(scans.join("page-00005a.jpg"), scans.join("copy-00005a.jpg")).unwrap();
+    std::fs::copy(scans.join("page-00005a.json"), scans.join("copy-00005a.json")).unwrap();
     let rescanned = 8usize;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(99);
     let payload = pr.pages[rescanned].payload(&t, &pr.run);
     let page =
         synth::simulate_form(&t, &persons[rescanned], &payload, photos[rescanned].clone(), &opts, &mut rng).unwrap();
     page.image.to_rgb8().save(scans.join("rescan-00008.jpg")).unwrap();
+    std::fs::write(scans.join("rescan-00008.json"), serde_json::to_string(&page.truth).unwrap()).unwrap();
     let mut foreign = payload.clone();
     foreign.run = "RFOREIGN".into();
     let page = synth::simulate_form(&t, &persons[9], &foreign, None, &opts, &mut rng).unwrap();

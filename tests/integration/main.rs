@@ -9,6 +9,7 @@ mod campaign;
 mod golden;
 mod keying;
 mod kill;
+mod names;
 mod outputs;
 mod photos;
 mod print_pdf;

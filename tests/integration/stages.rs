@@ -34,6 +34,7 @@ fn by_stages(engine: &Engine, image: &image::DynamicImage) -> Option<PageRecord>
     let template = &engine.templates()[tj];
     let mut readings = engine.read_fields(&scan, &reg, template);
     let photo = engine.read_photo(&scan, &reg, template, &mut readings, &ident.payload);
+    engine.settle_names(template, &mut readings, &ident.payload);
     let findings = engine.audit(template, &readings, photo.as_ref());
     let mut rec = PageRecord::rejected(
         formscan::record::SourceRef { file: "<memory>".into(), page: 0 },

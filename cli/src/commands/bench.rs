@@ -45,9 +45,9 @@ pub(crate) fn cmd_bench(dir: &Path) -> Result<()> {
     println!("decode only      {:.1} pages/s ({:.2} s, {} pages)", pages as f64 / decode_s, decode_s, pages);
     println!("ratio            {:.2} (our time / decode-only time)", s.elapsed_s / decode_s);
     println!(
-        "per page, ms     decode {:.1}  register {:.1}  identify {:.1}  fields {:.1} (of which recogniser {:.1})  \
+        "per page, ms     decode {:.1}  register {:.1}  identify {:.1}  fields {:.1} (of which digits {:.1}, names {:.1})  \
          photo {:.1}  total {:.1}",
-        m.decode, m.register, m.identify, m.fields, m.digits, m.photo, m.total
+        m.decode, m.register, m.identify, m.fields, m.digits, m.names, m.photo, m.total
     );
     println!("peak memory      {:.0} MiB", peak_rss_mib());
     Ok(())

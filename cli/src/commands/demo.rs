@@ -25,7 +25,8 @@ pub(crate) fn cmd_demo(out: &Path, students: usize, degrade: &str) -> Result<boo
     println!("== print: roster of {students} synthetic students → {}", out.join("print").display());
     cmd_print(&roster_path, &out.join("print"), &None, None, None)?;
     println!("== synth: simulated scans ({degrade}) → {}", out.join("scans").display());
-    cmd_synth(&roster_path, &out.join("scans"), 7, 300.0, degrade, &None, None, false, &ScenarioArgs::default())?;
+    let hand = formscan_synth::HandSource::default();
+    cmd_synth(&roster_path, &out.join("scans"), 7, 300.0, degrade, &None, None, false, hand, &ScenarioArgs::default())?;
     println!("== process → {}", out.join("read").display());
     let s = cmd_process(
         &[out.join("scans")],

@@ -17,6 +17,7 @@ pub(crate) fn cmd_synth(
     template: &Option<PathBuf>,
     run: Option<&str>,
     calibration_digits: bool,
+    hand: synth::HandSource,
     scenario: &ScenarioArgs,
 ) -> Result<()> {
     let t = load_template(template)?;
@@ -33,6 +34,7 @@ pub(crate) fn cmd_synth(
         degrade,
         seed,
         digits,
+        hand,
         scenario: scenario.to_options()?,
         defective_prints: scenario.defective_prints,
         format: scenario.format.parse().map_err(anyhow::Error::msg)?,

@@ -253,6 +253,7 @@ pub fn process(
                         id_number: p.id_number.clone(),
                         school: p.school.clone(),
                         birth_date: p.birth_date,
+                        name: Some(p.name.clone()),
                     };
                     m.insert(run, serial, info);
                 }

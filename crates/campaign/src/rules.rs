@@ -107,7 +107,17 @@ pub fn check_form(rec: &PageRecord, ctx: &FormContext<'_>) -> Vec<Finding> {
         out.push(finding(FindingCode::FixWithoutPaste, "paste"));
     }
     if state(rec, "applicant_name_fix") == Some(FieldState::Ink) {
-        out.push(finding(FindingCode::NameCorrected, "applicant_name_fix"));
+        // A person confirms every correction of a name (it changes who the card is for), so
+        // the finding stands even when the reader accepted the name; its message says what
+        // was read, so a reviewer sees it at once.
+        let mut f = finding(FindingCode::NameCorrected, "applicant_name_fix");
+        if let Some(read) = rec.fields.get("applicant_name_fix").filter(|r| r.value.is_some()) {
+            let name = read.value.as_deref().unwrap_or_default();
+            let status = read.status.map_or("", |s| s.as_str());
+            f.message = format!("{} (read: {name}, {status})", f.message);
+            f.message_zh = format!("{}（识别为：{name}，{status}）", f.message_zh);
+        }
+        out.push(f);
     }
     // Rule 5: under 16 the agent answers and signs; otherwise the applicant signs.
     if age.is_some_and(|a| a < AGENT_UNDER) {
@@ -126,10 +136,10 @@ pub fn check_form(rec: &PageRecord, ctx: &FormContext<'_>) -> Vec<Finding> {
     } else if missing(rec, "applicant_signature") {
         out.push(finding(FindingCode::ApplicantSignatureMissing, "applicant_signature"));
     }
-    // The agent's name goes into the card data; hand-written names are not read, so a written
-    // one is keyed in, at any age (an agent who wrote no name is not asked for one: the notice
+    // The agent's name goes into the card data: a written one that the reader did not accept
+    // is keyed in, at any age (an agent who wrote no name is not asked for one: the notice
     // requires the ID number, phone, relationship and signature).
-    if state(rec, "agent_name") == Some(FieldState::Ink) {
+    if state(rec, "agent_name") == Some(FieldState::Ink) && accepted_value(rec, "agent_name").is_none() {
         out.push(finding(FindingCode::ValueToKey, "agent_name"));
     }
     // Valid numbers.

@@ -78,6 +78,22 @@ pub struct Evaluation {
     /// calibrated on.
     #[serde(skip)]
     pub calibration: Vec<(f64, bool)>,
+    /// Handwritten names (text boxes with a written name in the truth) read as ink.
+    pub names: usize,
+    /// Of those, whose best reading is the written name.
+    pub names_top1: usize,
+    /// Of those, accepted without review.
+    pub names_accepted: usize,
+    /// Accepted names that are wrong.
+    pub names_accepted_wrong: usize,
+    /// Of those, with the written name among the candidates.
+    pub names_in_candidates: usize,
+    /// Empty name boxes, and how many of them read `empty`.
+    pub names_empty: Score,
+    /// Per written name with a reading: (the best name's posterior, reading correct) — the data
+    /// the names' accept threshold is calibrated on.
+    #[serde(skip)]
+    pub name_calibration: Vec<(f64, bool)>,
     /// What went wrong, one line each (for test failure messages).
     pub errors: Vec<String>,
     /// Misread digits and wrongly accepted digit fields, one line each (expected at a rate the
@@ -96,21 +112,13 @@ impl Evaluation {
     /// (one error moves it by 0.05 %) and the posteriors were seen to under-predict errors by
     /// about 1.3× in the 0.9–0.99 band of the calibration pages. See `docs/digits.md`.
     pub fn calibrate(&self, max_error: f64) -> Option<(f64, f64)> {
-        let mut pts = self.calibration.clone();
-        pts.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut best = None;
-        let (mut n, mut wrong, mut predicted) = (0usize, 0usize, 0.0f64);
-        for (i, &(p, ok)) in pts.iter().enumerate() {
-            n += 1;
-            wrong += (!ok) as usize;
-            predicted += 1.0 - p;
-            let tie = pts.get(i + 1).is_some_and(|q| q.0 == p);
-            let limit = max_error / 2.0 * n as f64;
-            if !tie && wrong as f64 <= limit && predicted <= limit {
-                best = Some((p, n as f64 / pts.len() as f64));
-            }
-        }
-        best
+        threshold_for(&self.calibration, max_error)
+    }
+
+    /// [`Evaluation::calibrate`] for the names' accept threshold, over
+    /// [`Evaluation::name_calibration`]; the share is of the names with a reading.
+    pub fn calibrate_names(&self, max_error: f64) -> Option<(f64, f64)> {
+        threshold_for(&self.name_calibration, max_error)
     }
 
     /// Ink / no-ink accuracy over comb cells, text and signature boxes together.
@@ -127,6 +135,58 @@ fn state_name(s: FieldState) -> &'static str {
         FieldState::Ink => "ink",
         FieldState::Empty => "empty",
         FieldState::Ambiguous => "ambiguous",
+    }
+}
+
+/// The lowest threshold at which the points above it keep within `max_error / 2`, observed
+/// and predicted (see [`Evaluation::calibrate`]), with the share of points it accepts.
+fn threshold_for(points: &[(f64, bool)], max_error: f64) -> Option<(f64, f64)> {
+    let mut pts = points.to_vec();
+    pts.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut best = None;
+    let (mut n, mut wrong, mut predicted) = (0usize, 0usize, 0.0f64);
+    for (i, &(p, ok)) in pts.iter().enumerate() {
+        n += 1;
+        wrong += (!ok) as usize;
+        predicted += 1.0 - p;
+        let tie = pts.get(i + 1).is_some_and(|q| q.0 == p);
+        let limit = max_error / 2.0 * n as f64;
+        if !tie && wrong as f64 <= limit && predicted <= limit {
+            best = Some((p, n as f64 / pts.len() as f64));
+        }
+    }
+    best
+}
+
+/// Scores one name box: only boxes the reader gave a name status (the name reader ran).
+fn score_name(
+    e: &mut Evaluation,
+    extra: &mut Vec<String>,
+    file: &str,
+    field: &str,
+    ft: &super::FieldTruth,
+    fr: &formscan::record::FieldReading,
+) {
+    use formscan::record::ValueStatus;
+    let Some(status) = fr.status else { return };
+    match &ft.text {
+        None => e.names_empty.add(status == ValueStatus::Empty),
+        Some(truth) => {
+            e.names += 1;
+            let correct = fr.value.as_deref() == Some(truth.as_str());
+            e.names_top1 += correct as usize;
+            e.names_in_candidates += fr.candidates.iter().any(|c| c.value == *truth) as usize;
+            if status == ValueStatus::Accepted {
+                e.names_accepted += 1;
+                if !correct {
+                    e.names_accepted_wrong += 1;
+                    extra.push(format!("{file} {field}: accepted {:?}, wrote {truth}", fr.value));
+                }
+            }
+            if let Some(p) = fr.value_confidence {
+                e.name_calibration.push((p, correct));
+            }
+        }
     }
 }
 
@@ -249,7 +309,10 @@ pub fn evaluate(t: &Template, records: &[PageRecord]) -> Evaluation {
                         }
                     }
                 }
-                FieldKind::Text => check(&mut e.text_boxes, &ft.state, fr.state, f.name.clone()),
+                FieldKind::Text => {
+                    check(&mut e.text_boxes, &ft.state, fr.state, f.name.clone());
+                    score_name(&mut e, &mut extra, &r.source.file, &f.name, ft, fr);
+                }
                 FieldKind::Signature => check(&mut e.signatures, &ft.state, fr.state, f.name.clone()),
                 FieldKind::Photo => check(&mut e.photos, &ft.state, fr.state, f.name.clone()),
                 FieldKind::Paste => {

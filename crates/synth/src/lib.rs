@@ -23,12 +23,13 @@
 
 pub mod campaign;
 pub mod eval;
-mod hand;
+pub mod eval_names;
+pub mod hand;
 pub mod names;
 mod scanner;
 pub mod scenario;
 
-pub use hand::DigitSet;
+pub use hand::{DigitSet, HandSource};
 pub use scanner::{Degrade, ScanFormat};
 pub use scenario::{PersonTruth, RuleBreak, ScenarioTruth, Scenarios};
 
@@ -77,6 +78,10 @@ pub struct SynthOptions {
     /// How the printed page is made before it is filled in. Default [`PrintRender::Internal`]:
     /// fast and needs no other program; [`PrintRender::Pdftoppm`] is the real print path.
     pub render: PrintRender,
+    /// Which handwriting names are written in. Default [`HandSource::WenKai`], the brush font
+    /// every page has been written with, so that output is unchanged; the others measure a
+    /// name reader on hands it was not tuned on.
+    pub hand: HandSource,
 }
 
 /// How the simulator makes the printed page that it then fills in and scans.
@@ -158,6 +163,7 @@ impl Default for SynthOptions {
             defective_prints: 0.0,
             format: ScanFormat::default(),
             render: PrintRender::default(),
+            hand: HandSource::default(),
         }
     }
 }
@@ -287,12 +293,49 @@ fn pick<'a, R: Rng>(rng: &mut R, xs: &'a [&'a str]) -> &'a str {
     xs[rng.gen_range(0..xs.len())]
 }
 
-fn name<R: Rng>(rng: &mut R) -> String {
+/// A random synthetic name: a surname and one or two given-name characters.
+pub fn name<R: Rng>(rng: &mut R) -> String {
     let mut n = pick(rng, names::SURNAMES).to_string();
     for _ in 0..rng.gen_range(1..=2) {
         n.push_str(pick(rng, names::GIVEN));
     }
     n
+}
+
+/// The surname `full` starts with (a two-character one from the list first).
+fn surname(full: &str) -> &str {
+    names::SURNAMES
+        .iter()
+        .filter(|s| s.chars().count() == 2)
+        .find(|s| full.starts_with(**s))
+        .map_or_else(|| full.char_indices().nth(1).map_or(full, |(i, _)| &full[..i]), |s| &full[..s.len()])
+}
+
+/// `drawn` with its surname replaced by `surname`.
+fn with_surname(drawn: &str, surname_: &str) -> String {
+    format!("{surname_}{}", &drawn[surname(drawn).len()..])
+}
+
+/// `printed` with one given-name character replaced by one of `drawn`'s (position and
+/// character chosen from `drawn`, so no further random draws); `drawn` itself when that
+/// leaves the name as it was.
+fn one_change(printed: &str, drawn: &str) -> String {
+    let s = surname(printed).chars().count();
+    let mut chars: Vec<char> = printed.chars().collect();
+    let given = chars.len().saturating_sub(s);
+    let repl: Vec<char> = drawn.chars().skip(surname(drawn).chars().count()).collect();
+    if given == 0 || repl.is_empty() {
+        return drawn.to_string();
+    }
+    let at = s + drawn.chars().count() % given;
+    let new = repl.iter().copied().find(|&c| c != chars[at]);
+    match new {
+        Some(c) => {
+            chars[at] = c;
+            chars.into_iter().collect()
+        }
+        None => drawn.to_string(),
+    }
 }
 
 /// Guilin district codes (秀峰, 叠彩, 象山, 七星, 雁山, 临桂): invented people, real regions.
@@ -715,13 +758,23 @@ fn fill_form<R: Rng>(
                 }
             }
             FieldKind::Text => {
+                // A father or paternal grandparent has the child's surname; a correction
+                // changes one character of the printed name (the draws stay those of a random
+                // name, so the rest of the page is what it was before names were read).
                 let text = match f.name.as_str() {
-                    "agent_name" => (agent && rng.gen_bool(0.97)).then(|| name(rng)),
-                    "applicant_name_fix" => fix_name.then(|| name(rng)),
+                    "agent_name" => (agent && rng.gen_bool(0.97)).then(|| {
+                        let n = name(rng);
+                        if relation == 0 || relation == 2 {
+                            with_surname(&n, surname(&person.name))
+                        } else {
+                            n
+                        }
+                    }),
+                    "applicant_name_fix" => fix_name.then(|| one_change(&person.name, &name(rng))),
                     _ => rng.gen_bool(0.5).then(|| name(rng)),
                 };
                 if let Some(s) = &text {
-                    hand::draw_text(&mut c, rng, f.rect, s);
+                    hand::draw_text_with(&mut c, rng, f.rect, s, opts.hand);
                 }
                 FieldTruth {
                     state: if text.is_some() { "ink" } else { "empty" }.into(),
