@@ -221,6 +221,10 @@ pub(crate) enum Command {
         /// Worker threads (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Leave handwritten names unread (text boxes stay "ink or no ink"), to see what the
+        /// name reader costs.
+        #[arg(long)]
+        no_names: bool,
     },
     /// Score a processed synth folder against its ground truth.
     Eval {
@@ -250,6 +254,9 @@ pub(crate) enum Command {
         /// Accept threshold to score with (default: the library's).
         #[arg(long)]
         accept_above: Option<f64>,
+        /// Horizontal squeeze of the line before recognition (default: the library's).
+        #[arg(long)]
+        squeeze: Option<f64>,
     },
     /// Print, simulate and read a small sample batch, then show the summary and accuracy.
     Demo {

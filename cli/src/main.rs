@@ -95,14 +95,14 @@ fn run() -> Result<i32> {
             print_summary(&s);
             s.rejected == 0
         }
-        Command::Bench { dir, jobs } => {
+        Command::Bench { dir, jobs, no_names } => {
             set_jobs(jobs);
-            cmd_bench(&dir)?;
+            cmd_bench(&dir, no_names)?;
             true
         }
         Command::Eval { out, pool } => cmd_eval(&out, &pool)?.errors.is_empty(),
-        Command::EvalNames { hand, count, seed, degrade, accept_above } => {
-            commands::eval::cmd_eval_names(&hand, count, seed, &degrade, accept_above)?
+        Command::EvalNames { hand, count, seed, degrade, accept_above, squeeze } => {
+            commands::eval::cmd_eval_names(&hand, count, seed, &degrade, accept_above, squeeze)?
         }
         Command::Demo { out, students, degrade } => cmd_demo(&out, students, &degrade)?,
         Command::Status { db, csv, xlsx, details } => cmd_status(&db, csv.as_deref(), xlsx.as_deref(), details)?,

@@ -14,13 +14,15 @@ pub(crate) fn peak_rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
-pub(crate) fn cmd_bench(dir: &Path) -> Result<()> {
+pub(crate) fn cmd_bench(dir: &Path, no_names: bool) -> Result<()> {
     use rayon::prelude::*;
     let files = formscan::decode::list_inputs(&[dir.to_path_buf()])?;
     if files.is_empty() {
         bail!("no scans in {}", dir.display());
     }
-    let engine = Engine::default();
+    let mut options = formscan::EngineOptions::default();
+    options.fields.names.enabled = !no_names;
+    let engine = Engine::new(options);
     // Decode only, same files, same threads: the yardstick.
     let t = std::time::Instant::now();
     let pages: usize = files

@@ -117,6 +117,7 @@ pub(crate) fn cmd_eval_names(
     seed: u64,
     degrade: &str,
     accept_above: Option<f64>,
+    squeeze: Option<f64>,
 ) -> Result<bool> {
     let hands: Vec<synth::HandSource> =
         if hand == "all" { synth::HandSource::ALL.to_vec() } else { vec![hand.parse().map_err(anyhow::Error::msg)?] };
@@ -125,7 +126,13 @@ pub(crate) fn cmd_eval_names(
     if let Some(t) = accept_above {
         opts.accept_above = t;
     }
-    println!("accept threshold {} ({count} boxes per source, seed {seed}, {degrade:?})", opts.accept_above);
+    if let Some(q) = squeeze {
+        opts.squeeze = q.clamp(0.3, 2.0);
+    }
+    println!(
+        "accept threshold {}, squeeze {} ({count} boxes per source, seed {seed}, {degrade:?})",
+        opts.accept_above, opts.squeeze
+    );
     let mut clean = true;
     for h in hands {
         let s = synth::eval_names::score_name_boxes(h, count, seed, degrade, &opts);

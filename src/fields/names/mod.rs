@@ -37,7 +37,7 @@ pub struct NameOptions {
     /// Read names at all. Default true; false leaves text boxes at "ink or no ink" (and saves
     /// the recogniser's ~15–30 ms per written box).
     pub enabled: bool,
-    /// Accept the best name at or above this posterior. Default 0.9975: calibrated on 3,000
+    /// Accept the best name at or above this posterior. Default 0.9978: calibrated on 3,000
     /// simulated harsh name boxes in the stroke-drawn hand (the hardest of the three sources)
     /// by the digit fields' rule, observed and predicted wrong share both at most 0.05 %
     /// (`formscan eval-names`, `docs/names.md`).
@@ -56,6 +56,10 @@ pub struct NameOptions {
     /// (`assets/names/surnames.tsv`, whose data are non-commercial: see `docs/names.md`); a
     /// deployment may give its own ([`SurnameTable::parse`]).
     pub surnames: Option<std::sync::Arc<SurnameTable>>,
+    /// Horizontal scale of the line relative to its vertical scale. Default 0.8: the
+    /// network's cost grows with the line's width, and handwritten characters are about square
+    /// (PaddleOCR's training crops vary more than that in aspect).
+    pub squeeze: f64,
     /// Widest line given to the network, px. Default 640 (a 4-character name at 48 px high
     /// is ~250 px; more is a box filled with something else, and the network's cost grows
     /// with the width).
@@ -66,11 +70,12 @@ impl Default for NameOptions {
     fn default() -> Self {
         NameOptions {
             enabled: true,
-            accept_above: 0.9975,
+            accept_above: 0.9978,
             min_name_mass: 0.05,
             paternal_surname_p: 0.9,
             decode: DecodeOptions::default(),
             surnames: None,
+            squeeze: 0.8,
             max_line_width: 640,
         }
     }
@@ -153,7 +158,13 @@ fn struck_through(mask: &[bool], w: usize, (r0, r1): (usize, usize), (c0, c1): (
 }
 
 /// Finds the written line in `inner` (template mm) and resamples it to the network's height.
-fn line_image(scan: &Scan, reg: &Registration, inner: Rect, outer: Rect, max_w: usize, s: &mut NameScratch) -> Line {
+fn line_image(
+    scan: &Scan,
+    reg: &Registration,
+    (inner, outer): (Rect, Rect),
+    (max_w, squeeze): (usize, f64),
+    s: &mut NameScratch,
+) -> Line {
     let (w, h) = scan.sample_ink(&reg.to_scan, inner, FIND_PX_PER_MM, &mut s.patch);
     if w < 4 || h < 4 {
         return Line::Nothing;
@@ -190,9 +201,13 @@ fn line_image(scan: &Scan, reg: &Registration, inner: Rect, outer: Rect, max_w: 
     let x0 = (inner.x + mm(c0) - pad_x).max(outer.x);
     let x1 = (inner.x + mm(c1 + 1) + pad_x).min(outer.right());
     let ppm = LINE_HEIGHT as f64 / (y1 - y0);
-    let width = ((x1 - x0) * ppm).round() as usize;
+    // Squeezed across by `squeeze` (template x = x0 + (u − x0) / squeeze), so the line is
+    // narrower and the network, whose cost grows with the width, cheaper.
+    let q = squeeze.clamp(0.3, 2.0);
+    let to_template = crate::geometry::Homography { m: [1.0 / q, 0.0, x0 - x0 / q, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0] };
+    let width = ((x1 - x0) * q * ppm).round() as usize;
     let crop = Rect::new(x0, y0, (width.clamp(LINE_HEIGHT / 2, max_w) as f64) / ppm, LINE_HEIGHT as f64 / ppm);
-    let (lw, lh) = scan.sample_ink(&reg.to_scan, crop, ppm, &mut s.line);
+    let (lw, lh) = scan.sample_ink(&reg.to_scan.compose(&to_template), crop, ppm, &mut s.line);
     if lh != LINE_HEIGHT || lw == 0 {
         return Line::Nothing;
     }
@@ -214,7 +229,8 @@ pub fn read_name(
     scratch: &mut NameScratch,
 ) -> crate::Result<Option<Lattice>> {
     let model = TextLineModel::bundled()?;
-    let width = match line_image(scan, reg, rect.inflate(-margin_mm), rect, opts.max_line_width, scratch) {
+    let boxes = (rect.inflate(-margin_mm), rect);
+    let width = match line_image(scan, reg, boxes, (opts.max_line_width, opts.squeeze), scratch) {
         Line::Nothing => return Ok(None),
         Line::Struck => return Ok(Some(Lattice { struck: true, ..Default::default() })),
         Line::Width(w) => w,
