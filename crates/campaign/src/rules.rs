@@ -238,6 +238,25 @@ mod tests {
     }
 
     #[test]
+    fn an_accepted_agent_name_needs_no_keyer_and_a_correction_says_what_was_read() {
+        let (rec, person) = good();
+        let mut r = rec.clone();
+        r.fields.insert("agent_name".into(), reading(FieldState::Ink, Some("王明"), Some(ValueStatus::Accepted)));
+        assert!(codes(&r, &person, false).is_empty(), "{:?}", codes(&r, &person, false));
+        r.fields.insert("agent_name".into(), reading(FieldState::Ink, Some("王明"), Some(ValueStatus::NeedsReview)));
+        assert!(codes(&r, &person, false).contains(&"value_to_key".to_string()), "{:?}", codes(&r, &person, false));
+        let mut r = rec.clone();
+        r.fields.insert("paste".into(), reading(FieldState::Ink, None, None));
+        r.fields
+            .insert("applicant_name_fix".into(), reading(FieldState::Ink, Some("李华"), Some(ValueStatus::Accepted)));
+        let ctx = FormContext { person: &person, photo_printed: false, reference: Date::new(2026, 9, 1) };
+        let found = check_form(&r, &ctx);
+        let fix = found.iter().find(|f| f.code == FindingCode::NameCorrected).expect("name_corrected stands");
+        assert!(fix.message.contains("李华") && fix.message.contains("accepted"), "{}", fix.message);
+        assert!(fix.message_zh.contains("李华"), "{}", fix.message_zh);
+    }
+
+    #[test]
     fn complete_form_passes_and_each_rule_fires() {
         let (rec, person) = good();
         assert!(codes(&rec, &person, false).is_empty(), "{:?}", codes(&rec, &person, false));
