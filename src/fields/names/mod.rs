@@ -113,15 +113,21 @@ enum Line {
     Width(usize),
 }
 
-/// A stroke at least this many times the line's ink height, near-horizontal through its middle,
-/// strikes something out: a character's own strokes stay within its cell (about the ink
-/// height), and the gaps between characters break longer runs; a strike is drawn across the
-/// whole character and past it.
+/// A stroke at least this many times the line's ink height, near-horizontal through its middle
+/// and through a character's body, strikes something out: a character's own strokes stay
+/// within its cell (about the ink height), and the gaps between characters break longer runs;
+/// a strike is drawn across the whole character and past it.
 const STRIKE_RUN: f64 = 1.1;
 
+/// Share of a strike's columns that must hold ink away from the strike itself (the struck
+/// character's body). A long stroke that is a character on its own (一, the top of 雨 in a
+/// wide hand) has little or none.
+const STRIKE_BODY: f64 = 0.5;
+
 /// Whether the ink `mask` (`w` wide; rows `r0..=r1`, columns `c0..=c1`) has a near-horizontal
-/// run of [`STRIKE_RUN`] × the ink height through the middle half of the line. Runs follow
-/// slopes up to ±0.15 and bridge one-sample gaps.
+/// run of [`STRIKE_RUN`] × the ink height through the middle half of the line, across a
+/// character's body ([`STRIKE_BODY`]). Runs follow slopes up to ±0.15 and bridge one-sample
+/// gaps.
 fn struck_through(mask: &[bool], w: usize, (r0, r1): (usize, usize), (c0, c1): (usize, usize)) -> bool {
     let ink_h = (r1 + 1 - r0) as f64;
     let need = (STRIKE_RUN * ink_h).ceil() as usize;
@@ -133,17 +139,27 @@ fn struck_through(mask: &[bool], w: usize, (r0, r1): (usize, usize), (c0, c1): (
         let y = y.round() as isize;
         (y - 1..=y + 1).any(|yy| yy >= 0 && (yy as usize) < h && mask[yy as usize * w + x])
     };
+    // Ink in column `x` more than 3 samples from the line at `y`: the body the line crosses.
+    let body = |x: usize, y: f64| {
+        let y = y.round() as isize;
+        (r0..=r1).any(|r| (r as isize - y).abs() > 3 && mask[r * w + x])
+    };
     let (band0, band1) = (r0 + (r1 - r0) / 4, r1 - (r1 - r0) / 4);
     for y0 in band0..=band1 {
         for k in -3i32..=3 {
             let slope = k as f64 * 0.05;
+            let line_y = |x: usize| y0 as f64 + slope * (x - c0) as f64;
             let (mut run, mut gap) = (0usize, 0usize);
             for x in c0..=c1 {
-                if ink(x, y0 as f64 + slope * (x - c0) as f64) {
+                if ink(x, line_y(x)) {
                     run += 1 + gap;
                     gap = 0;
                     if run >= need {
-                        return true;
+                        let from = x + 1 - run;
+                        let crossed = (from..=x).filter(|&xx| body(xx, line_y(xx))).count();
+                        if crossed as f64 >= STRIKE_BODY * run as f64 {
+                            return true;
+                        }
                     }
                 } else if gap == 0 && run > 0 {
                     gap = 1;
@@ -362,5 +378,8 @@ mod tests {
         // A strike from x = 40 to 100 through the middle, rising 1 px in 10.
         let struck = mask(160, 48, |x, y| chars(x, y) || ((40..100).contains(&x) && y == 26 - (x - 40) / 10));
         assert!(struck_through(&struck, 160, (4, 43), (0, 135)));
+        // A long stroke that crosses nothing (a wide 一 beside a character) strikes nothing out.
+        let lone = mask(160, 48, |x, y| (x < 40 && chars(x, y)) || ((48..110).contains(&x) && y == 24));
+        assert!(!struck_through(&lone, 160, (4, 43), (0, 109)));
     }
 }
