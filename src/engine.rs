@@ -16,11 +16,14 @@
 //! 4. **form template** ([`Engine::form_template`]): the template the page code names. *Retry:*
 //!    when it is not the template whose marks fitted, the page is registered again against its
 //!    own template's marks. A code naming a template that is not loaded rejects the page.
-//! 5. **read fields** ([`Engine::read_fields`]): checkboxes, ink, digits, snippets.
+//! 5. **read fields** ([`Engine::read_fields`]): checkboxes, ink, digits, handwritten names,
+//!    snippets.
 //! 6. **read photo** ([`Engine::read_photo`]): the photo box; the checkboxes a pasted print
 //!    covers are marked ambiguous, and whether a photo is required is decided from the
 //!    applicant's age on the reference date ([`Engine::reference_date`]), the person coming
-//!    from the engine's [`PersonLookup`] ([`Engine::with_people`]).
+//!    from the engine's [`PersonLookup`] ([`Engine::with_people`]). The names read in stage 5
+//!    are then settled under the form's evidence, the printed name and the groups as they now
+//!    stand ([`Engine::settle_names`]).
 //! 7. **audit** ([`Engine::audit`]): the page checks, including a pasted photo that fails the
 //!    card spec when one is required.
 //!

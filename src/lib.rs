@@ -12,7 +12,7 @@
 //! | decode | [`Engine::open`], [`Engine::decode`] | [`decode::PageSource`] → [`Scan`] |
 //! | register | [`Engine::register`] | [`register::Registration`] (template mm → scan px) |
 //! | identify | [`Engine::identify`], [`Engine::form_template`] | [`identify::Identified`] (form serial, page) |
-//! | read fields | [`Engine::read_fields`] | [`fields::FieldReadings`] (OMR, ink, digits, snippets) |
+//! | read fields | [`Engine::read_fields`] | [`fields::FieldReadings`] (OMR, ink, digits, names, snippets) |
 //! | read photo | [`Engine::read_photo`] | [`photo::PhotoReading`] (status, requirement, card photo) |
 //! | audit | [`Engine::audit`] | [`finding::Finding`]s |
 //! | record | [`Engine::process_image`] | [`record::PageRecord`] (the output schema) |
