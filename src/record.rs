@@ -307,6 +307,25 @@ pub struct FieldReading {
     pub candidates: Vec<ValueCandidate>,
 }
 
+impl FieldReading {
+    /// A reading of `kind` in `state` with its measure, before any value is read.
+    pub fn measured(kind: ReadingKind, state: FieldState, fill: f64, confidence: f64) -> FieldReading {
+        FieldReading {
+            kind,
+            state,
+            fill,
+            confidence,
+            cells: None,
+            snippet: None,
+            value: None,
+            value_confidence: None,
+            status: None,
+            reason: None,
+            candidates: Vec::new(),
+        }
+    }
+}
+
 /// The kind of a read field, as its template names it (barcode fields are not listed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -279,19 +279,7 @@ fn reading(kind: ReadingKind, (s, conf): (u8, f64), fill: f64, checkbox: bool) -
         (0, false) => FieldState::Empty,
         _ => FieldState::Ambiguous,
     };
-    FieldReading {
-        kind,
-        state,
-        fill,
-        confidence: conf,
-        cells: None,
-        snippet: None,
-        value: None,
-        value_confidence: None,
-        status: None,
-        reason: None,
-        candidates: Vec::new(),
-    }
+    FieldReading::measured(kind, state, fill, conf)
 }
 
 /// Room past a group's last box for its printed label, mm: the template's labels are at most

@@ -146,19 +146,9 @@ impl TextLineModel {
         Ok(TextLineModel { model, input, output, classes })
     }
 
-    /// The character of class `k` (`None` for the blank).
-    pub fn class_char(&self, k: usize) -> Option<char> {
-        (k > 0).then(|| self.classes.get(k).copied()).flatten()
-    }
-
     /// The characters by class (`[0]`, the blank, is `'\0'`).
     pub fn classes(&self) -> &[char] {
         &self.classes
-    }
-
-    /// Number of classes, blank included.
-    pub fn num_classes(&self) -> usize {
-        self.classes.len()
     }
 
     /// Runs the network on a grey line image (`width × 48`, row-major, 255 = paper), replicated
@@ -196,9 +186,9 @@ mod tests {
     #[test]
     fn bundled_model_loads_and_reads_paper_as_blank() {
         let m = TextLineModel::bundled().unwrap();
-        assert_eq!(m.num_classes(), 18_710);
-        assert_eq!(m.class_char(1), Some('!'));
-        assert_eq!(m.class_char(0), None);
+        assert_eq!(m.classes().len(), 18_710);
+        assert_eq!(m.classes()[1], '!');
+        assert_eq!(m.classes()[0], '\0', "the blank");
         let w = 96;
         let t = LineThread::new();
         let out = m.run_grey(&vec![255u8; w * LINE_HEIGHT], w, &t).unwrap();

@@ -84,6 +84,25 @@ pub struct Registration {
 }
 
 impl Registration {
+    /// The registration of an image drawn straight in template space at `px_per_mm` (no marks
+    /// fitted): for reading fields of rendered or cut-out images, as tests and the simulator's
+    /// box harness do.
+    pub fn exact(px_per_mm: f64) -> Registration {
+        let to_scan = Homography::scale_translate(px_per_mm, 0.0, 0.0);
+        Registration {
+            to_template: Homography::scale_translate(1.0 / px_per_mm, 0.0, 0.0),
+            to_scan,
+            orientation: 0,
+            skew_deg: 0.0,
+            px_per_mm,
+            marks_used: 0,
+            marks_total: 0,
+            residual_median_mm: 0.0,
+            residual_max_mm: 0.0,
+            alternate: None,
+        }
+    }
+
     /// The figures kept in the output record.
     pub fn summary(&self) -> crate::record::RegistrationSummary {
         crate::record::RegistrationSummary {

@@ -4,7 +4,7 @@
 //! half rubbed out (must go to review), and the father's surname as evidence.
 
 use formscan::fields::{self, FieldOptions, FieldScratch};
-use formscan::geometry::{Homography, Rect};
+use formscan::geometry::Rect;
 use formscan::model::CnnEnsemble;
 use formscan::record::{FieldReading, FieldState, ValueStatus};
 use formscan::register::Registration;
@@ -77,20 +77,7 @@ fn read(page: &Page, printed_name: Option<&str>) -> FieldReading {
         hand::draw_tick(&mut c, &mut rng, f.rect);
     }
     let scan = Scan::new(image::DynamicImage::ImageRgb8(c.image));
-    let ppm = DPI / 25.4;
-    let to_scan = Homography::scale_translate(ppm, 0.0, 0.0);
-    let reg = Registration {
-        to_template: to_scan.inverse().unwrap(),
-        to_scan,
-        orientation: 0,
-        skew_deg: 0.0,
-        px_per_mm: ppm,
-        marks_used: 0,
-        marks_total: 0,
-        residual_median_mm: 0.0,
-        residual_max_mm: 0.0,
-        alternate: None,
-    };
+    let reg = Registration::exact(DPI / 25.4);
     let opts = FieldOptions { snippets: false, ..Default::default() };
     let mut readings =
         fields::read_fields(&scan, &reg, &t, &opts, CnnEnsemble::bundled(), &mut FieldScratch::default());

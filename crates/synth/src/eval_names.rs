@@ -115,42 +115,17 @@ fn one_box(
     let mut fx = scanner::effects(&mut rng, degrade, w as f64, h as f64, c.px_per_mm);
     // The page's geometry is the registration's business (measured on whole pages): here the
     // box is where the template says.
-    fx.feed = Homography::scale_translate(1.0, 0.0, 0.0);
+    fx.feed = Homography::IDENTITY;
     fx.upside_down = false;
     let scanned = if degrade == Degrade::None { c.image } else { scanner::scan(&c.image, &fx, &mut rng) };
     let jpeg = scanner::encode(&scanned, ScanFormat::Jpeg420, fx.quality);
     let img = image::load_from_memory(&jpeg).expect("our own JPEG decodes");
     let scan = Scan::new(img);
-    let ppm = DPI / 25.4;
-    let to_scan = Homography::scale_translate(ppm, 0.0, 0.0);
-    let reg = Registration {
-        to_template: to_scan.inverse().expect("a scale inverts"),
-        to_scan,
-        orientation: 0,
-        skew_deg: 0.0,
-        px_per_mm: ppm,
-        marks_used: 0,
-        marks_total: 0,
-        residual_median_mm: 0.0,
-        residual_max_mm: 0.0,
-        alternate: None,
-    };
+    let reg = Registration::exact(DPI / 25.4);
     let t = std::time::Instant::now();
     let margin = formscan::fields::FieldOptions::default().margin_mm;
     let lattice = names::read_name(&scan, &reg, BOX, margin, opts, scratch).ok().flatten();
-    let mut r = FieldReading {
-        kind: ReadingKind::Text,
-        state: FieldState::Ink,
-        fill: 0.0,
-        confidence: 1.0,
-        cells: None,
-        snippet: None,
-        value: None,
-        value_confidence: None,
-        status: None,
-        reason: None,
-        candidates: Vec::new(),
-    };
+    let mut r = FieldReading::measured(ReadingKind::Text, FieldState::Ink, 0.0, 1.0);
     names::settle_reading(&mut r, lattice.as_ref(), &Priors::default(), opts);
     (truth, r, t.elapsed().as_secs_f64() * 1e3)
 }
