@@ -28,8 +28,9 @@ pub(crate) enum Command {
         /// Print-run id (default: derived from the roster).
         #[arg(long)]
         run: Option<String>,
-        /// Campaign store: record the persons and form serials of this run.
-        #[arg(long)]
+        /// Campaign store: record the persons and form serials of this run. An SQLite file, or
+        /// a PostgreSQL URL (`postgres://user@host/campaign`); `FORMSCAN_DB` if not given.
+        #[arg(long, env = "FORMSCAN_DB", hide_env_values = true)]
         db: Option<PathBuf>,
         /// The campaign's reference date for ages (YYYY-MM-DD; default: today when the store
         /// is created).
@@ -43,8 +44,8 @@ pub(crate) enum Command {
     },
     /// The keying station (录入): a web app on the campaign store (docs/station.md).
     Serve {
-        /// Campaign store.
-        #[arg(long)]
+        /// Campaign store: an SQLite file or a `postgres://` URL (`FORMSCAN_DB` if not given).
+        #[arg(long, env = "FORMSCAN_DB", hide_env_values = true)]
         db: PathBuf,
         /// Address to listen on (loopback by default).
         #[arg(long, default_value = "127.0.0.1:8080")]
@@ -61,10 +62,15 @@ pub(crate) enum Command {
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
     },
+    /// The campaign store itself: copy it between SQLite and PostgreSQL, check it.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Operators' accounts for keying and review (passwords kept as Argon2id hashes).
     User {
-        /// Campaign store.
-        #[arg(long, global = true)]
+        /// Campaign store: an SQLite file or a `postgres://` URL (`FORMSCAN_DB` if not given).
+        #[arg(long, global = true, env = "FORMSCAN_DB", hide_env_values = true)]
         db: Option<PathBuf>,
         #[command(subcommand)]
         command: UserCommand,
@@ -120,8 +126,9 @@ pub(crate) enum Command {
         #[arg(long)]
         no_snippets: bool,
         /// Campaign store: commit every page there; a rerun skips files already done. `--db`
-        /// alone means `<out>/campaign.db`.
-        #[arg(long, num_args = 0..=1, default_missing_value = OUT_DB)]
+        /// alone means `<out>/campaign.db`. A `postgres://` URL is a store several stations
+        /// share (docs/deployment.md); `FORMSCAN_DB` if not given.
+        #[arg(long, num_args = 0..=1, default_missing_value = OUT_DB, env = "FORMSCAN_DB", hide_env_values = true)]
         db: Option<PathBuf>,
         /// Print-run manifest(s) (`manifest.csv` from `print`): name photo files by ID number
         /// and school, and know ages for the photo rule. Repeatable.
@@ -136,8 +143,8 @@ pub(crate) enum Command {
     },
     /// Progress per school and class from the campaign store.
     Status {
-        /// Campaign store.
-        #[arg(long)]
+        /// Campaign store: an SQLite file or a `postgres://` URL (`FORMSCAN_DB` if not given).
+        #[arg(long, env = "FORMSCAN_DB", hide_env_values = true)]
         db: PathBuf,
         /// Also write the table as CSV.
         #[arg(long)]
@@ -151,8 +158,8 @@ pub(crate) enum Command {
     },
     /// Export card data and photos of accepted forms (see docs/export.md).
     Export {
-        /// Campaign store.
-        #[arg(long)]
+        /// Campaign store: an SQLite file or a `postgres://` URL (`FORMSCAN_DB` if not given).
+        #[arg(long, env = "FORMSCAN_DB", hide_env_values = true)]
         db: PathBuf,
         /// Output folder (one folder per school).
         #[arg(long)]
@@ -169,8 +176,8 @@ pub(crate) enum Command {
     },
     /// Record a review decision for a person's form.
     Review {
-        /// Campaign store.
-        #[arg(long)]
+        /// Campaign store: an SQLite file or a `postgres://` URL (`FORMSCAN_DB` if not given).
+        #[arg(long, env = "FORMSCAN_DB", hide_env_values = true)]
         db: PathBuf,
         /// The person's ID number.
         #[arg(long)]
@@ -187,8 +194,8 @@ pub(crate) enum Command {
     },
     /// Key in (录入) a value the reader could not read, or list the fields waiting for one.
     Key {
-        /// Campaign store.
-        #[arg(long)]
+        /// Campaign store: an SQLite file or a `postgres://` URL (`FORMSCAN_DB` if not given).
+        #[arg(long, env = "FORMSCAN_DB", hide_env_values = true)]
         db: PathBuf,
         /// List the fields waiting for a value (exit status 1 while any is left).
         #[arg(long)]
@@ -404,3 +411,25 @@ pub(crate) enum RosterCommand {
 
 /// What `process --db` alone stands for: the campaign store in the output folder.
 pub(crate) const OUT_DB: &str = "<out>/campaign.db";
+
+/// `formscan db ...`
+#[derive(Subcommand)]
+pub(crate) enum DbCommand {
+    /// Copy a campaign into an empty store (SQLite to PostgreSQL, or back), keys and all;
+    /// verified table by table by row counts and checksums.
+    Migrate {
+        /// The campaign's store now (an SQLite file or a `postgres://` URL).
+        #[arg(long)]
+        from: PathBuf,
+        /// The new store: an SQLite file that does not exist yet, or an empty PostgreSQL
+        /// database (`FORMSCAN_DB` if not given).
+        #[arg(long, env = "FORMSCAN_DB", hide_env_values = true)]
+        to: PathBuf,
+    },
+    /// Report the store's schema version, counts and integrity (exit status 1 on a problem).
+    Check {
+        /// Campaign store: an SQLite file or a `postgres://` URL (`FORMSCAN_DB` if not given).
+        #[arg(long, env = "FORMSCAN_DB", hide_env_values = true)]
+        db: PathBuf,
+    },
+}

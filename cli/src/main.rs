@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use formscan::Template;
 use formscan_campaign as campaign;
-use formscan_campaign::store::{SqliteStore, Store};
+use formscan_campaign::store::{Store, StoreLocation};
 use formscan_print::roster;
 use formscan_synth as synth;
 use std::path::{Path, PathBuf};
@@ -45,11 +45,13 @@ pub(crate) fn load_roster(path: &Path) -> Result<roster::Roster> {
     Ok(r)
 }
 
-pub(crate) fn open_store(db: &Path, reference_date: Option<&str>) -> Result<SqliteStore> {
+/// Opens the campaign store `--db` names: an SQLite file, or a `postgres://` URL.
+pub(crate) fn open_store(db: &Path, reference_date: Option<&str>) -> Result<Box<dyn Store>> {
     let d = reference_date
         .map(|s| s.parse::<formscan::domain::Date>().map_err(|e| anyhow::anyhow!("--reference-date: {e}")))
         .transpose()?;
-    SqliteStore::open(db, d).with_context(|| format!("opening campaign store {}", db.display()))
+    let at = StoreLocation::from(db);
+    at.open(d).with_context(|| format!("opening campaign store {at}"))
 }
 
 fn run() -> Result<i32> {
@@ -114,7 +116,7 @@ fn run() -> Result<i32> {
                 batch,
                 ..Default::default()
             };
-            let s = campaign::export::export(&mut store, &out, &opts)?;
+            let s = campaign::export::export(&mut *store, &out, &opts)?;
             match s.batch {
                 Some(b) => println!(
                     "export batch {b}: {} persons of {} schools, {} photos → {}",
@@ -135,10 +137,11 @@ fn run() -> Result<i32> {
         }
         Command::Serve { db, listen, trust_lan, tls_cert, tls_key } => {
             let tls = tls_cert.zip(tls_key).map(|(cert, key)| formscan_station::tls::TlsFiles { cert, key });
-            let opts = formscan_station::StationOptions { db, listen, trust_lan, tls };
+            let opts = formscan_station::StationOptions { db: StoreLocation::from(db), listen, trust_lan, tls };
             formscan_station::serve_blocking(opts)?;
             true
         }
+        Command::Db { command } => commands::db::cmd_db(command)?,
         Command::User { db, command } => commands::user::cmd_user(db.as_deref(), command)?,
         Command::Key { db, list, id_number, field, value, operator, confirm, supervisor } => {
             let source = if supervisor {

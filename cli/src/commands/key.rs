@@ -23,7 +23,7 @@ pub(crate) struct KeyArgs<'a> {
 pub(crate) fn cmd_key(a: KeyArgs<'_>) -> Result<bool> {
     let mut store = open_store(a.db, None)?;
     let opts = campaign::AssessOptions::default();
-    let assessed = campaign::assess(&mut store, &opts)?;
+    let assessed = campaign::assess(&mut *store, &opts)?;
     if a.list {
         // Names and ID numbers on the operator's terminal, as `status --details` shows them.
         let mut n = 0;
@@ -60,9 +60,9 @@ pub(crate) fn cmd_key(a: KeyArgs<'_>) -> Result<bool> {
         bail!("that person's form has no scan that counts (not returned, or several scans: choose one first)");
     };
     let page_id = x.view.pages[i].id;
-    let stored = keying::key_value(&mut store, page_id, field, value, a.source, operator, None)?;
+    let stored = keying::key_value(&mut *store, page_id, field, value, a.source, operator, None)?;
     // Where the field stands now (a second keyer may still be needed).
-    let after = campaign::assess(&mut store, &opts)?;
+    let after = campaign::assess(&mut *store, &opts)?;
     let now = after.iter().find(|y| y.view.person.key == x.view.person.key).expect("the person is still there");
     let state = match now.keying.iter().find(|p| p.field == field).map(|p| &p.state) {
         None => "final",

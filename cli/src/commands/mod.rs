@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub(crate) mod bench;
+pub(crate) mod db;
 pub(crate) mod demo;
 pub(crate) mod eval;
 pub(crate) mod key;

@@ -2,7 +2,6 @@
 
 use crate::{load_roster, load_template, open_store};
 use anyhow::Result;
-use formscan_campaign::store::Store;
 use formscan_print as print;
 use std::path::{Path, PathBuf};
 
@@ -29,7 +28,7 @@ pub(crate) fn cmd_print(
             })
             .collect();
         store.record_print_run(&pr.run, &t.id, &forms)?;
-        eprintln!("recorded {} forms of run {} in {}", forms.len(), pr.run, db.display());
+        eprintln!("recorded {} forms of run {} in {}", forms.len(), pr.run, formscan_campaign::store::StoreLocation::from(db));
     }
     for p in &pr.problems {
         eprintln!("roster line {}: {}", p.line.map(|l| l.to_string()).unwrap_or("-".into()), p.reason);

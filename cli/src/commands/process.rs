@@ -61,10 +61,15 @@ pub(crate) fn cmd_process(
         None => batch::run(&engine, inputs, &opts, &progress)?,
         Some(db) => {
             let mut store = open_store(db, None)?;
-            let i = campaign::intake::process(&mut store, &engine, inputs, &opts, &progress)?;
+            let i = campaign::intake::process(&mut *store, &engine, inputs, &opts, &progress)?;
+            let elsewhere = if i.claimed_elsewhere > 0 {
+                format!(", {} being read by another station", i.claimed_elsewhere)
+            } else {
+                String::new()
+            };
             eprintln!(
-                "campaign store {}: {} files already done, {} duplicate files skipped",
-                db.display(),
+                "campaign store {}: {} files already done, {} duplicate files skipped{elsewhere}",
+                campaign::store::StoreLocation::from(db),
                 i.already_done,
                 i.duplicate_files
             );

@@ -3,12 +3,11 @@
 use crate::open_store;
 use anyhow::Result;
 use formscan_campaign as campaign;
-use formscan_campaign::store::Store;
 use std::path::Path;
 
 pub(crate) fn cmd_status(db: &Path, csv: Option<&Path>, xlsx: Option<&Path>, details: bool) -> Result<bool> {
     let mut store = open_store(db, None)?;
-    let assessed = campaign::assess(&mut store, &Default::default())?;
+    let assessed = campaign::assess(&mut *store, &Default::default())?;
     let rows = campaign::status::rows(&assessed);
     print!("{}", campaign::status::table(&rows));
     if let Some(p) = csv {

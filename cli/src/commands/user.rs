@@ -4,7 +4,6 @@ use crate::args::UserCommand;
 use crate::open_store;
 use anyhow::{bail, Context, Result};
 use formscan_campaign::accounts::{self, Role};
-use formscan_campaign::store::Store;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -31,7 +30,7 @@ pub(crate) fn cmd_user(db: Option<&Path>, command: UserCommand) -> Result<bool> 
         UserCommand::Add { name, role } => {
             let role: Role = role.parse()?;
             let password = read_password()?;
-            accounts::add_user(&mut store, &name, role, &password)?;
+            accounts::add_user(&mut *store, &name, role, &password)?;
             println!("account {name} ({}) added", role.as_str());
         }
         UserCommand::List => {

@@ -12,13 +12,17 @@
 //! * The output folder is continued, not rewritten: records of completed files are kept,
 //!   so it describes every page of the campaign folder once ([`formscan::batch`], "What a rerun
 //!   leaves").
-//! * One intake at a time per store ([`Store::claim_writer`]): a second is refused at once.
+//! * One intake at a time per SQLite store ([`Store::claim_writer`]): a second is refused at
+//!   once. A server store lets several stations take in one campaign: each file is claimed by
+//!   content hash before it is read ([`Store::claim_file`]), so a file given to two stations is
+//!   read by one; the other counts it as done or as claimed elsewhere
+//!   ([`IntakeSummary::claimed_elsewhere`]).
 //! * Each read page is matched to its printed form and person and audited against the
 //!   notice's rules ([`crate::rules`]); pages whose serial is unknown or belongs to
 //!   another run are stored flagged, never dropped.
 
 use crate::rules::{self, FormContext};
-use crate::store::{FileHash, FormMatch, IntakeItem, PageEntry, PageMatch, Store, StoredField};
+use crate::store::{FileClaim, FileHash, FormMatch, IntakeItem, PageEntry, PageMatch, Store, StoredField};
 use formscan::batch::{self, BatchHook, BatchOptions, Summary};
 use formscan::error::{Error, Result};
 use formscan::record::{Outcome, PageRecord};
@@ -43,11 +47,18 @@ pub struct IntakeSummary {
     pub already_done: usize,
     /// Files whose content was already seen under another name in this run.
     pub duplicate_files: usize,
+    /// Files another station was reading when this one came to them (a server store): that
+    /// station records them; a rerun here reads any it did not finish.
+    pub claimed_elsewhere: usize,
 }
 
 enum Msg {
     Page(FileHash, String, Box<PageRecord>),
     Item(IntakeItem),
+    /// Claim the file ([`Store::claim_file`]) and answer.
+    Claim(FileHash, SyncSender<Result<FileClaim>>),
+    /// The file will not be finished in this run: end its claim.
+    Release(FileHash),
 }
 
 fn hash_file(path: &Path) -> std::io::Result<FileHash> {
@@ -73,6 +84,7 @@ struct Hook {
     tx: SyncSender<Msg>,
     already_done: std::sync::atomic::AtomicUsize,
     duplicates: std::sync::atomic::AtomicUsize,
+    elsewhere: std::sync::atomic::AtomicUsize,
 }
 
 impl Hook {
@@ -102,6 +114,25 @@ impl BatchHook for Hook {
             self.duplicates.fetch_add(1, Relaxed);
             return false;
         }
+        // The store decides between stations: another may be reading the file, or have
+        // finished it since this run began.
+        let (answer, reply) = sync_channel(1);
+        if self.send(Msg::Claim(hash, answer)).is_err() {
+            return false;
+        }
+        match reply.recv() {
+            Ok(Ok(FileClaim::Claimed)) => {}
+            Ok(Ok(FileClaim::Done)) => {
+                self.already_done.fetch_add(1, Relaxed);
+                return false;
+            }
+            Ok(Ok(FileClaim::Elsewhere)) => {
+                self.elsewhere.fetch_add(1, Relaxed);
+                return false;
+            }
+            // The writer failed (and reports why) or stopped: the file is not read.
+            Ok(Err(_)) | Err(_) => return false,
+        }
         self.hashes.lock().unwrap_or_else(|e| e.into_inner()).insert(path.to_path_buf(), (hash, 0));
         true
     }
@@ -129,8 +160,11 @@ impl BatchHook for Hook {
             return Ok(());
         };
         // Only a file whose every page reached the store is done; otherwise a rerun redoes it.
+        // Either way its claim ends (after the commit that marks it done).
         if sent == pages {
             self.send(Msg::Item(IntakeItem::FileDone { file: hash, pages }))?;
+        } else {
+            self.send(Msg::Release(hash))?;
         }
         Ok(())
     }
@@ -200,6 +234,7 @@ fn entry(store: &mut dyn Store, hash: FileHash, path: String, out_dir: &str, rec
 
 fn writer(store: &mut dyn Store, rx: Receiver<Msg>, out_dir: &str) -> Result<()> {
     let mut items = Vec::new();
+    let mut release = Vec::new();
     while let Ok(first) = rx.recv() {
         let mut msgs = vec![first];
         while msgs.len() < MAX_ITEMS_PER_TRANSACTION {
@@ -209,13 +244,35 @@ fn writer(store: &mut dyn Store, rx: Receiver<Msg>, out_dir: &str) -> Result<()>
             }
         }
         items.clear();
+        release.clear();
         for m in msgs {
             items.push(match m {
                 Msg::Page(hash, path, rec) => IntakeItem::Page(Box::new(entry(store, hash, path, out_dir, &rec)?)),
-                Msg::Item(i) => i,
+                Msg::Item(i) => {
+                    if let IntakeItem::FileDone { file, .. } = &i {
+                        release.push(*file);
+                    }
+                    i
+                }
+                Msg::Claim(hash, reply) => {
+                    let claim = store.claim_file(&hash);
+                    let failed = claim.as_ref().err().map(|e| Error::input(e.to_string()));
+                    let _ = reply.send(claim);
+                    if let Some(e) = failed {
+                        return Err(e);
+                    }
+                    continue;
+                }
+                Msg::Release(hash) => {
+                    release.push(hash);
+                    continue;
+                }
             });
         }
         store.commit(&items)?;
+        for file in &release {
+            store.release_file(file)?;
+        }
     }
     Ok(())
 }
@@ -273,17 +330,18 @@ pub fn process(
         tx,
         already_done: Default::default(),
         duplicates: Default::default(),
+        elsewhere: Default::default(),
     };
-    let (batch, written, already_done, duplicate_files) = std::thread::scope(|s| {
+    let (batch, written, already_done, duplicate_files, claimed_elsewhere) = std::thread::scope(|s| {
         let w = s.spawn(|| writer(store, rx, &out_dir));
         let batch = batch::run_with(engine, inputs, opts, progress, &hook);
-        let counts = (hook.already_done.into_inner(), hook.duplicates.into_inner());
+        let counts = (hook.already_done.into_inner(), hook.duplicates.into_inner(), hook.elsewhere.into_inner());
         // Dropping the hook closes the channel, so the writer commits the rest and ends.
         drop(hook.tx);
         let written = w.join().unwrap_or_else(|_| Err(Error::input("campaign store writer panicked")));
-        (batch, written, counts.0, counts.1)
+        (batch, written, counts.0, counts.1, counts.2)
     });
     // A store error explains a batch error ("writer stopped"), so it is reported first.
     written?;
-    Ok(IntakeSummary { batch: batch?, already_done, duplicate_files })
+    Ok(IntakeSummary { batch: batch?, already_done, duplicate_files, claimed_elsewhere })
 }

@@ -55,18 +55,18 @@ use axum::{Form, Json, Router};
 use formscan::error::{Error, Result};
 use formscan_campaign::accounts::{self, Role};
 use formscan_campaign::keying::FieldClass;
-use formscan_campaign::store::SqliteStore;
+use formscan_campaign::store::{Store, StoreLocation, StorePool};
 use serde::Deserialize;
 use session::{Session, Sessions};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 /// Where and how the station runs.
 #[derive(Debug, Clone)]
 pub struct StationOptions {
-    /// The campaign store.
-    pub db: PathBuf,
+    /// The campaign store: an SQLite file, or a PostgreSQL database that several stations
+    /// (and scan stations) share.
+    pub db: StoreLocation,
     /// Address to listen on. Default `127.0.0.1:8080`: loopback, so that nothing on the network
     /// reaches a plain-HTTP server by accident.
     pub listen: SocketAddr,
@@ -80,15 +80,21 @@ pub struct StationOptions {
 
 impl StationOptions {
     /// The defaults for a store.
-    pub fn new(db: PathBuf) -> StationOptions {
-        StationOptions { db, listen: SocketAddr::from(([127, 0, 0, 1], 8080)), trust_lan: false, tls: None }
+    pub fn new(db: impl Into<StoreLocation>) -> StationOptions {
+        StationOptions { db: db.into(), listen: SocketAddr::from(([127, 0, 0, 1], 8080)), trust_lan: false, tls: None }
     }
 }
+
+/// Connections a station holds to a PostgreSQL store: requests are short (a lease, a keyed
+/// value), so 8 serve a room of keyers on 2 cores without queueing behind one another, and 4
+/// stations stay far below PostgreSQL's default 100 connections.
+pub const STORE_CONNECTIONS: usize = 8;
 
 /// What the handlers share.
 #[derive(Clone)]
 struct AppState {
-    store: Arc<Mutex<SqliteStore>>,
+    /// Open stores: one for an SQLite file, [`STORE_CONNECTIONS`] for PostgreSQL.
+    store: Arc<StorePool>,
     sessions: Arc<Mutex<Sessions>>,
     /// The waiting fields and forms (lock it while holding the store, never the other way).
     work: Arc<Mutex<WorkLists>>,
@@ -110,9 +116,13 @@ pub async fn start(opts: StationOptions) -> Result<(SocketAddr, tokio::task::Joi
     }
     // The certificate is checked before anything binds: a wrong file fails at once.
     let config = opts.tls.as_ref().map(tls::server_config).transpose()?;
-    let store = SqliteStore::open(&opts.db, None)?;
+    // Connecting blocks (the PostgreSQL client runs its own runtime): off the async threads.
+    let at = opts.db.clone();
+    let store = tokio::task::spawn_blocking(move || StorePool::open(&at, at.pool_size(STORE_CONNECTIONS)))
+        .await
+        .map_err(|e| Error::input(format!("opening the store: {e}")))??;
     let state = AppState {
-        store: Arc::new(Mutex::new(store)),
+        store,
         sessions: Arc::new(Mutex::new(Sessions::default())),
         work: Arc::new(Mutex::new(WorkLists::default())),
         secure: config.is_some(),
@@ -247,12 +257,17 @@ fn check_csrf(s: &Session, given: Option<&str>) -> std::result::Result<(), Respo
 /// Runs store work off the async threads.
 async fn with_store<T: Send + 'static>(
     state: &AppState,
-    f: impl FnOnce(&mut SqliteStore) -> Result<T> + Send + 'static,
+    f: impl FnOnce(&mut dyn Store) -> Result<T> + Send + 'static,
 ) -> std::result::Result<T, Response> {
     let store = Arc::clone(&state.store);
     let r = tokio::task::spawn_blocking(move || {
-        let mut s = store.lock().map_err(|_| Error::input("store lock poisoned"))?;
-        f(&mut s)
+        let mut s = store.get()?;
+        let r = f(&mut *s);
+        // A store error other than the operator's may be a lost connection: reconnect next time.
+        if matches!(r, Err(Error::Io { .. })) {
+            s.mark_failed();
+        }
+        r
     })
     .await;
     match r {

@@ -19,7 +19,7 @@ use axum::Json;
 use formscan::error::Result;
 use formscan_campaign::keying::KeySource;
 use formscan_campaign::status::StatusRow;
-use formscan_campaign::store::{Decision, SqliteStore, Store};
+use formscan_campaign::store::{Decision, Store};
 use formscan_campaign::Assessed;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -112,7 +112,7 @@ pub struct Overview {
 }
 
 /// Everything the supervisor's page shows, from one assessment.
-pub fn overview(store: &mut SqliteStore) -> Result<Overview> {
+pub fn overview(store: &mut dyn Store) -> Result<Overview> {
     let assessed = formscan_campaign::assess(store, &Default::default())?;
     let (queues, forms) = crate::work::queue_counts(&assessed);
     Ok(Overview {
@@ -165,7 +165,7 @@ pub struct PersonQuery {
 }
 
 /// The persons whose ID number or name is `q` (exactly), with their forms' whole history.
-pub fn person_history(store: &mut SqliteStore, q: &str) -> Result<Vec<serde_json::Value>> {
+pub fn person_history(store: &mut dyn Store, q: &str) -> Result<Vec<serde_json::Value>> {
     let q = q.trim();
     if q.is_empty() {
         return Ok(Vec::new());

@@ -16,7 +16,7 @@ use axum::Json;
 use formscan::error::{Error, Result};
 use formscan_campaign::accounts::Role;
 use formscan_campaign::keying::{self, Candidate, FieldValue, KeyAction};
-use formscan_campaign::store::{SqliteStore, Store};
+use formscan_campaign::store::Store;
 use formscan_campaign::{Assessed, FormStatus};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -283,7 +283,7 @@ pub async fn api_queues(State(state): State<AppState>, headers: HeaderMap) -> Re
     if let Err(r) = require_supervisor(&state, &headers, true) {
         return r;
     }
-    let counts = |store: &mut SqliteStore| Ok(queue_counts(&formscan_campaign::assess(store, &Default::default())?));
+    let counts = |store: &mut dyn Store| Ok(queue_counts(&formscan_campaign::assess(store, &Default::default())?));
     match with_store(&state, counts).await {
         Ok((q, forms)) => Json(serde_json::json!({
             "queues": q.iter().map(|(c, s, n)| serde_json::json!({"class": c, "stage": s, "count": n})).collect::<Vec<_>>(),

@@ -7,11 +7,22 @@
 //! decisions built on them (form status, class-wide findings) live in [`crate`], so
 //! every implementation agrees on them.
 //!
+//! Two implementations: [`SqliteStore`], one file for one machine (the default), and
+//! [`PostgresStore`], a server database that several scan stations and keying stations share
+//! (docs/deployment.md). [`StoreLocation`] picks one from what `--db` says, and one generic
+//! test suite (`store::tests`) runs against both.
+//!
 //! The unit of status and export is the *person*: a person printed in two runs (a reprint)
 //! is still one person, counted and exported once.
 
+pub mod copy;
+mod open;
+pub mod postgres;
 mod sqlite;
 
+pub use copy::{TableDef, Value};
+pub use open::{PooledStore, StoreLocation, StorePool};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use formscan::domain::Date;
@@ -276,6 +287,17 @@ pub struct StoreCounts {
     pub pages: usize,
 }
 
+/// What the store says of a scan file that intake is about to read ([`Store::claim_file`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileClaim {
+    /// This intake reads it; [`Store::release_file`] ends the claim.
+    Claimed,
+    /// Every page of it is committed already (by this station or another).
+    Done,
+    /// Another station is reading it now.
+    Elsewhere,
+}
+
 /// What intake, status and export need from a campaign store.
 ///
 /// Methods take `&mut self` so that an implementation may hold a connection that is not
@@ -300,6 +322,15 @@ pub trait Store: Send {
     /// one embedded store would read every page twice. A server store may instead let several
     /// stations claim files one by one, and accept every claim here.
     fn claim_writer(&mut self, task: &str) -> Result<()>;
+    /// Claims a file for this intake before it is read, by content hash: of several stations
+    /// offered the same file at once, one reads it and the others hear
+    /// [`FileClaim::Elsewhere`] (or [`FileClaim::Done`] once it is committed). A claim ends
+    /// with [`Store::release_file`] or with the store (a killed station's claims end with its
+    /// connection), so a file is never left claimed by no one.
+    fn claim_file(&mut self, file: &FileHash) -> Result<FileClaim>;
+    /// Ends a claim of [`Store::claim_file`] (after the file's [`IntakeItem::FileDone`] is
+    /// committed, or when it could not be finished).
+    fn release_file(&mut self, file: &FileHash) -> Result<()>;
     /// Writes `items` in one transaction: all or nothing.
     fn commit(&mut self, items: &[IntakeItem]) -> Result<()>;
     /// Every person with forms, pages, decision and export state, ordered by school, grade,
@@ -344,6 +375,23 @@ pub trait Store: Send {
     fn export_batch(&mut self, id: i64) -> Result<(String, Vec<(i64, i64)>)>;
     /// Counts, for logs and tests.
     fn counts(&mut self) -> Result<StoreCounts>;
+    /// The backend's name (`sqlite`, `postgres`) and where it is, without a password.
+    fn describe(&self) -> String;
+    /// The schema version ([`copy::SCHEMA_VERSION`] once opened: opening migrates).
+    fn schema_version(&mut self) -> Result<i64>;
+    /// Checks the store's integrity: the database's own check where it has one, and the
+    /// campaign's invariants (a file marked done has all its pages, an exported person's page
+    /// is theirs, export batches are numbered 1..n). Returns the problems found; none is sound.
+    fn check(&mut self) -> Result<Vec<String>>;
+    /// Calls `row` with every row of `table`, in no particular order ([`copy`]).
+    fn scan_table(&mut self, table: &TableDef, row: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<()>;
+    /// Starts loading a copy ([`copy::copy`]): fails unless the store holds no campaign data,
+    /// and opens the transaction that [`Store::restore_rows`] writes in.
+    fn restore_begin(&mut self) -> Result<()>;
+    /// Writes rows of `table`, columns as [`TableDef::columns`], keys kept as they are.
+    fn restore_rows(&mut self, table: &TableDef, rows: &[Vec<Value>]) -> Result<()>;
+    /// Commits the copy (a server store also moves its key sequences past the copied keys).
+    fn restore_end(&mut self) -> Result<()>;
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use super::*;
 use formscan::error::Error;
 use rusqlite::{params, Connection, OptionalExtension};
 
+mod copy;
 mod pages;
 use pages::{keyed_from_row, load_pages, KEYED_COLS};
 use std::path::Path;
@@ -199,17 +200,18 @@ impl SqliteStore {
                 MIGRATIONS.len()
             )));
         }
-        let tx = c.transaction().map_err(db_err)?;
+        if version as usize == MIGRATIONS.len() {
+            return Ok(());
+        }
+        // Immediate, and the version read again inside: of two processes opening a new store
+        // at once (a station and an intake), one migrates and the other then finds it done.
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(db_err)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_err)?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             tx.execute_batch(m).map_err(db_err)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(db_err)?;
         }
         tx.commit().map_err(db_err)
-    }
-
-    /// The schema version of the open store.
-    pub fn schema_version(&self) -> Result<i64> {
-        self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_err)
     }
 }
 
@@ -348,6 +350,45 @@ impl Store for SqliteStore {
             self.writer = Some(formscan::output::Lock::acquire(&self.path.with_file_name(name), &what, task)?);
         }
         Ok(())
+    }
+
+    fn claim_file(&mut self, file: &FileHash) -> Result<FileClaim> {
+        // One intake at a time holds the store ([`Store::claim_writer`]): a file is this
+        // intake's unless it is done.
+        let mut st = self.conn.prepare_cached("SELECT 1 FROM files WHERE hash = ?1").map_err(db_err)?;
+        Ok(if st.exists([&file[..]]).map_err(db_err)? { FileClaim::Done } else { FileClaim::Claimed })
+    }
+
+    fn release_file(&mut self, _file: &FileHash) -> Result<()> {
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("sqlite {}", self.path.display())
+    }
+
+    fn schema_version(&mut self) -> Result<i64> {
+        self.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(db_err)
+    }
+
+    fn check(&mut self) -> Result<Vec<String>> {
+        self.check_store()
+    }
+
+    fn scan_table(&mut self, table: &TableDef, row: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<()> {
+        self.scan(table, row)
+    }
+
+    fn restore_begin(&mut self) -> Result<()> {
+        self.begin_restore()
+    }
+
+    fn restore_rows(&mut self, table: &TableDef, rows: &[Vec<Value>]) -> Result<()> {
+        self.insert_rows(table, rows)
+    }
+
+    fn restore_end(&mut self) -> Result<()> {
+        self.conn.execute_batch("COMMIT").map_err(db_err)
     }
 
     fn commit(&mut self, items: &[IntakeItem]) -> Result<()> {

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster on loopback for the tests (`.ci/run` uses it; so can you):
+#   eval "$(tools/pg-throwaway.sh start)"   # prints `export FORMSCAN_TEST_PG=postgres://...`
+#   tools/pg-throwaway.sh stop
+# The cluster lives in $PGTEST_DIR (default: a folder under /tmp), listens on 127.0.0.1 only,
+# port $PGTEST_PORT (default 55432), and trusts loopback connections: it holds test data only.
+# The tests connect as `formscan`, a role that may create databases and is not a superuser:
+# what a campaign's owner role needs (docs/deployment.md).
+set -euo pipefail
+cmd=${1:-start}
+dir=${PGTEST_DIR:-/tmp/formscan-pg-test}
+port=${PGTEST_PORT:-55432}
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$bin" ]; then
+  echo "no PostgreSQL server found (Debian: apt-get install postgresql)" >&2
+  exit 1
+fi
+# initdb and the server refuse to run as root: run them as the package's `postgres` user.
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+case "$cmd" in
+  start)
+    if [ ! -s "$dir/data/PG_VERSION" ]; then
+      rm -rf "$dir" && mkdir -p "$dir"
+      [ "$(id -u)" = 0 ] && chown postgres "$dir"
+      as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
+        || { cat "$dir/initdb.log" >&2; exit 1; }
+    fi
+    # fsync off: a throwaway cluster trades crash safety for test speed.
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c max_connections=200" \
+      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -c \
+      "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'formscan') THEN
+         CREATE ROLE formscan LOGIN CREATEDB; END IF; END \$\$;" >/dev/null
+    echo "export FORMSCAN_TEST_PG=postgres://formscan@127.0.0.1:$port/postgres"
+    ;;
+  stop)
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    [ "${PGTEST_KEEP:-}" = 1 ] || rm -rf "$dir"
+    ;;
+  *)
+    echo "usage: $0 start|stop" >&2
+    exit 2
+    ;;
+esac
