@@ -10,11 +10,10 @@
 
 use crate::scratch;
 use formscan::batch::BatchOptions;
-use formscan::finding::FindingCode;
 use formscan::record::PageRecord;
 use formscan::{Engine, Template};
-use formscan_campaign::store::{Decision, DecisionEntry, SqliteStore, Store};
-use formscan_campaign::{self as campaign, export, intake, FormStatus};
+use formscan_campaign::store::{SqliteStore, Store};
+use formscan_campaign::{export, intake};
 use formscan_print as print;
 use formscan_synth::{self as synth, Degrade, SynthOptions};
 use rand::{Rng, SeedableRng};
@@ -78,13 +77,7 @@ fn outcomes(read: &Path) -> BTreeMap<(String, usize), String> {
 /// take them, then an export into `out`.
 fn decide_and_export(dir: &Path, out: &Path) -> export::ExportSummary {
     let mut store = SqliteStore::open(&dir.join("campaign.db"), None).unwrap();
-    crate::key_from_truth(&mut store, &dir.join("truth"));
-    for x in campaign::assess(&mut store, &Default::default()).unwrap() {
-        if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == FindingCode::FieldUnclear) {
-            store.decide(&DecisionEntry::new(x.view.person.key, Decision::Accept, "tester")).unwrap();
-        }
-    }
-    export::export(&mut store, out, &Default::default()).unwrap()
+    crate::finish_and_export(&mut store, &dir.join("truth"), out)
 }
 
 #[test]

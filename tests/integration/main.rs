@@ -15,6 +15,7 @@ mod photos;
 mod print_pdf;
 mod samples;
 mod stages;
+mod stations;
 
 use std::path::PathBuf;
 
@@ -118,11 +119,32 @@ pub fn store_and_scan(
     store
 }
 
+/// What the simulator's truth (`truth_dir/<scan name>.json`) says was written in `field` of
+/// the scan at `scan_path`, as a keyer would type it: the text or the comb's cells, for the
+/// relationship the one box ticked. `None` when there is no truth or no single value.
+pub fn truth_value(truth_dir: &std::path::Path, scan_path: &str, field: &str) -> Option<String> {
+    use formscan_campaign::keying;
+    let name = std::path::Path::new(scan_path).with_extension("json");
+    let text = std::fs::read_to_string(truth_dir.join(name.file_name()?)).ok()?;
+    let truth: formscan_synth::Truth = serde_json::from_str(&text).unwrap();
+    if field == "agent_relation" {
+        // The box the writer ticked, when exactly one was.
+        let ticked: Vec<&str> = keying::RELATIONS
+            .iter()
+            .filter(|(v, _)| truth.fields.get(&format!("relation_{v}")).is_some_and(|t| t.state == "checked"))
+            .map(|(v, _)| *v)
+            .collect();
+        return (ticked.len() == 1).then(|| ticked[0].to_string());
+    }
+    let t = truth.fields.get(field)?;
+    Some(t.text.clone().or_else(|| t.cells.as_ref().map(|c| c.concat())).unwrap_or_default())
+}
+
 /// Two scripted keyers (`keyer-a`, then `keyer-b` for double entry) key every field waiting
-/// for a value, from the simulator's truth of the scan that counts (`truth_dir/<scan
-/// name>.json`): the workflow of `formscan key` on the store functions. A value the truth
-/// holds that fails its check (a rule breaker's bad number) is not keyed: that form stays in
-/// review. Returns how many values were keyed.
+/// for a value, from the simulator's truth of the scan that counts ([`truth_value`]): the
+/// workflow of `formscan key` on the store functions. A value the truth holds that fails its
+/// check (a rule breaker's bad number) is not keyed: that form stays in review. Returns how
+/// many values were keyed.
 pub fn key_from_truth(store: &mut dyn formscan_campaign::store::Store, truth_dir: &std::path::Path) -> usize {
     use formscan_campaign::keying::{self, FieldValue, KeySource};
     let mut keyed = 0;
@@ -130,32 +152,13 @@ pub fn key_from_truth(store: &mut dyn formscan_campaign::store::Store, truth_dir
         for x in formscan_campaign::assess(store, &Default::default()).unwrap() {
             let Some(i) = x.page else { continue };
             let page = &x.view.pages[i];
-            let name = std::path::Path::new(&page.path).with_extension("json");
-            let Ok(text) = std::fs::read_to_string(truth_dir.join(name.file_name().unwrap())) else { continue };
-            let truth: formscan_synth::Truth = serde_json::from_str(&text).unwrap();
             for p in &x.keying {
                 let first = operator == "keyer-a" && p.state != FieldValue::AwaitingSecond;
                 let second = operator == "keyer-b" && p.state == FieldValue::AwaitingSecond;
                 if !(first || second) {
                     continue;
                 }
-                let value = if p.field == "agent_relation" {
-                    // The box the writer ticked, when exactly one was.
-                    let ticked: Vec<&str> = keying::RELATIONS
-                        .iter()
-                        .filter(|(v, _)| {
-                            truth.fields.get(&format!("relation_{v}")).is_some_and(|t| t.state == "checked")
-                        })
-                        .map(|(v, _)| *v)
-                        .collect();
-                    if ticked.len() != 1 {
-                        continue;
-                    }
-                    ticked[0].to_string()
-                } else {
-                    let Some(t) = truth.fields.get(&p.field) else { continue };
-                    t.text.clone().or_else(|| t.cells.as_ref().map(|c| c.concat())).unwrap_or_default()
-                };
+                let Some(value) = truth_value(truth_dir, &page.path, &p.field) else { continue };
                 if keying::check_value(&p.field, &value).is_ok() {
                     keying::key_value(store, page.id, &p.field, &value, KeySource::Keyed, operator, None).unwrap();
                     keyed += 1;
@@ -164,4 +167,23 @@ pub fn key_from_truth(store: &mut dyn formscan_campaign::store::Store, truth_dir
         }
     }
     keyed
+}
+
+/// Keys what is left from the truth ([`key_from_truth`]), accepts the forms in review only
+/// for unclear fields, as a reviewer would, and exports into `out`.
+pub fn finish_and_export(
+    store: &mut dyn formscan_campaign::store::Store,
+    truth_dir: &std::path::Path,
+    out: &std::path::Path,
+) -> formscan_campaign::export::ExportSummary {
+    use formscan::finding::FindingCode;
+    use formscan_campaign::store::{Decision, DecisionEntry};
+    use formscan_campaign::FormStatus;
+    key_from_truth(store, truth_dir);
+    for x in formscan_campaign::assess(store, &Default::default()).unwrap() {
+        if x.status == FormStatus::Review && x.findings.iter().all(|f| f.code == FindingCode::FieldUnclear) {
+            store.decide(&DecisionEntry::new(x.view.person.key, Decision::Accept, "tester")).unwrap();
+        }
+    }
+    formscan_campaign::export::export(store, out, &Default::default()).unwrap()
 }

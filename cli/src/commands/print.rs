@@ -28,7 +28,12 @@ pub(crate) fn cmd_print(
             })
             .collect();
         store.record_print_run(&pr.run, &t.id, &forms)?;
-        eprintln!("recorded {} forms of run {} in {}", forms.len(), pr.run, formscan_campaign::store::StoreLocation::from(db));
+        eprintln!(
+            "recorded {} forms of run {} in {}",
+            forms.len(),
+            pr.run,
+            formscan_campaign::store::StoreLocation::from(db)
+        );
     }
     for p in &pr.problems {
         eprintln!("roster line {}: {}", p.line.map(|l| l.to_string()).unwrap_or("-".into()), p.reason);

@@ -320,7 +320,7 @@ pub fn process(
     };
     let engine = &engine.clone().with_people(people);
     let done = store.completed_files()?;
-    let done_paths = store.completed_paths()?;
+    let done_paths = store.completed_paths(&out_dir)?;
     let (tx, rx) = sync_channel(1024);
     let hook = Hook {
         done,

@@ -128,11 +128,7 @@ pub const TABLES: &[TableDef] = &[
         ],
         serial: Some("id"),
     },
-    TableDef {
-        name: "decisions",
-        columns: &[("person_id", Int), ("decision", Text), ("page_id", Int)],
-        serial: None,
-    },
+    TableDef { name: "decisions", columns: &[("person_id", Int), ("decision", Text), ("page_id", Int)], serial: None },
     TableDef {
         name: "decision_log",
         columns: &[
@@ -147,11 +143,7 @@ pub const TABLES: &[TableDef] = &[
         serial: Some("id"),
     },
     TableDef { name: "exports", columns: &[("id", Int), ("selection", Text)], serial: None },
-    TableDef {
-        name: "exported",
-        columns: &[("person_id", Int), ("export_id", Int), ("page_id", Int)],
-        serial: None,
-    },
+    TableDef { name: "exported", columns: &[("person_id", Int), ("export_id", Int), ("page_id", Int)], serial: None },
     TableDef {
         name: "keyed",
         columns: &[

@@ -314,8 +314,10 @@ pub trait Store: Send {
     fn lookup_form(&mut self, run: &str, serial: &str) -> Result<FormMatch>;
     /// Hashes of the files whose every page is committed.
     fn completed_files(&mut self) -> Result<HashSet<FileHash>>;
-    /// Every path recorded for a file in [`Store::completed_files`]: whose records stand.
-    fn completed_paths(&mut self) -> Result<HashSet<String>>;
+    /// The paths of the files in [`Store::completed_files`] whose pages were read into the
+    /// output folder `out_dir` ([`PageEntry::out_dir`]): the records that folder keeps on a
+    /// rerun. A file another station read is that station's folder's, not this one's.
+    fn completed_paths(&mut self, out_dir: &str) -> Result<HashSet<String>>;
     /// Claims the store for one writing task (`"process"`, `"export"`) of this process, until
     /// the store is dropped. A second claim while another process holds one fails at once with
     /// an [`formscan::Error::Io`] of kind `ResourceBusy` that says who holds it: two intakes on

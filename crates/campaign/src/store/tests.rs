@@ -30,7 +30,11 @@ fn backends(name: &str) -> Vec<StoreLocation> {
 
 fn print_run(s: &mut dyn Store, n: u16, photo_first: bool) -> Vec<PrintedForm> {
     let forms: Vec<PrintedForm> = (0..n)
-        .map(|i| PrintedForm { serial: format!("{i:06}"), person: person(i, "1班"), photo_printed: photo_first && i == 0 })
+        .map(|i| PrintedForm {
+            serial: format!("{i:06}"),
+            person: person(i, "1班"),
+            photo_printed: photo_first && i == 0,
+        })
         .collect();
     s.record_print_run("R1", "sbk-student", &forms).unwrap();
     forms
@@ -119,62 +123,62 @@ fn pages_commit_once_and_status_follows_on(s: &mut dyn Store) {
     let k2 = key_of(s, "000002");
     let k3 = key_of(s, "000003");
     assert!(keys.contains(&k0));
-        let phone = Some("13812345678");
-        let batch = vec![
-            page(1, 0, Some(k0), "000000", phone),
-            page(2, 0, Some(k1), "000001", phone),
-            page(3, 0, Some(k2), "000002", phone),
-            page(4, 0, Some(k2), "000002", phone), // a rescan of form 2
-            page(6, 0, Some(k3), "000003", phone),
-            page(5, 0, None, "000099", None),
-            IntakeItem::FileSeen { file: [1; 32], path: "scan1.jpg".into() },
-            IntakeItem::FileSeen { file: [1; 32], path: "copy-of-scan1.jpg".into() },
-            IntakeItem::FileDone { file: [1; 32], pages: 1 },
-        ];
-        s.commit(&batch).unwrap();
-        s.commit(&batch).unwrap(); // a rerun after a kill: nothing doubles
-                                   // A field comes back as it went in, candidates and all, from the whole store and alone.
-        let stored = s.persons().unwrap().into_iter().flat_map(|p| p.pages).next().unwrap();
-        let field = &stored.fields["applicant_phone"];
-        assert_eq!(field.candidates, ["13812345678", "13812345679"]);
-        assert_eq!(s.page_field(stored.id, "applicant_phone").unwrap().as_ref(), Some(field));
-        assert_eq!(s.page(stored.id).unwrap().map(|(_, p)| p), Some(stored));
-        assert_eq!(s.counts().unwrap().pages, 6);
-        assert_eq!(s.completed_files().unwrap(), HashSet::from([[1u8; 32]]));
-        let flagged = s.flagged_pages().unwrap();
-        let reasons: Vec<&str> = flagged.iter().map(|f| f.reason.as_str()).collect();
-        assert_eq!(reasons, ["duplicate_file", "unknown_serial"]);
-        let a = crate::assess(s, &Default::default()).unwrap();
-        let status = |a: &[crate::Assessed], k: i64| a.iter().find(|x| x.view.person.key == k).unwrap().clone();
-        // Three forms with one phone in the class: every one goes to review.
-        let x = status(&a, k0);
-        assert_eq!(x.status, crate::FormStatus::Review);
-        assert_eq!(x.findings[0].code.as_str(), "class_shared_phone");
-        let x = status(&a, k2);
-        assert_eq!(x.findings.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), ["duplicate_serial"]);
-        // Choosing one of the rescans ends the duplicate; the class still shares one phone.
-        let chosen = x.view.pages[1].id;
-        decide(s, k2, Decision::Choose(chosen));
-        decide(s, k1, Decision::Reject);
-        let a = crate::assess(s, &Default::default()).unwrap();
-        assert_eq!(status(&a, k1).status, crate::FormStatus::Rejected);
-        let x = status(&a, k2);
-        assert_eq!(x.page, Some(1));
-        assert_eq!(x.findings.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), ["class_shared_phone"]);
-        // A reviewer checked the number with the family.
-        decide(s, k2, Decision::Accept);
-        let history = s.decisions(k2).unwrap();
-        assert_eq!(history.iter().map(|d| d.decision).collect::<Vec<_>>(), [Decision::Choose(chosen), Decision::Accept]);
-        assert!(history.iter().all(|d| d.operator == "tester"));
-        let a = crate::assess(s, &Default::default()).unwrap();
-        assert_eq!(status(&a, k2).status, crate::FormStatus::Accepted);
-        let rows = crate::status::rows(&a);
-        let total = rows.last().unwrap();
-        assert_eq!((total.printed, total.returned, total.accepted, total.review, total.rejected), (4, 4, 1, 2, 1));
-        assert!(crate::status::table(&rows).contains("第一小学"));
-        let id = s.record_export("all", &[(k2, chosen)]).unwrap();
-        assert!(s.record_export("all", &[(k2, chosen)]).is_err(), "a person is exported once");
-        assert_eq!(s.export_batch(id).unwrap(), ("all".to_string(), vec![(k2, chosen)]));
+    let phone = Some("13812345678");
+    let batch = vec![
+        page(1, 0, Some(k0), "000000", phone),
+        page(2, 0, Some(k1), "000001", phone),
+        page(3, 0, Some(k2), "000002", phone),
+        page(4, 0, Some(k2), "000002", phone), // a rescan of form 2
+        page(6, 0, Some(k3), "000003", phone),
+        page(5, 0, None, "000099", None),
+        IntakeItem::FileSeen { file: [1; 32], path: "scan1.jpg".into() },
+        IntakeItem::FileSeen { file: [1; 32], path: "copy-of-scan1.jpg".into() },
+        IntakeItem::FileDone { file: [1; 32], pages: 1 },
+    ];
+    s.commit(&batch).unwrap();
+    s.commit(&batch).unwrap(); // a rerun after a kill: nothing doubles
+                               // A field comes back as it went in, candidates and all, from the whole store and alone.
+    let stored = s.persons().unwrap().into_iter().flat_map(|p| p.pages).next().unwrap();
+    let field = &stored.fields["applicant_phone"];
+    assert_eq!(field.candidates, ["13812345678", "13812345679"]);
+    assert_eq!(s.page_field(stored.id, "applicant_phone").unwrap().as_ref(), Some(field));
+    assert_eq!(s.page(stored.id).unwrap().map(|(_, p)| p), Some(stored));
+    assert_eq!(s.counts().unwrap().pages, 6);
+    assert_eq!(s.completed_files().unwrap(), HashSet::from([[1u8; 32]]));
+    let flagged = s.flagged_pages().unwrap();
+    let reasons: Vec<&str> = flagged.iter().map(|f| f.reason.as_str()).collect();
+    assert_eq!(reasons, ["duplicate_file", "unknown_serial"]);
+    let a = crate::assess(s, &Default::default()).unwrap();
+    let status = |a: &[crate::Assessed], k: i64| a.iter().find(|x| x.view.person.key == k).unwrap().clone();
+    // Three forms with one phone in the class: every one goes to review.
+    let x = status(&a, k0);
+    assert_eq!(x.status, crate::FormStatus::Review);
+    assert_eq!(x.findings[0].code.as_str(), "class_shared_phone");
+    let x = status(&a, k2);
+    assert_eq!(x.findings.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), ["duplicate_serial"]);
+    // Choosing one of the rescans ends the duplicate; the class still shares one phone.
+    let chosen = x.view.pages[1].id;
+    decide(s, k2, Decision::Choose(chosen));
+    decide(s, k1, Decision::Reject);
+    let a = crate::assess(s, &Default::default()).unwrap();
+    assert_eq!(status(&a, k1).status, crate::FormStatus::Rejected);
+    let x = status(&a, k2);
+    assert_eq!(x.page, Some(1));
+    assert_eq!(x.findings.iter().map(|f| f.code.as_str()).collect::<Vec<_>>(), ["class_shared_phone"]);
+    // A reviewer checked the number with the family.
+    decide(s, k2, Decision::Accept);
+    let history = s.decisions(k2).unwrap();
+    assert_eq!(history.iter().map(|d| d.decision).collect::<Vec<_>>(), [Decision::Choose(chosen), Decision::Accept]);
+    assert!(history.iter().all(|d| d.operator == "tester"));
+    let a = crate::assess(s, &Default::default()).unwrap();
+    assert_eq!(status(&a, k2).status, crate::FormStatus::Accepted);
+    let rows = crate::status::rows(&a);
+    let total = rows.last().unwrap();
+    assert_eq!((total.printed, total.returned, total.accepted, total.review, total.rejected), (4, 4, 1, 2, 1));
+    assert!(crate::status::table(&rows).contains("第一小学"));
+    let id = s.record_export("all", &[(k2, chosen)]).unwrap();
+    assert!(s.record_export("all", &[(k2, chosen)]).is_err(), "a person is exported once");
+    assert_eq!(s.export_batch(id).unwrap(), ("all".to_string(), vec![(k2, chosen)]));
 }
 
 /// Two intakes on one store: SQLite refuses the second outright; a server store lets both run
@@ -270,8 +274,7 @@ fn concurrent_exports_are_numbered_without_gaps() {
         let items: Vec<IntakeItem> =
             (0..6).map(|i| page(10 + i as u8, 0, Some(keys[i]), &format!("{i:06}"), None)).collect();
         s.commit(&items).unwrap();
-        let page_of: BTreeMap<i64, i64> =
-            s.persons().unwrap().iter().map(|p| (p.person.key, p.pages[0].id)).collect();
+        let page_of: BTreeMap<i64, i64> = s.persons().unwrap().iter().map(|p| (p.person.key, p.pages[0].id)).collect();
         let halves = [keys[..3].to_vec(), keys[3..].to_vec()];
         let ids = std::sync::Mutex::new(Vec::new());
         std::thread::scope(|scope| {
@@ -305,8 +308,13 @@ fn copy_keeps_every_row() {
     let sqlite = at.pop().unwrap();
     let mut s = sqlite.open(Some(Date::new(2026, 9, 1))).unwrap();
     pages_commit_once_and_status_follows_on(&mut *s);
-    s.add_account(&Account { name: "王老师".into(), role: "keyer".parse().unwrap(), password_hash: "x".into(), disabled: true })
-        .unwrap();
+    s.add_account(&Account {
+        name: "王老师".into(),
+        role: "keyer".parse().unwrap(),
+        password_hash: "x".into(),
+        disabled: true,
+    })
+    .unwrap();
     let mut p = pg.open(None).unwrap();
     let sums = copy::copy(&mut *s, &mut *p).unwrap();
     assert!(sums.iter().any(|(t, sum)| *t == "fields" && sum.rows == 6));

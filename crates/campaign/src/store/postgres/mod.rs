@@ -36,9 +36,9 @@ mod schema;
 
 use super::copy::{Kind, INVARIANTS, SCHEMA_VERSION};
 use super::*;
-use formscan::error::Error;
 use ::postgres::types::ToSql;
 use ::postgres::{Client, Row, Statement};
+use formscan::error::Error;
 use std::collections::HashMap;
 
 /// The first of the two keys of this store's advisory locks (`'fsc1'`): files use the
@@ -93,7 +93,8 @@ fn tls_config(root_file: Option<&str>) -> Result<rustls::ClientConfig> {
     match root_file {
         Some(f) => {
             use rustls::pki_types::{pem::PemObject, CertificateDer};
-            let certs = CertificateDer::pem_file_iter(f).map_err(|e| Error::input_at(f, format!("sslrootcert: {e}")))?;
+            let certs =
+                CertificateDer::pem_file_iter(f).map_err(|e| Error::input_at(f, format!("sslrootcert: {e}")))?;
             for cert in certs {
                 let cert = cert.map_err(|e| Error::input_at(f, format!("sslrootcert: {e}")))?;
                 roots.add(cert).map_err(|e| Error::input_at(f, format!("sslrootcert: {e}")))?;
@@ -191,11 +192,12 @@ impl PostgresStore {
         match reference {
             Some(d) => s.set_reference_date(d)?,
             None => {
-                s.c().execute(
-                    "INSERT INTO settings(key, value) VALUES ('reference_date', $1) ON CONFLICT (key) DO NOTHING",
-                    &[&super::sqlite::today().to_string()],
-                )
-                .map_err(db_err)?;
+                s.c()
+                    .execute(
+                        "INSERT INTO settings(key, value) VALUES ('reference_date', $1) ON CONFLICT (key) DO NOTHING",
+                        &[&super::sqlite::today().to_string()],
+                    )
+                    .map_err(db_err)?;
             }
         }
         Ok(s)
@@ -310,7 +312,8 @@ pub fn scratch_database(name: &str) -> Result<Option<String>> {
     // Unique per process and call: tests run in parallel and CI reuses the cluster.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let clean: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
+    let clean: String =
+        name.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
     let db = format!("t_{}_{n}_{}", std::process::id(), &clean[..clean.len().min(30)]);
     let mut c = connect(&admin)?;
     // Two statements: a multi-statement string runs as one transaction, which these refuse.
@@ -335,8 +338,12 @@ mod tests {
         assert_eq!(redact("postgres://station:s3cret@db.lan:5432/c2026"), "postgres://station:***@db.lan:5432/c2026");
         assert_eq!(redact("postgres://station@db.lan/c2026"), "postgres://station@db.lan/c2026");
         assert_eq!(redact("postgresql://db.lan/c?sslmode=require"), "postgresql://db.lan/c?sslmode=require");
-        let (url, tls, root) = split_url("postgres://u@h/d?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=x");
-        assert_eq!((url.as_str(), tls, root.as_deref()), ("postgres://u@h/d?application_name=x", true, Some("/etc/ca.pem")));
+        let (url, tls, root) =
+            split_url("postgres://u@h/d?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=x");
+        assert_eq!(
+            (url.as_str(), tls, root.as_deref()),
+            ("postgres://u@h/d?application_name=x", true, Some("/etc/ca.pem"))
+        );
         assert_eq!(split_url("postgres://u@h/d?sslmode=prefer").1, false);
         assert_eq!(file_key(&[1; 32]), i64::from_le_bytes([1; 8]));
     }

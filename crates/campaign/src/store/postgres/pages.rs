@@ -3,10 +3,10 @@
 
 use super::db_err;
 use crate::store::{KeySource, KeyedValue, PageView, StoredField};
-use formscan::error::{Error, Result};
-use formscan::finding::Finding;
 use ::postgres::types::ToSql;
 use ::postgres::{GenericClient, Row};
+use formscan::error::{Error, Result};
+use formscan::finding::Finding;
 use std::collections::BTreeMap;
 
 /// A stored field from columns `state, value, status, candidates` at `at..`.
@@ -33,7 +33,7 @@ pub(super) fn keyed_from_row(r: &Row) -> Result<KeyedValue> {
             .ok_or_else(|| Error::input(format!("campaign store: unknown key source '{source}'")))?,
         operator: r.get(4),
         at: r.get(5),
-        keystrokes: r.get(6),
+        keystrokes: r.get::<_, Option<i64>>(6).and_then(|k| u32::try_from(k).ok()),
     })
 }
 

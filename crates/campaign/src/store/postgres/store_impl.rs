@@ -30,18 +30,15 @@ impl Store for PostgresStore {
     }
 
     fn record_print_run(&mut self, run: &str, template: &str, forms: &[PrintedForm]) -> Result<()> {
-        let person = self.st(
-            "INSERT INTO persons(id_number, name, sex, ethnicity, birth_date, school, grade, class)
+        let person =
+            self.st("INSERT INTO persons(id_number, name, sex, ethnicity, birth_date, school, grade, class)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (id_number) DO UPDATE SET name = excluded.name, sex = excluded.sex,
                ethnicity = excluded.ethnicity, birth_date = excluded.birth_date,
                school = excluded.school, grade = excluded.grade, class = excluded.class
-             RETURNING id",
-        )?;
-        let form = self.st(
-            "INSERT INTO forms(run, serial, person_id, photo_printed) VALUES ($1, $2, $3, $4)
-             ON CONFLICT DO NOTHING",
-        )?;
+             RETURNING id")?;
+        let form = self.st("INSERT INTO forms(run, serial, person_id, photo_printed) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING")?;
         let mut tx = self.c().transaction().map_err(db_err)?;
         tx.execute("INSERT INTO runs(run, template) VALUES ($1, $2) ON CONFLICT DO NOTHING", &[&run, &template])
             .map_err(db_err)?;
@@ -50,10 +47,7 @@ impl Store for PostgresStore {
             let sex = p.sex.map(|s| s.to_string());
             let birth = p.birth_date.map(|d| d.to_string());
             let id: i64 = tx
-                .query_one(
-                    &person,
-                    &[&p.id_number, &p.name, &sex, &p.ethnicity, &birth, &p.school, &p.grade, &p.class],
-                )
+                .query_one(&person, &[&p.id_number, &p.name, &sex, &p.ethnicity, &birth, &p.school, &p.grade, &p.class])
                 .map_err(db_err)?
                 .get(0);
             tx.execute(&form, &[&run, &f.serial, &id, &f.photo_printed]).map_err(db_err)?;
@@ -62,11 +56,10 @@ impl Store for PostgresStore {
     }
 
     fn lookup_form(&mut self, run: &str, serial: &str) -> Result<FormMatch> {
-        let hit = self.st(
-            "SELECT p.id, f.photo_printed, p.id_number, p.name, p.sex, p.ethnicity, p.birth_date, p.school,
+        let hit =
+            self.st("SELECT p.id, f.photo_printed, p.id_number, p.name, p.sex, p.ethnicity, p.birth_date, p.school,
                p.grade, p.class FROM forms f JOIN persons p ON p.id = f.person_id
-             WHERE f.run = $1 AND f.serial = $2",
-        )?;
+             WHERE f.run = $1 AND f.serial = $2")?;
         if let Some(r) = self.c().query_opt(&hit, &[&run, &serial]).map_err(db_err)? {
             return Ok(FormMatch::Known {
                 person: StoredPerson { key: r.get(0), person: person_from_row(&r, 2) },
@@ -83,9 +76,14 @@ impl Store for PostgresStore {
         Ok(rows.iter().filter_map(|r| <FileHash>::try_from(r.get::<_, &[u8]>(0)).ok()).collect())
     }
 
-    fn completed_paths(&mut self) -> Result<HashSet<String>> {
-        let rows =
-            self.c().query("SELECT p.path FROM file_paths p JOIN files f ON f.hash = p.hash", &[]).map_err(db_err)?;
+    fn completed_paths(&mut self, out_dir: &str) -> Result<HashSet<String>> {
+        let rows = self
+            .c()
+            .query(
+                "SELECT DISTINCT p.path FROM pages p JOIN files f ON f.hash = p.file_hash WHERE p.out_dir = $1",
+                &[&out_dir],
+            )
+            .map_err(db_err)?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -164,16 +162,12 @@ impl Store for PostgresStore {
         )?;
         // A page's fields and findings go in one statement each (arrays unnested), so a page
         // costs three round trips whatever its field count.
-        let fields = self.st(
-            "INSERT INTO fields(page_id, name, state, value, status, candidates)
-             SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])",
-        )?;
-        let findings = self.st(
-            "INSERT INTO findings(page_id, code, subject, message, message_zh)
+        let fields = self.st("INSERT INTO fields(page_id, name, state, value, status, candidates)
+             SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])")?;
+        let findings = self.st("INSERT INTO findings(page_id, code, subject, message, message_zh)
              SELECT $1::bigint, code, subject, message, message_zh
                FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
-               WITH ORDINALITY AS f(code, subject, message, message_zh, n) ORDER BY n",
-        )?;
+               WITH ORDINALITY AS f(code, subject, message, message_zh, n) ORDER BY n")?;
         let seen = self.st("INSERT INTO file_paths(hash, path) VALUES ($1, $2) ON CONFLICT DO NOTHING")?;
         let done = self.st("INSERT INTO files(hash, pages) VALUES ($1, $2) ON CONFLICT DO NOTHING")?;
         let mut tx = self.c().transaction().map_err(db_err)?;
@@ -366,7 +360,7 @@ impl Store for PostgresStore {
             tx.execute(
                 "INSERT INTO keyed(page_id, field, value, source, operator, at, keystrokes)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[&v.page_id, &v.field, &v.value, &v.source.as_str(), &v.operator, &v.at, &v.keystrokes],
+                &[&v.page_id, &v.field, &v.value, &v.source.as_str(), &v.operator, &v.at, &v.keystrokes.map(i64::from)],
             )
             .map_err(db_err)?;
         }
@@ -437,7 +431,8 @@ impl Store for PostgresStore {
     }
 
     fn lease(&mut self, item: &str, operator: &str, now: i64, until: i64) -> Result<bool> {
-        let ensure = self.st("INSERT INTO leases(item, operator, expires) VALUES ($1, '', 0) ON CONFLICT DO NOTHING")?;
+        let ensure =
+            self.st("INSERT INTO leases(item, operator, expires) VALUES ($1, '', 0) ON CONFLICT DO NOTHING")?;
         let lock = self.st("SELECT operator, expires FROM leases WHERE item = $1 FOR UPDATE SKIP LOCKED")?;
         let take = self.st("UPDATE leases SET operator = $2, expires = $3 WHERE item = $1")?;
         let mut tx = self.c().transaction().map_err(db_err)?;

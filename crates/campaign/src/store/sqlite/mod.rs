@@ -333,10 +333,12 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn completed_paths(&mut self) -> Result<HashSet<String>> {
-        let mut st =
-            self.conn.prepare("SELECT p.path FROM file_paths p JOIN files f ON f.hash = p.hash").map_err(db_err)?;
-        let rows = st.query_map([], |r| r.get::<_, String>(0)).map_err(db_err)?;
+    fn completed_paths(&mut self, out_dir: &str) -> Result<HashSet<String>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT DISTINCT p.path FROM pages p JOIN files f ON f.hash = p.file_hash WHERE p.out_dir = ?1")
+            .map_err(db_err)?;
+        let rows = st.query_map([out_dir], |r| r.get::<_, String>(0)).map_err(db_err)?;
         rows.collect::<rusqlite::Result<HashSet<String>>>().map_err(db_err)
     }
 
