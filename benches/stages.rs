@@ -122,5 +122,86 @@ fn names(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, stages, photo, names);
+/// A page as intake commits it: the sbk-student form's 40-odd field and group results, two
+/// findings. Each call gets a new file hash, so every commit inserts.
+fn store_page(n: u64, person: i64) -> formscan_campaign::store::IntakeItem {
+    use formscan_campaign::store::{IntakeItem, PageEntry, PageMatch, StoredField};
+    let mut fields = std::collections::BTreeMap::new();
+    for i in 0..44 {
+        let f = StoredField {
+            state: "ink".into(),
+            value: Some(format!("1381234{i:04}")),
+            status: Some("accepted".into()),
+            candidates: if i % 5 == 0 { vec!["13812345678".into(), "13812345679".into()] } else { vec![] },
+        };
+        fields.insert(format!("field_{i:02}"), f);
+    }
+    let finding = formscan::finding::Finding {
+        code: "field_unclear".parse().unwrap(),
+        subject: "applicant_phone".into(),
+        message: "the applicant's phone needs keying".into(),
+        message_zh: "申请人手机号码需录入".into(),
+    };
+    let mut file = [0u8; 32];
+    file[..8].copy_from_slice(&n.to_le_bytes());
+    IntakeItem::Page(Box::new(PageEntry {
+        file,
+        page_index: 0,
+        path: format!("/scans/wave1/page-{n:06}.jpg"),
+        out_dir: "/srv/formscan/read/station1".into(),
+        outcome: formscan::record::Outcome::Read,
+        reject_reason: None,
+        form: Some(("R1".into(), "000000".into())),
+        matched: PageMatch::Form,
+        person_key: Some(person),
+        fields,
+        findings: vec![finding.clone(), finding],
+        phone: Some("13812345678".into()),
+    }))
+}
+
+/// The store's cost per page as intake pays it: the form lookup, the reference date and one
+/// page committed in its own transaction (the most a page can cost; under load several pages
+/// share one). SQLite always; PostgreSQL when `FORMSCAN_TEST_PG` names a server.
+fn store(c: &mut Criterion) {
+    use formscan_campaign::store::{PrintedForm, StoreLocation};
+    let mut g = c.benchmark_group("store");
+    let dir = std::env::temp_dir().join(format!("formscan-bench-store-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut at = vec![("sqlite", StoreLocation::Sqlite(dir.join("campaign.db")))];
+    if let Some(url) = formscan_campaign::store::postgres::scratch_database("bench_store").ok().flatten() {
+        at.push(("postgres", StoreLocation::Postgres(url)));
+    }
+    for (name, at) in at {
+        let mut s = at.open(None).unwrap();
+        let person = formscan::domain::Person {
+            name: "学生".into(),
+            id_number: "450302201501010011".into(),
+            ..Default::default()
+        };
+        s.record_print_run(
+            "R1",
+            "sbk-student",
+            &[PrintedForm { serial: "000000".into(), person, photo_printed: false }],
+        )
+        .unwrap();
+        let key = match s.lookup_form("R1", "000000").unwrap() {
+            formscan_campaign::store::FormMatch::Known { person, .. } => person.key,
+            _ => unreachable!(),
+        };
+        let mut n = 0u64;
+        g.bench_function(format!("commit_page_{name}"), |b| {
+            b.iter(|| {
+                n += 1;
+                s.lookup_form("R1", "000000").unwrap();
+                s.reference_date().unwrap();
+                s.commit(std::slice::from_ref(&store_page(n, key))).unwrap();
+            })
+        });
+    }
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, stages, photo, names, store);
 criterion_main!(benches);

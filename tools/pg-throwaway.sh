@@ -27,14 +27,33 @@ case "$cmd" in
       as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 \
         || { cat "$dir/initdb.log" >&2; exit 1; }
     fi
+    # TLS too, when openssl is here: a CA of its own and a certificate for 127.0.0.1, so the
+    # tests can check a verified TLS connection (FORMSCAN_TEST_PG_CA).
+    tls_opts=""
+    if command -v openssl >/dev/null 2>&1; then
+      if [ ! -s "$dir/tls/server.crt" ]; then
+        mkdir -p "$dir/tls"
+        (cd "$dir/tls" \
+          && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 7 -subj "/CN=formscan test CA" \
+          && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1" \
+          && printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > san.cnf \
+          && openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.crt -days 7 \
+               -extfile san.cnf) >/dev/null 2>&1
+        chmod 600 "$dir/tls/server.key"
+        [ "$(id -u)" = 0 ] && chown -R postgres "$dir/tls"
+      fi
+      [ -s "$dir/tls/server.crt" ] && tls_opts="-c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key"
+    fi
     # fsync off: a throwaway cluster trades crash safety for test speed.
     as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c max_connections=200" \
+      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c max_connections=200 $tls_opts" \
       start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -c \
       "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'formscan') THEN
          CREATE ROLE formscan LOGIN CREATEDB; END IF; END \$\$;" >/dev/null
     echo "export FORMSCAN_TEST_PG=postgres://formscan@127.0.0.1:$port/postgres"
+    [ -n "$tls_opts" ] && echo "export FORMSCAN_TEST_PG_CA=$dir/tls/ca.pem"
+    true
     ;;
   stop)
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true

@@ -252,7 +252,7 @@ fn four_stations_and_ten_keyers_share_one_postgres_campaign() {
 
     // Every page once: in the store, and across the four output folders, as one station read it.
     let folders: Vec<PathBuf> = jobs.iter().map(|j| j.out.clone()).collect();
-    let want = outcomes(&[one.clone()]);
+    let want = outcomes(std::slice::from_ref(&one));
     let got = outcomes(&folders);
     let missing: Vec<_> = want.keys().filter(|k| !got.contains_key(*k)).collect();
     let extra: Vec<_> = got.keys().filter(|k| !want.contains_key(*k)).collect();

@@ -1,5 +1,8 @@
-//! The campaign side of formscan: a campaign over time, kept in a store (SQLite embedded,
-//! [`store::SqliteStore`]; the [`store::Store`] trait is the seam for a server store).
+//! The campaign side of formscan: a campaign over time, kept in a store behind the
+//! [`store::Store`] trait: embedded SQLite for one machine ([`store::SqliteStore`]), or a
+//! PostgreSQL server that several scan stations and keying stations share
+//! ([`store::PostgresStore`]; docs/deployment.md). [`store::StoreLocation`] opens either from
+//! what `--db` says.
 //!
 //! A campaign over time: intake of scan batches into the store ([`intake`]), each person's
 //! form status ([`assess`]), progress per school and class ([`status`]) and the card-data

@@ -26,7 +26,8 @@
 //!
 //! ```no_run
 //! # async fn run() -> formscan::Result<()> {
-//! let opts = formscan_station::StationOptions::new("campaign.db".into());
+//! // An SQLite file, or a PostgreSQL URL that several stations share (docs/deployment.md).
+//! let opts = formscan_station::StationOptions::new("campaign.db");
 //! let (addr, _server) = formscan_station::start(opts).await?;
 //! println!("http://{addr}/");
 //! # Ok(()) }

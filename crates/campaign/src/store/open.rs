@@ -37,6 +37,12 @@ impl From<PathBuf> for StoreLocation {
     }
 }
 
+impl From<&str> for StoreLocation {
+    fn from(s: &str) -> StoreLocation {
+        StoreLocation::parse(s)
+    }
+}
+
 impl From<&std::path::Path> for StoreLocation {
     fn from(p: &std::path::Path) -> StoreLocation {
         StoreLocation::parse(&p.to_string_lossy())

@@ -333,6 +333,26 @@ pub fn scratch_database(name: &str) -> Result<Option<String>> {
 mod tests {
     use super::*;
 
+    /// TLS as the URL asks: verified against the CA given, refused against the system's roots
+    /// (the test server's certificate is signed by a CA of its own). Runs when the test server
+    /// speaks TLS (`tools/pg-throwaway.sh` sets `FORMSCAN_TEST_PG_CA`).
+    #[test]
+    fn tls_is_verified_when_the_url_asks_for_it() {
+        let (Ok(admin), Ok(ca)) = (std::env::var("FORMSCAN_TEST_PG"), std::env::var("FORMSCAN_TEST_PG_CA")) else {
+            eprintln!("skipping the TLS test: the test server has no certificate (FORMSCAN_TEST_PG_CA)");
+            return;
+        };
+        let sep = if admin.contains('?') { '&' } else { '?' };
+        let mut c = connect(&format!("{admin}{sep}sslmode=verify-full&sslrootcert={ca}")).unwrap();
+        let on: bool = c.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).unwrap().get(0);
+        assert!(on, "the connection is not encrypted");
+        let mut plain = connect(&admin).unwrap();
+        let on: bool = plain.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[]).unwrap().get(0);
+        assert!(!on, "no sslmode, no TLS");
+        let e = connect(&format!("{admin}{sep}sslmode=require")).err().expect("an unknown CA must not verify");
+        assert!(e.to_string().contains("connecting to"), "{e}");
+    }
+
     #[test]
     fn urls_lose_their_password_and_keep_the_rest() {
         assert_eq!(redact("postgres://station:s3cret@db.lan:5432/c2026"), "postgres://station:***@db.lan:5432/c2026");
@@ -344,7 +364,7 @@ mod tests {
             (url.as_str(), tls, root.as_deref()),
             ("postgres://u@h/d?application_name=x", true, Some("/etc/ca.pem"))
         );
-        assert_eq!(split_url("postgres://u@h/d?sslmode=prefer").1, false);
+        assert!(!split_url("postgres://u@h/d?sslmode=prefer").1);
         assert_eq!(file_key(&[1; 32]), i64::from_le_bytes([1; 8]));
     }
 }
