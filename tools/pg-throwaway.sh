@@ -44,10 +44,13 @@ case "$cmd" in
       fi
       [ -s "$dir/tls/server.crt" ] && tls_opts="-c ssl=on -c ssl_cert_file=$dir/tls/server.crt -c ssl_key_file=$dir/tls/server.key"
     fi
-    # fsync off: a throwaway cluster trades crash safety for test speed.
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c max_connections=200 $tls_opts" \
-      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    # fsync off: a throwaway cluster trades crash safety for test speed. Already running (a
+    # second start, or a run that died before its stop): used as it is.
+    if ! as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+      as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c max_connections=200 $tls_opts" \
+        start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    fi
     as_owner "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -v ON_ERROR_STOP=1 -q -c \
       "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'formscan') THEN
          CREATE ROLE formscan LOGIN CREATEDB; END IF; END \$\$;" >/dev/null

@@ -4,7 +4,8 @@
 //! committed pages, and started again. Then every page has exactly one outcome (in the store
 //! and across the four output folders), no person is doubled, no item was leased to two
 //! keyers at once, the store's invariants hold, and `status` and the export are what one
-//! station reading the same scans into SQLite produces, byte for byte.
+//! station reading the same scans into SQLite produces, byte for byte. That one station's
+//! campaign, copied to PostgreSQL and back (`db migrate`), finishes into the same bytes too.
 //!
 //! Needs a PostgreSQL server (`FORMSCAN_TEST_PG`; `.ci/run` starts one). Without it the test
 //! says so and passes, except under CI, where it fails.
@@ -14,7 +15,7 @@ use formscan::batch::BatchOptions;
 use formscan::record::PageRecord;
 use formscan::{Engine, Template};
 use formscan_campaign::keying::{self, KeyAction};
-use formscan_campaign::store::{PostgresStore, PrintedForm, Store};
+use formscan_campaign::store::{copy, PostgresStore, PrintedForm, Store, StoreLocation};
 use formscan_campaign::{intake, status};
 use formscan_print as print;
 use formscan_synth::{self as synth, Degrade, SynthOptions};
@@ -283,15 +284,29 @@ fn four_stations_and_ten_keyers_share_one_postgres_campaign() {
     let keyed_live = keyed.load(SeqCst);
     let table =
         |s: &mut dyn Store| status::table(&status::rows(&formscan_campaign::assess(s, &Default::default()).unwrap()));
-    let pg_export = crate::finish_and_export(&mut pg, &scans, &dir.join("export-pg"));
+    // The one station's campaign also goes to PostgreSQL and back (`db migrate`) before the
+    // finish: the copies must finish into the same status and export as the original.
+    let migrated_url = formscan_campaign::store::postgres::scratch_database("stations_migrated").unwrap().unwrap();
+    let mut migrated = PostgresStore::open(&migrated_url, None).unwrap();
+    copy::copy(&mut sqlite, &mut migrated).unwrap();
+    let mut back = StoreLocation::Sqlite(dir.join("back.db")).open(None).unwrap();
+    copy::copy(&mut migrated, &mut *back).unwrap();
+    let mut stores: Vec<(&str, Box<dyn Store>)> =
+        vec![("stations", Box::new(pg)), ("migrated", Box::new(migrated)), ("back", back)];
     let one_export = crate::finish_and_export(&mut sqlite, &scans, &dir.join("export-one"));
-    assert_eq!(table(&mut pg), table(&mut sqlite), "status");
     assert!(one_export.persons >= 10, "only {} persons exported: the comparison proves little", one_export.persons);
-    assert_eq!((pg_export.persons, pg_export.photos), (one_export.persons, one_export.photos));
-    let (a, b) = (tree(&dir.join("export-pg")), tree(&dir.join("export-one")));
-    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
-    for (path, bytes) in &b {
-        assert!(a[path] == *bytes, "export file {} differs from one station's", path.display());
+    let want_status = table(&mut sqlite);
+    let want_tree = tree(&dir.join("export-one"));
+    for (name, store) in &mut stores {
+        let out = dir.join(format!("export-{name}"));
+        let got = crate::finish_and_export(&mut **store, &scans, &out);
+        assert_eq!(table(&mut **store), want_status, "{name}: status");
+        assert_eq!((got.persons, got.photos), (one_export.persons, one_export.photos), "{name}");
+        let got_tree = tree(&out);
+        assert_eq!(got_tree.keys().collect::<Vec<_>>(), want_tree.keys().collect::<Vec<_>>(), "{name}");
+        for (path, bytes) in &want_tree {
+            assert!(got_tree[path] == *bytes, "{name}: export file {} differs from one station's", path.display());
+        }
     }
     eprintln!(
         "{} files, {} pages: one station on SQLite {one_station_s:.1} s; {STATIONS} stations on PostgreSQL (one killed at \
