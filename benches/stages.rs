@@ -160,8 +160,8 @@ fn store_page(n: u64, person: i64) -> formscan_campaign::store::IntakeItem {
     }))
 }
 
-/// The store's cost per page as intake pays it: the form lookup, the reference date and one
-/// page committed in its own transaction (the most a page can cost; under load several pages
+/// The store's cost per page as intake pays it: the form lookup and one page committed in its
+/// own transaction (the most a page can cost; under load several pages
 /// share one). SQLite always; PostgreSQL when `FORMSCAN_TEST_PG` names a server.
 fn store(c: &mut Criterion) {
     use formscan_campaign::store::{PrintedForm, StoreLocation};
@@ -194,7 +194,6 @@ fn store(c: &mut Criterion) {
             b.iter(|| {
                 n += 1;
                 s.lookup_form("R1", "000000").unwrap();
-                s.reference_date().unwrap();
                 s.commit(std::slice::from_ref(&store_page(n, key))).unwrap();
             })
         });

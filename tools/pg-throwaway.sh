@@ -17,7 +17,8 @@ if [ -z "$bin" ]; then
 fi
 # initdb and the server refuse to run as root: run them as the package's `postgres` user.
 as_owner() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /: the `postgres` user may not enter the caller's folder (a private mktemp one).
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 case "$cmd" in
   start)

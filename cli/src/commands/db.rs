@@ -21,7 +21,22 @@ pub(crate) fn cmd_db(command: DbCommand) -> Result<bool> {
             let mut source = from.open(None).with_context(|| format!("opening {from}"))?;
             let mut target = to.open(None).with_context(|| format!("opening {to}"))?;
             let start = std::time::Instant::now();
-            let sums = copy::copy(&mut *source, &mut *target).with_context(|| format!("copying {from} to {to}"))?;
+            let sums = match copy::copy(&mut *source, &mut *target) {
+                Ok(sums) => sums,
+                Err(e) => {
+                    // The copy rolled back; a new SQLite file made for it goes too, so that the
+                    // same command can run again.
+                    drop(target);
+                    if let StoreLocation::Sqlite(path) = &to {
+                        for suffix in ["", "-wal", "-shm"] {
+                            let mut p = path.as_os_str().to_owned();
+                            p.push(suffix);
+                            let _ = std::fs::remove_file(p);
+                        }
+                    }
+                    return Err(anyhow::Error::new(e).context(format!("copying {from} to {to}")));
+                }
+            };
             for (table, sum) in &sums {
                 println!("{table:<14} {:>10} rows  checksum {:032x}", sum.rows, sum.checksum);
             }

@@ -175,7 +175,15 @@ fn state_name<T: serde::Serialize>(v: &T) -> String {
 }
 
 /// Turns a page record into what the store keeps, matching it to its form and auditing it.
-fn entry(store: &mut dyn Store, hash: FileHash, path: String, out_dir: &str, rec: &PageRecord) -> Result<PageEntry> {
+/// The run's fixed facts the writer needs besides the store.
+struct RunFacts<'a> {
+    out_dir: &'a str,
+    /// The campaign's reference date, read once when the run starts: the rules and the
+    /// engine's person lookup age every page on the same date.
+    reference: formscan::domain::Date,
+}
+
+fn entry(store: &mut dyn Store, hash: FileHash, path: String, run: &RunFacts, rec: &PageRecord) -> Result<PageEntry> {
     let mut fields: BTreeMap<String, StoredField> = rec
         .fields
         .iter()
@@ -199,7 +207,7 @@ fn entry(store: &mut dyn Store, hash: FileHash, path: String, out_dir: &str, rec
         file: hash,
         page_index: rec.source.page,
         path,
-        out_dir: out_dir.to_string(),
+        out_dir: run.out_dir.to_string(),
         outcome: rec.outcome,
         reject_reason: rec.reject.as_ref().map(|r| r.reason.as_str().to_string()),
         form: rec.form.as_ref().map(|f| (f.run.clone(), f.serial.clone())),
@@ -212,7 +220,7 @@ fn entry(store: &mut dyn Store, hash: FileHash, path: String, out_dir: &str, rec
     if let (Outcome::Read, Some(form)) = (rec.outcome, &rec.form) {
         match store.lookup_form(&form.run, &form.serial)? {
             FormMatch::Known { person, photo_printed } => {
-                let reference = store.reference_date()?;
+                let reference = run.reference;
                 let ctx = FormContext { person: &person.person, photo_printed, reference };
                 // The batch already made the photo findings it could tell without the
                 // campaign (a failed card-photo check): each finding once.
@@ -232,7 +240,7 @@ fn entry(store: &mut dyn Store, hash: FileHash, path: String, out_dir: &str, rec
     Ok(e)
 }
 
-fn writer(store: &mut dyn Store, rx: Receiver<Msg>, out_dir: &str) -> Result<()> {
+fn writer(store: &mut dyn Store, rx: Receiver<Msg>, run: &RunFacts) -> Result<()> {
     let mut items = Vec::new();
     let mut release = Vec::new();
     while let Ok(first) = rx.recv() {
@@ -247,22 +255,24 @@ fn writer(store: &mut dyn Store, rx: Receiver<Msg>, out_dir: &str) -> Result<()>
         release.clear();
         for m in msgs {
             items.push(match m {
-                Msg::Page(hash, path, rec) => IntakeItem::Page(Box::new(entry(store, hash, path, out_dir, &rec)?)),
+                Msg::Page(hash, path, rec) => IntakeItem::Page(Box::new(entry(store, hash, path, run, &rec)?)),
                 Msg::Item(i) => {
                     if let IntakeItem::FileDone { file, .. } = &i {
                         release.push(*file);
                     }
                     i
                 }
-                Msg::Claim(hash, reply) => {
-                    let claim = store.claim_file(&hash);
-                    let failed = claim.as_ref().err().map(|e| Error::input(e.to_string()));
-                    let _ = reply.send(claim);
-                    if let Some(e) = failed {
+                Msg::Claim(hash, reply) => match store.claim_file(&hash) {
+                    Ok(claim) => {
+                        let _ = reply.send(Ok(claim));
+                        continue;
+                    }
+                    // The worker skips the file; the batch stops with the store's error.
+                    Err(e) => {
+                        let _ = reply.send(Err(Error::input("campaign store: the claim failed")));
                         return Err(e);
                     }
-                    continue;
-                }
+                },
                 Msg::Release(hash) => {
                     release.push(hash);
                     continue;
@@ -333,7 +343,8 @@ pub fn process(
         elsewhere: Default::default(),
     };
     let (batch, written, already_done, duplicate_files, claimed_elsewhere) = std::thread::scope(|s| {
-        let w = s.spawn(|| writer(store, rx, &out_dir));
+        let facts = RunFacts { out_dir: &out_dir, reference };
+        let w = s.spawn(move || writer(store, rx, &facts));
         let batch = batch::run_with(engine, inputs, opts, progress, &hook);
         let counts = (hook.already_done.into_inner(), hook.duplicates.into_inner(), hook.elsewhere.into_inner());
         // Dropping the hook closes the channel, so the writer commits the rest and ends.

@@ -321,8 +321,9 @@ pub trait Store: Send {
     /// Claims the store for one writing task (`"process"`, `"export"`) of this process, until
     /// the store is dropped. A second claim while another process holds one fails at once with
     /// an [`formscan::Error::Io`] of kind `ResourceBusy` that says who holds it: two intakes on
-    /// one embedded store would read every page twice. A server store may instead let several
-    /// stations claim files one by one, and accept every claim here.
+    /// one embedded store would read every page twice. A server store instead lets several
+    /// intakes run, each claiming files one by one ([`Store::claim_file`]), and makes a second
+    /// export wait for the first.
     fn claim_writer(&mut self, task: &str) -> Result<()>;
     /// Claims a file for this intake before it is read, by content hash: of several stations
     /// offered the same file at once, one reads it and the others hear
