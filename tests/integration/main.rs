@@ -176,6 +176,12 @@ pub fn finish_and_export(
     truth_dir: &std::path::Path,
     out: &std::path::Path,
 ) -> formscan_campaign::export::ExportSummary {
+    finish(store, truth_dir);
+    formscan_campaign::export::export(store, out, &Default::default()).unwrap()
+}
+
+/// [`finish_and_export`] without the export: keying from the truth and the reviewer's accepts.
+pub fn finish(store: &mut dyn formscan_campaign::store::Store, truth_dir: &std::path::Path) {
     use formscan::finding::FindingCode;
     use formscan_campaign::store::{Decision, DecisionEntry};
     use formscan_campaign::FormStatus;
@@ -185,5 +191,4 @@ pub fn finish_and_export(
             store.decide(&DecisionEntry::new(x.view.person.key, Decision::Accept, "tester")).unwrap();
         }
     }
-    formscan_campaign::export::export(store, out, &Default::default()).unwrap()
 }

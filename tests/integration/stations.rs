@@ -5,7 +5,9 @@
 //! and across the four output folders), no person is doubled, no item was leased to two
 //! keyers at once, the store's invariants hold, and `status` and the export are what one
 //! station reading the same scans into SQLite produces, byte for byte. That one station's
-//! campaign, copied to PostgreSQL and back (`db migrate`), finishes into the same bytes too.
+//! campaign, copied to PostgreSQL and back (`db migrate`), finishes into the same bytes too;
+//! and of two export desks started at once on the shared campaign, one writes batch 1 and
+//! the other finds nothing new.
 //!
 //! Needs a PostgreSQL server (`FORMSCAN_TEST_PG`; `.ci/run` starts one). Without it the test
 //! says so and passes, except under CI, where it fails.
@@ -299,7 +301,31 @@ fn four_stations_and_ten_keyers_share_one_postgres_campaign() {
     let want_tree = tree(&dir.join("export-one"));
     for (name, store) in &mut stores {
         let out = dir.join(format!("export-{name}"));
-        let got = crate::finish_and_export(&mut **store, &scans, &out);
+        let got = if *name == "stations" {
+            // Two export desks start at once: one writes batch 1, the other waits for it and
+            // then finds nothing new; never two batches of one person, never a gap.
+            crate::finish(&mut **store, &scans);
+            let both: Vec<formscan_campaign::export::ExportSummary> = std::thread::scope(|scope| {
+                let desks: Vec<_> = ["a", "b"]
+                    .map(|d| {
+                        let (url, out) = (&url, dir.join(format!("export-desk-{d}")));
+                        scope.spawn(move || {
+                            let mut s = PostgresStore::open(url, None).unwrap();
+                            formscan_campaign::export::export(&mut s, &out, &Default::default()).unwrap()
+                        })
+                    })
+                    .into_iter()
+                    .collect();
+                desks.into_iter().map(|d| d.join().unwrap()).collect()
+            });
+            let batches: Vec<Option<i64>> = both.iter().map(|s| s.batch).collect();
+            assert!(batches.contains(&Some(1)) && batches.contains(&None), "two desks: {batches:?}");
+            let first = if both[0].batch == Some(1) { "a" } else { "b" };
+            std::fs::rename(dir.join(format!("export-desk-{first}")), &out).unwrap();
+            both.into_iter().find(|s| s.batch == Some(1)).unwrap()
+        } else {
+            crate::finish_and_export(&mut **store, &scans, &out)
+        };
         assert_eq!(table(&mut **store), want_status, "{name}: status");
         assert_eq!((got.persons, got.photos), (one_export.persons, one_export.photos), "{name}");
         let got_tree = tree(&out);
