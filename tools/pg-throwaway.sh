@@ -10,7 +10,7 @@ set -euo pipefail
 cmd=${1:-start}
 dir=${PGTEST_DIR:-/tmp/formscan-pg-test}
 port=${PGTEST_PORT:-55432}
-bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)
 if [ -z "$bin" ]; then
   echo "no PostgreSQL server found (Debian: apt-get install postgresql)" >&2
   exit 1

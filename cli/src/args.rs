@@ -29,8 +29,9 @@ pub(crate) enum Command {
         #[arg(long)]
         run: Option<String>,
         /// Campaign store: record the persons and form serials of this run. An SQLite file, or
-        /// a PostgreSQL URL (`postgres://user@host/campaign`); `FORMSCAN_DB` if not given.
-        #[arg(long, env = "FORMSCAN_DB", hide_env_values = true)]
+        /// a PostgreSQL URL (`postgres://user@host/campaign`; the password in `PGPASSWORD`).
+        /// Only when given: `FORMSCAN_DB` does not make a print run write to a campaign.
+        #[arg(long)]
         db: Option<PathBuf>,
         /// The campaign's reference date for ages (YYYY-MM-DD; default: today when the store
         /// is created).
@@ -127,8 +128,9 @@ pub(crate) enum Command {
         no_snippets: bool,
         /// Campaign store: commit every page there; a rerun skips files already done. `--db`
         /// alone means `<out>/campaign.db`. A `postgres://` URL is a store several stations
-        /// share (docs/deployment.md); `FORMSCAN_DB` if not given.
-        #[arg(long, num_args = 0..=1, default_missing_value = OUT_DB, env = "FORMSCAN_DB", hide_env_values = true)]
+        /// share (docs/deployment.md; the password in `PGPASSWORD`). Only when given:
+        /// `FORMSCAN_DB` does not make a run write to a campaign.
+        #[arg(long, num_args = 0..=1, default_missing_value = OUT_DB)]
         db: Option<PathBuf>,
         /// Print-run manifest(s) (`manifest.csv` from `print`): name photo files by ID number
         /// and school, and know ages for the photo rule. Repeatable.
@@ -422,8 +424,8 @@ pub(crate) enum DbCommand {
         #[arg(long)]
         from: PathBuf,
         /// The new store: an SQLite file that does not exist yet, or an empty PostgreSQL
-        /// database (`FORMSCAN_DB` if not given).
-        #[arg(long, env = "FORMSCAN_DB", hide_env_values = true)]
+        /// database.
+        #[arg(long)]
         to: PathBuf,
     },
     /// Report the store's schema version, counts and integrity (exit status 1 on a problem).

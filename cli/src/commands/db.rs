@@ -24,8 +24,8 @@ pub(crate) fn cmd_db(command: DbCommand) -> Result<bool> {
             let sums = match copy::copy(&mut *source, &mut *target) {
                 Ok(sums) => sums,
                 Err(e) => {
-                    // The copy rolled back; a new SQLite file made for it goes too, so that the
-                    // same command can run again.
+                    // A copy that failed while loading rolled back; a new SQLite file made for
+                    // it goes in any case, so that the same command can run again.
                     drop(target);
                     if let StoreLocation::Sqlite(path) = &to {
                         for suffix in ["", "-wal", "-shm"] {

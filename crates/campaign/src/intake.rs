@@ -85,6 +85,8 @@ struct Hook {
     already_done: std::sync::atomic::AtomicUsize,
     duplicates: std::sync::atomic::AtomicUsize,
     elsewhere: std::sync::atomic::AtomicUsize,
+    /// The run's output folder, absolute (what the store records).
+    out_dir: String,
 }
 
 impl Hook {
@@ -162,7 +164,8 @@ impl BatchHook for Hook {
         // Only a file whose every page reached the store is done; otherwise a rerun redoes it.
         // Either way its claim ends (after the commit that marks it done).
         if sent == pages {
-            self.send(Msg::Item(IntakeItem::FileDone { file: hash, pages }))?;
+            let out_dir = self.out_dir.clone();
+            self.send(Msg::Item(IntakeItem::FileDone { file: hash, pages, out_dir }))?;
         } else {
             self.send(Msg::Release(hash))?;
         }
@@ -341,6 +344,7 @@ pub fn process(
         already_done: Default::default(),
         duplicates: Default::default(),
         elsewhere: Default::default(),
+        out_dir: out_dir.clone(),
     };
     let (batch, written, already_done, duplicate_files, claimed_elsewhere) = std::thread::scope(|s| {
         let facts = RunFacts { out_dir: &out_dir, reference };

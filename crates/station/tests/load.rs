@@ -67,7 +67,7 @@ fn build_store(db: &std::path::Path) {
                 findings: vec![Finding::new(FindingCode::FieldUnclear, "applicant_phone")],
                 phone: None,
             })));
-            items.push(IntakeItem::FileDone { file: hash, pages: 1 });
+            items.push(IntakeItem::FileDone { file: hash, pages: 1, out_dir: "read".into() });
         }
         store.commit(&items).unwrap();
     }

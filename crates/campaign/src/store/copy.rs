@@ -16,7 +16,7 @@ use formscan::error::{Error, Result};
 use sha2::{Digest, Sha256};
 
 /// The schema version both stores migrate to; a new migration raises it in both.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// A column's type, as both backends store it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,7 +83,7 @@ pub const TABLES: &[TableDef] = &[
         columns: &[("run", Text), ("serial", Text), ("person_id", Int), ("photo_printed", Bool)],
         serial: None,
     },
-    TableDef { name: "files", columns: &[("hash", Bytes), ("pages", Int)], serial: None },
+    TableDef { name: "files", columns: &[("hash", Bytes), ("pages", Int), ("out_dir", Text)], serial: None },
     TableDef { name: "file_paths", columns: &[("hash", Bytes), ("path", Text)], serial: None },
     TableDef {
         name: "pages",
@@ -220,8 +220,32 @@ pub fn sums(store: &mut dyn Store) -> Result<Vec<(&'static str, TableSum)>> {
 /// Copies every table of `from` into the empty store `to`, then reads `to` back and checks
 /// each table's count and checksum against what was read from `from`. Returns the sums.
 pub fn copy(from: &mut dyn Store, to: &mut dyn Store) -> Result<Vec<(&'static str, TableSum)>> {
-    let mut source = Vec::new();
     to.restore_begin()?;
+    let source = match load(from, to) {
+        Ok(sums) => sums,
+        Err(e) => {
+            let _ = to.restore_abort(); // the error that stopped the copy is the one to report
+            return Err(e);
+        }
+    };
+    to.restore_end()?;
+    let target = sums(to)?;
+    for ((name, a), (_, b)) in source.iter().zip(&target) {
+        if a != b {
+            return Err(Error::input(format!(
+                "copy: table {name} differs after the copy ({} rows read, {} in the target, checksums {:032x} and {:032x}); \
+                 the target holds this unverified copy: empty it before copying again",
+                a.rows, b.rows, a.checksum, b.checksum
+            )));
+        }
+    }
+    Ok(source)
+}
+
+/// Streams every table of `from` into `to` (inside its restore transaction); returns the
+/// source's sums.
+fn load(from: &mut dyn Store, to: &mut dyn Store) -> Result<Vec<(&'static str, TableSum)>> {
+    let mut source = Vec::new();
     for t in TABLES {
         let mut sum = TableSum { rows: 0, checksum: 0 };
         let mut chunk: Vec<Vec<Value>> = Vec::with_capacity(CHUNK);
@@ -241,16 +265,6 @@ pub fn copy(from: &mut dyn Store, to: &mut dyn Store) -> Result<Vec<(&'static st
             to.restore_rows(t, &chunk)?;
         }
         source.push((t.name, sum));
-    }
-    to.restore_end()?;
-    let target = sums(to)?;
-    for ((name, a), (_, b)) in source.iter().zip(&target) {
-        if a != b {
-            return Err(Error::input(format!(
-                "copy: table {name} differs after the copy ({} rows read, {} in the target, checksums {:032x} and {:032x})",
-                a.rows, b.rows, a.checksum, b.checksum
-            )));
-        }
     }
     Ok(source)
 }

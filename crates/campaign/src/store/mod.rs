@@ -180,6 +180,9 @@ pub enum IntakeItem {
         file: FileHash,
         /// Pages in the file.
         pages: usize,
+        /// The output folder of the run that finished it ([`PageEntry::out_dir`]): the one
+        /// whose `records.jsonl` describes the file ([`Store::completed_paths`]).
+        out_dir: String,
     },
 }
 
@@ -314,9 +317,10 @@ pub trait Store: Send {
     fn lookup_form(&mut self, run: &str, serial: &str) -> Result<FormMatch>;
     /// Hashes of the files whose every page is committed.
     fn completed_files(&mut self) -> Result<HashSet<FileHash>>;
-    /// The paths of the files in [`Store::completed_files`] whose pages were read into the
-    /// output folder `out_dir` ([`PageEntry::out_dir`]): the records that folder keeps on a
-    /// rerun. A file another station read is that station's folder's, not this one's.
+    /// The paths of the files in [`Store::completed_files`] that a run into the output folder
+    /// `out_dir` finished ([`IntakeItem::FileDone`]): the records that folder keeps on a rerun.
+    /// A file another station finished is that station's folder's, even when a killed run
+    /// here had committed some of its pages first.
     fn completed_paths(&mut self, out_dir: &str) -> Result<HashSet<String>>;
     /// Claims the store for one writing task (`"process"`, `"export"`) of this process, until
     /// the store is dropped. A second claim while another process holds one fails at once with
@@ -395,6 +399,8 @@ pub trait Store: Send {
     fn restore_rows(&mut self, table: &TableDef, rows: &[Vec<Value>]) -> Result<()>;
     /// Commits the copy (a server store also moves its key sequences past the copied keys).
     fn restore_end(&mut self) -> Result<()>;
+    /// Rolls back a copy begun with [`Store::restore_begin`] that failed.
+    fn restore_abort(&mut self) -> Result<()>;
 }
 
 #[cfg(test)]

@@ -32,8 +32,13 @@ impl std::fmt::Display for StoreLocation {
 }
 
 impl From<PathBuf> for StoreLocation {
+    /// A path that is a `postgres://` URL names a server; any other (non-UTF-8 ones included)
+    /// is the SQLite file, as given.
     fn from(p: PathBuf) -> StoreLocation {
-        StoreLocation::parse(&p.to_string_lossy())
+        match p.to_str() {
+            Some(s) if matches!(StoreLocation::parse(s), StoreLocation::Postgres(_)) => StoreLocation::parse(s),
+            _ => StoreLocation::Sqlite(p),
+        }
     }
 }
 
@@ -45,7 +50,7 @@ impl From<&str> for StoreLocation {
 
 impl From<&std::path::Path> for StoreLocation {
     fn from(p: &std::path::Path) -> StoreLocation {
-        StoreLocation::parse(&p.to_string_lossy())
+        StoreLocation::from(p.to_path_buf())
     }
 }
 

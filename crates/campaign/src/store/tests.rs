@@ -133,7 +133,7 @@ fn pages_commit_once_and_status_follows_on(s: &mut dyn Store) {
         page(5, 0, None, "000099", None),
         IntakeItem::FileSeen { file: [1; 32], path: "scan1.jpg".into() },
         IntakeItem::FileSeen { file: [1; 32], path: "copy-of-scan1.jpg".into() },
-        IntakeItem::FileDone { file: [1; 32], pages: 1 },
+        IntakeItem::FileDone { file: [1; 32], pages: 1, out_dir: "/nonexistent".into() },
     ];
     s.commit(&batch).unwrap();
     s.commit(&batch).unwrap(); // a rerun after a kill: nothing doubles
@@ -210,7 +210,7 @@ fn two_intakes_never_read_one_file_twice() {
                 b.commit(&[
                     page(7, 0, None, "000001", None),
                     IntakeItem::FileSeen { file, path: "scan7.jpg".into() },
-                    IntakeItem::FileDone { file, pages: 1 },
+                    IntakeItem::FileDone { file, pages: 1, out_dir: "/nonexistent".into() },
                 ])
                 .unwrap();
                 // Done as soon as committed, before B lets the lock go, and after.
@@ -334,4 +334,35 @@ fn copy_keeps_every_row() {
     copy::copy(&mut *p, &mut *back).unwrap();
     assert_eq!(copy::sums(&mut *back).unwrap(), copy::sums(&mut *p).unwrap());
     assert_eq!(back.check().unwrap(), Vec::<String>::new());
+}
+
+/// A file whose pages two output folders committed (a run killed part way, another that
+/// finished it) belongs to the folder that finished it: only that one keeps its records.
+#[test]
+fn a_file_belongs_to_the_folder_that_finished_it() {
+    for at in backends("owner") {
+        let mut s = at.open(None).unwrap();
+        let file = [9u8; 32];
+        let at_page = |idx: usize, out: &str, path: &str| {
+            let IntakeItem::Page(mut p) = page(9, idx, None, "000001", None) else { unreachable!() };
+            (p.out_dir, p.path) = (out.to_string(), path.to_string());
+            IntakeItem::Page(p)
+        };
+        // Station A commits the first page of a two-page file, then dies.
+        s.commit(&[IntakeItem::FileSeen { file, path: "/a/batch.pdf".into() }, at_page(0, "/out/a", "/a/batch.pdf")])
+            .unwrap();
+        assert!(s.completed_paths("/out/a").unwrap().is_empty(), "{at}");
+        // Station B reads the whole file (page 0 is kept as A committed it) and finishes it.
+        s.commit(&[
+            IntakeItem::FileSeen { file, path: "/b/batch.pdf".into() },
+            at_page(0, "/out/b", "/b/batch.pdf"),
+            at_page(1, "/out/b", "/b/batch.pdf"),
+            IntakeItem::FileDone { file, pages: 2, out_dir: "/out/b".into() },
+        ])
+        .unwrap();
+        assert!(s.completed_paths("/out/a").unwrap().is_empty(), "{at}: A's partial records must go");
+        assert!(s.completed_paths("/out/b").unwrap().contains("/b/batch.pdf"), "{at}");
+        assert_eq!(s.counts().unwrap().pages, 2, "{at}");
+        assert_eq!(s.check().unwrap(), Vec::<String>::new(), "{at}");
+    }
 }

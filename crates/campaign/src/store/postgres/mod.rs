@@ -18,8 +18,12 @@
 //! * **Export batches** are numbered `max + 1` under a transaction-level advisory lock, so two
 //!   exports starting together get consecutive numbers, never a gap or a double (a sequence
 //!   would leave gaps on rollback). An export also claims the store for its whole run
-//!   ([`Store::claim_writer`]): a second export waits for the first and then finds its
-//!   persons exported.
+//!   ([`Store::claim_writer`]): a second export waits for the first, however long it takes,
+//!   and then finds its persons exported.
+//! * **A station that vanishes** (power cut, network lost) has its connection closed by the
+//!   server within about a minute: every session sets TCP keepalives of 30 s idle, then 3
+//!   probes 10 s apart (`tcp_keepalives_*`, PostgreSQL manual §20.3), instead of the
+//!   system's two hours, so its claimed files are free again soon.
 //! * **Migrations** run in one transaction under an advisory lock: stations starting together
 //!   migrate once.
 //!
@@ -48,8 +52,6 @@ const LOCK_CLASS: i32 = 0x6673_6331;
 const LOCK_MIGRATE: i32 = 1;
 const LOCK_EXPORT: i32 = 2;
 const LOCK_EXPORT_NUMBER: i32 = 3;
-/// How long an export waits for another export to finish before giving up.
-const EXPORT_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 /// Rows fetched per round trip when a table is read whole ([`Store::scan_table`]).
 const SCAN_BATCH: i32 = 5000;
 
@@ -57,18 +59,35 @@ pub(super) fn db_err(e: ::postgres::Error) -> Error {
     Error::Io { path: None, source: std::io::Error::other(e) }
 }
 
-/// The URL with its password replaced by `***`: what logs and messages show.
+/// The URL with its password replaced by `***`, in the user-info part (`user:password@`, up
+/// to the last `@` before the query) and as a `password=` parameter: what logs and messages
+/// show.
 pub fn redact(url: &str) -> String {
     let Some(start) = url.find("://").map(|i| i + 3) else { return url.to_string() };
-    let rest = &url[start..];
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..end].rfind('@') {
+    let (rest, query) = match url[start..].find('?') {
+        Some(q) => (&url[start..start + q], Some(&url[start + q + 1..])),
+        None => (&url[start..], None),
+    };
+    let mut out = url[..start].to_string();
+    match rest.rfind('@') {
         Some(at) => match rest[..at].find(':') {
-            Some(colon) => format!("{}{}:***{}", &url[..start], &rest[..colon], &rest[at..]),
-            None => url.to_string(),
+            Some(colon) => out.push_str(&format!("{}:***{}", &rest[..colon], &rest[at..])),
+            None => out.push_str(rest),
         },
-        None => url.to_string(),
+        None => out.push_str(rest),
     }
+    if let Some(q) = query {
+        let parts: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k == "password" => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&parts.join("&"));
+    }
+    out
 }
 
 /// Splits the options this store handles itself off the URL: TLS wanted (sslmode require,
@@ -129,18 +148,25 @@ fn connect(url: &str) -> Result<Client> {
         config.application_name("formscan");
     }
     config.connect_timeout(std::time::Duration::from_secs(10));
+    // The client's side of the keepalives (a server gone silent): see the module docs.
+    config.keepalives(true).keepalives_idle(std::time::Duration::from_secs(30));
     let what = |e: ::postgres::Error| Error::Io {
         path: None,
         source: std::io::Error::other(format!("connecting to {}: {e}", redact(url))),
     };
-    if tls {
+    let mut client = if tls {
         config.ssl_mode(::postgres::config::SslMode::Require);
         let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(root.as_deref())?);
-        config.connect(tls).map_err(what)
+        config.connect(tls).map_err(what)?
     } else {
         config.ssl_mode(::postgres::config::SslMode::Disable);
-        config.connect(::postgres::NoTls).map_err(what)
-    }
+        config.connect(::postgres::NoTls).map_err(what)?
+    };
+    // The server's side: a dead station's session (and its file claims) ends within a minute.
+    client
+        .batch_execute("SET tcp_keepalives_idle = 30; SET tcp_keepalives_interval = 10; SET tcp_keepalives_count = 3")
+        .map_err(db_err)?;
+    Ok(client)
 }
 
 /// The PostgreSQL implementation of [`Store`]: one connection.
@@ -358,6 +384,11 @@ mod tests {
         assert_eq!(redact("postgres://station:s3cret@db.lan:5432/c2026"), "postgres://station:***@db.lan:5432/c2026");
         assert_eq!(redact("postgres://station@db.lan/c2026"), "postgres://station@db.lan/c2026");
         assert_eq!(redact("postgresql://db.lan/c?sslmode=require"), "postgresql://db.lan/c?sslmode=require");
+        assert_eq!(redact("postgres://u:pa/ss@h/d"), "postgres://u:***@h/d");
+        assert_eq!(
+            redact("postgres://u@h/d?password=s3cret&sslmode=require"),
+            "postgres://u@h/d?password=***&sslmode=require"
+        );
         let (url, tls, root) =
             split_url("postgres://u@h/d?sslmode=verify-full&sslrootcert=/etc/ca.pem&application_name=x");
         assert_eq!(

@@ -118,6 +118,9 @@ CREATE INDEX decision_log_person ON decision_log(person_id);
     r#"
 ALTER TABLE fields ADD COLUMN candidates TEXT;
 "#,
+    r#"
+ALTER TABLE files ADD COLUMN out_dir TEXT;
+"#,
 ];
 
 /// A migration as it runs: every `TEXT` column compares bytewise.

@@ -77,13 +77,8 @@ impl Store for PostgresStore {
     }
 
     fn completed_paths(&mut self, out_dir: &str) -> Result<HashSet<String>> {
-        let rows = self
-            .c()
-            .query(
-                "SELECT DISTINCT p.path FROM pages p JOIN files f ON f.hash = p.file_hash WHERE p.out_dir = $1",
-                &[&out_dir],
-            )
-            .map_err(db_err)?;
+        let sql = crate::store::sqlite::COMPLETED_PATHS.replace("?1", "$1");
+        let rows = self.c().query(&sql, &[&out_dir]).map_err(db_err)?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -93,32 +88,11 @@ impl Store for PostgresStore {
         if task != "export" || self.export_claimed {
             return Ok(());
         }
-        let started = std::time::Instant::now();
-        loop {
-            let got: bool = self
-                .c()
-                .query_one("SELECT pg_try_advisory_lock($1, $2)", &[&LOCK_CLASS, &LOCK_EXPORT])
-                .map_err(db_err)?
-                .get(0);
-            if got {
-                self.export_claimed = true;
-                return Ok(());
-            }
-            if started.elapsed() > EXPORT_WAIT {
-                return Err(Error::Io {
-                    path: None,
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::ResourceBusy,
-                        format!(
-                            "campaign store {}: another export has been running for over {} s",
-                            redact(&self.url),
-                            EXPORT_WAIT.as_secs()
-                        ),
-                    ),
-                });
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
+        // Waits as long as the other export runs (copying a large campaign's photos takes
+        // minutes); the lock goes with that export's connection, however it ends.
+        self.c().execute("SELECT pg_advisory_lock($1, $2)", &[&LOCK_CLASS, &LOCK_EXPORT]).map_err(db_err)?;
+        self.export_claimed = true;
+        Ok(())
     }
 
     fn claim_file(&mut self, file: &FileHash) -> Result<FileClaim> {
@@ -154,70 +128,22 @@ impl Store for PostgresStore {
     }
 
     fn commit(&mut self, items: &[IntakeItem]) -> Result<()> {
-        let page = self.st(
-            "INSERT INTO pages(file_hash, page_index, path, out_dir, outcome, reject_reason, run, serial, match,
-               person_id, phone)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-             ON CONFLICT (file_hash, page_index) DO NOTHING RETURNING id",
-        )?;
-        // A page's fields and findings go in one statement each (arrays unnested), so a page
-        // costs three round trips whatever its field count.
-        let fields = self.st("INSERT INTO fields(page_id, name, state, value, status, candidates)
-             SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])")?;
-        let findings = self.st("INSERT INTO findings(page_id, code, subject, message, message_zh)
-             SELECT $1::bigint, code, subject, message, message_zh
-               FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
-               WITH ORDINALITY AS f(code, subject, message, message_zh, n) ORDER BY n")?;
-        let seen = self.st("INSERT INTO file_paths(hash, path) VALUES ($1, $2) ON CONFLICT DO NOTHING")?;
-        let done = self.st("INSERT INTO files(hash, pages) VALUES ($1, $2) ON CONFLICT DO NOTHING")?;
-        let mut tx = self.c().transaction().map_err(db_err)?;
-        for item in items {
-            match item {
-                IntakeItem::Page(p) => {
-                    let (run, serial) = p.form.clone().unzip();
-                    let (file, index) = (&p.file[..], p.page_index as i64);
-                    let (outcome, matched) = (outcome_name(p.outcome), p.matched.as_str());
-                    let args: Params = vec![
-                        &file,
-                        &index,
-                        &p.path,
-                        &p.out_dir,
-                        &outcome,
-                        &p.reject_reason,
-                        &run,
-                        &serial,
-                        &matched,
-                        &p.person_key,
-                        &p.phone,
-                    ];
-                    let Some(row) = tx.query_opt(&page, &args).map_err(db_err)? else {
-                        continue; // committed before (a rerun after a kill): kept as it is
-                    };
-                    let id: i64 = row.get(0);
-                    let names: Vec<&str> = p.fields.keys().map(String::as_str).collect();
-                    let states: Vec<&str> = p.fields.values().map(|f| f.state.as_str()).collect();
-                    let values: Vec<Option<&str>> = p.fields.values().map(|f| f.value.as_deref()).collect();
-                    let statuses: Vec<Option<&str>> = p.fields.values().map(|f| f.status.as_deref()).collect();
-                    let candidates: Vec<Option<String>> =
-                        p.fields.values().map(|f| (!f.candidates.is_empty()).then(|| f.candidates.join(","))).collect();
-                    tx.execute(&fields, &[&id, &names, &states, &values, &statuses, &candidates]).map_err(db_err)?;
-                    if !p.findings.is_empty() {
-                        let code: Vec<&str> = p.findings.iter().map(|f| f.code.as_str()).collect();
-                        let subject: Vec<&str> = p.findings.iter().map(|f| f.subject.as_str()).collect();
-                        let message: Vec<&str> = p.findings.iter().map(|f| f.message.as_str()).collect();
-                        let zh: Vec<&str> = p.findings.iter().map(|f| f.message_zh.as_str()).collect();
-                        tx.execute(&findings, &[&id, &code, &subject, &message, &zh]).map_err(db_err)?;
-                    }
+        // Stations given the same files record the same (hash, path) rows: each transaction
+        // writes them in one order (sorted), so two cannot wait on each other; should the
+        // server still pick one as a deadlock victim (or fail it in a serialisation
+        // conflict), the transaction is run again, whole.
+        let mut attempt = 0;
+        loop {
+            match self.commit_once(items) {
+                Err(CommitError::Retry(_)) if attempt < 3 => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 << attempt));
                 }
-                IntakeItem::FileSeen { file, path } => {
-                    tx.execute(&seen, &[&&file[..], path]).map_err(db_err)?;
-                }
-                IntakeItem::FileDone { file, pages } => {
-                    tx.execute(&done, &[&&file[..], &(*pages as i64)]).map_err(db_err)?;
-                }
+                Err(CommitError::Retry(e)) => return Err(db_err(e)),
+                Err(CommitError::Other(e)) => return Err(e),
+                Ok(()) => return Ok(()),
             }
         }
-        tx.commit().map_err(db_err)
     }
 
     fn persons(&mut self) -> Result<Vec<PersonView>> {
@@ -621,6 +547,10 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    fn restore_abort(&mut self) -> Result<()> {
+        self.c().batch_execute("ROLLBACK").map_err(db_err)
+    }
+
     fn restore_end(&mut self) -> Result<()> {
         // Keys were copied as they were: the sequences move past them.
         let mut sql = String::new();
@@ -634,5 +564,114 @@ impl Store for PostgresStore {
         }
         sql.push_str("COMMIT;");
         self.c().batch_execute(&sql).map_err(db_err)
+    }
+}
+
+/// Why a commit failed: worth running again, or not.
+enum CommitError {
+    Retry(::postgres::Error),
+    Other(Error),
+}
+
+impl From<::postgres::Error> for CommitError {
+    fn from(e: ::postgres::Error) -> CommitError {
+        use ::postgres::error::SqlState;
+        match e.code() {
+            Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE => {
+                CommitError::Retry(e)
+            }
+            _ => CommitError::Other(db_err(e)),
+        }
+    }
+}
+
+impl From<Error> for CommitError {
+    fn from(e: Error) -> CommitError {
+        CommitError::Other(e)
+    }
+}
+
+impl PostgresStore {
+    /// One attempt of [`Store::commit`], in one transaction.
+    fn commit_once(&mut self, items: &[IntakeItem]) -> std::result::Result<(), CommitError> {
+        let page = self.st(
+            "INSERT INTO pages(file_hash, page_index, path, out_dir, outcome, reject_reason, run, serial, match,
+               person_id, phone)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+             ON CONFLICT (file_hash, page_index) DO NOTHING RETURNING id",
+        )?;
+        // A page's fields and findings go in one statement each (arrays unnested), so a page
+        // costs three round trips whatever its field count.
+        let fields = self.st("INSERT INTO fields(page_id, name, state, value, status, candidates)
+             SELECT $1::bigint, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])")?;
+        let findings = self.st("INSERT INTO findings(page_id, code, subject, message, message_zh)
+             SELECT $1::bigint, code, subject, message, message_zh
+               FROM unnest($2::text[], $3::text[], $4::text[], $5::text[])
+               WITH ORDINALITY AS f(code, subject, message, message_zh, n) ORDER BY n")?;
+        let seen = self.st("INSERT INTO file_paths(hash, path) VALUES ($1, $2) ON CONFLICT DO NOTHING")?;
+        let done = self.st("INSERT INTO files(hash, pages, out_dir) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")?;
+        // File rows first, in key order; then the pages; then the files marked done, in order.
+        let mut seen_rows: Vec<(&FileHash, &String)> = items
+            .iter()
+            .filter_map(|i| match i {
+                IntakeItem::FileSeen { file, path } => Some((file, path)),
+                _ => None,
+            })
+            .collect();
+        seen_rows.sort();
+        let mut done_rows: Vec<(&FileHash, &usize, &String)> = items
+            .iter()
+            .filter_map(|i| match i {
+                IntakeItem::FileDone { file, pages, out_dir } => Some((file, pages, out_dir)),
+                _ => None,
+            })
+            .collect();
+        done_rows.sort();
+        let mut tx = self.c().transaction()?;
+        for (file, path) in seen_rows {
+            tx.execute(&seen, &[&&file[..], path])?;
+        }
+        for item in items {
+            let IntakeItem::Page(p) = item else { continue };
+            let (run, serial) = p.form.clone().unzip();
+            let (file, index) = (&p.file[..], p.page_index as i64);
+            let (outcome, matched) = (outcome_name(p.outcome), p.matched.as_str());
+            let args: Params = vec![
+                &file,
+                &index,
+                &p.path,
+                &p.out_dir,
+                &outcome,
+                &p.reject_reason,
+                &run,
+                &serial,
+                &matched,
+                &p.person_key,
+                &p.phone,
+            ];
+            let Some(row) = tx.query_opt(&page, &args)? else {
+                continue; // committed before (a rerun after a kill): kept as it is
+            };
+            let id: i64 = row.get(0);
+            let names: Vec<&str> = p.fields.keys().map(String::as_str).collect();
+            let states: Vec<&str> = p.fields.values().map(|f| f.state.as_str()).collect();
+            let values: Vec<Option<&str>> = p.fields.values().map(|f| f.value.as_deref()).collect();
+            let statuses: Vec<Option<&str>> = p.fields.values().map(|f| f.status.as_deref()).collect();
+            let candidates: Vec<Option<String>> =
+                p.fields.values().map(|f| (!f.candidates.is_empty()).then(|| f.candidates.join(","))).collect();
+            tx.execute(&fields, &[&id, &names, &states, &values, &statuses, &candidates])?;
+            if !p.findings.is_empty() {
+                let code: Vec<&str> = p.findings.iter().map(|f| f.code.as_str()).collect();
+                let subject: Vec<&str> = p.findings.iter().map(|f| f.subject.as_str()).collect();
+                let message: Vec<&str> = p.findings.iter().map(|f| f.message.as_str()).collect();
+                let zh: Vec<&str> = p.findings.iter().map(|f| f.message_zh.as_str()).collect();
+                tx.execute(&findings, &[&id, &code, &subject, &message, &zh])?;
+            }
+        }
+        for (file, pages, out_dir) in done_rows {
+            tx.execute(&done, &[&&file[..], &(*pages as i64), out_dir])?;
+        }
+        tx.commit()?;
+        Ok(())
     }
 }

@@ -133,7 +133,16 @@ CREATE INDEX decision_log_person ON decision_log(person_id);
     r#"
 ALTER TABLE fields ADD COLUMN candidates TEXT;
 "#,
+    r#"
+ALTER TABLE files ADD COLUMN out_dir TEXT;
+"#,
 ];
+
+/// [`Store::completed_paths`] for both backends (`?1`, `$1`: the output folder). A file done
+/// before schema 6 has no `out_dir`: the folders its pages were read into keep it.
+pub(super) const COMPLETED_PATHS: &str = "SELECT fp.path FROM file_paths fp JOIN files f ON f.hash = fp.hash
+     WHERE f.out_dir = ?1
+        OR (f.out_dir IS NULL AND EXISTS (SELECT 1 FROM pages p WHERE p.file_hash = f.hash AND p.out_dir = ?1))";
 
 /// How long a writer waits for another connection's lock before failing. Default 5 s: long
 /// enough to ride out a status query during intake.
@@ -334,10 +343,7 @@ impl Store for SqliteStore {
     }
 
     fn completed_paths(&mut self, out_dir: &str) -> Result<HashSet<String>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT DISTINCT p.path FROM pages p JOIN files f ON f.hash = p.file_hash WHERE p.out_dir = ?1")
-            .map_err(db_err)?;
+        let mut st = self.conn.prepare(COMPLETED_PATHS).map_err(db_err)?;
         let rows = st.query_map([out_dir], |r| r.get::<_, String>(0)).map_err(db_err)?;
         rows.collect::<rusqlite::Result<HashSet<String>>>().map_err(db_err)
     }
@@ -393,6 +399,10 @@ impl Store for SqliteStore {
         self.conn.execute_batch("COMMIT").map_err(db_err)
     }
 
+    fn restore_abort(&mut self) -> Result<()> {
+        self.conn.execute_batch("ROLLBACK").map_err(db_err)
+    }
+
     fn commit(&mut self, items: &[IntakeItem]) -> Result<()> {
         let tx = self.conn.transaction().map_err(db_err)?;
         {
@@ -413,8 +423,9 @@ impl Store for SqliteStore {
                 .map_err(db_err)?;
             let mut seen =
                 tx.prepare_cached("INSERT OR IGNORE INTO file_paths(hash, path) VALUES (?1, ?2)").map_err(db_err)?;
-            let mut done =
-                tx.prepare_cached("INSERT OR IGNORE INTO files(hash, pages) VALUES (?1, ?2)").map_err(db_err)?;
+            let mut done = tx
+                .prepare_cached("INSERT OR IGNORE INTO files(hash, pages, out_dir) VALUES (?1, ?2, ?3)")
+                .map_err(db_err)?;
             for item in items {
                 match item {
                     IntakeItem::Page(p) => {
@@ -456,8 +467,8 @@ impl Store for SqliteStore {
                     IntakeItem::FileSeen { file, path } => {
                         seen.execute(params![&file[..], path]).map_err(db_err)?;
                     }
-                    IntakeItem::FileDone { file, pages } => {
-                        done.execute(params![&file[..], *pages as i64]).map_err(db_err)?;
+                    IntakeItem::FileDone { file, pages, out_dir } => {
+                        done.execute(params![&file[..], *pages as i64, out_dir]).map_err(db_err)?;
                     }
                 }
             }
