@@ -178,3 +178,29 @@ impl Drop for PooledStore {
         self.pool.put(store);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_a_server_and_any_other_path_a_file_as_given() {
+        assert!(matches!(StoreLocation::parse("postgres://u@h/c"), StoreLocation::Postgres(_)));
+        assert!(matches!(StoreLocation::parse("postgresql://u@h/c"), StoreLocation::Postgres(_)));
+        assert_eq!(StoreLocation::parse("campaign.db"), StoreLocation::Sqlite("campaign.db".into()));
+        assert_eq!(
+            StoreLocation::from(PathBuf::from("postgres://u:pw@h/c")).to_string(),
+            "postgres://u:***@h/c",
+            "shown without its password"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            // A file name that is not UTF-8 stays the file it names.
+            let odd = PathBuf::from(std::ffi::OsStr::from_bytes(b"camp\xffaign.db"));
+            assert_eq!(StoreLocation::from(odd.clone()), StoreLocation::Sqlite(odd));
+        }
+        assert_eq!(StoreLocation::Sqlite("a.db".into()).pool_size(8), 1);
+        assert_eq!(StoreLocation::parse("postgres://h/c").pool_size(8), 8);
+    }
+}
