@@ -110,6 +110,18 @@ pub enum Outcome {
     Cover,
 }
 
+impl Outcome {
+    /// The wire name (as serialised): `read`, `blank`, `rejected`, `cover`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Read => "read",
+            Outcome::Blank => "blank",
+            Outcome::Rejected => "rejected",
+            Outcome::Cover => "cover",
+        }
+    }
+}
+
 /// Why a page was rejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

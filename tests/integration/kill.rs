@@ -18,7 +18,7 @@ use formscan_print as print;
 use formscan_synth::{self as synth, Degrade, SynthOptions};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,23 +42,6 @@ fn spawn_child(dir: &Path) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
-}
-
-/// Every file under `root`, by path relative to it, with its bytes.
-fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.insert(p.strip_prefix(root).unwrap().to_owned(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
 }
 
 /// What the output folder says of each page: (file, page) → (outcome, serial), each page once.
@@ -121,7 +104,7 @@ fn ten_sigkills_lose_and_double_nothing() {
     assert_eq!(want_outcomes.len(), pages);
     let want_export = decide_and_export(&dir, &dir.join("export"));
     assert!(want_export.persons >= 8, "only {} persons exported: the comparison proves little", want_export.persons);
-    let want_tree = tree(&dir.join("export"));
+    let want_tree = crate::tree(&dir.join("export"));
 
     // Start-up alone: the child on a finished campaign, which must do no work.
     let start = Instant::now();
@@ -185,7 +168,7 @@ fn ten_sigkills_lose_and_double_nothing() {
     assert_eq!(csv_rows, forms + 1, "records.csv: a header and one row per form read");
     let got_export = decide_and_export(&dir, &dir.join("export"));
     assert_eq!((got_export.persons, got_export.photos), (want_export.persons, want_export.photos));
-    let got_tree = tree(&dir.join("export"));
+    let got_tree = crate::tree(&dir.join("export"));
     assert_eq!(got_tree.keys().collect::<Vec<_>>(), want_tree.keys().collect::<Vec<_>>());
     for (path, bytes) in &want_tree {
         assert!(got_tree[path] == *bytes, "export file {} differs from the uninterrupted run's", path.display());

@@ -67,6 +67,24 @@ pub fn simulate(
     synth::run(&t, &persons, &serials, &photos, &plan.run, &opts, dir).unwrap();
 }
 
+/// Every file under `root`, by path relative to it, with its bytes: two export folders compare
+/// file for file, byte for byte.
+pub fn tree(root: &std::path::Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &std::path::Path, dir: &std::path::Path, out: &mut std::collections::BTreeMap<PathBuf, Vec<u8>>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.insert(p.strip_prefix(root).unwrap().to_owned(), std::fs::read(&p).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
 /// The (file, page) of every line of `out/records.jsonl`; each line must parse and each page
 /// appear once.
 pub fn record_keys(out: &std::path::Path) -> Vec<(String, usize)> {

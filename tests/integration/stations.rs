@@ -89,23 +89,6 @@ fn outcomes(folders: &[PathBuf]) -> BTreeMap<(String, usize), String> {
     out
 }
 
-/// Every file under `root`, by relative path, with its bytes.
-fn tree(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.insert(p.strip_prefix(root).unwrap().to_owned(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
-    walk(root, root, &mut out);
-    out
-}
-
 /// A keyer: asks for work, keys it from the scans' truth, until told to stop and then finding
 /// nothing more. Records every item it holds in `held` while it holds it, failing when another
 /// keyer holds it too. Returns the values keyed.
@@ -298,7 +281,7 @@ fn four_stations_and_ten_keyers_share_one_postgres_campaign() {
     let one_export = crate::finish_and_export(&mut sqlite, &scans, &dir.join("export-one"));
     assert!(one_export.persons >= 10, "only {} persons exported: the comparison proves little", one_export.persons);
     let want_status = table(&mut sqlite);
-    let want_tree = tree(&dir.join("export-one"));
+    let want_tree = crate::tree(&dir.join("export-one"));
     for (name, store) in &mut stores {
         let out = dir.join(format!("export-{name}"));
         let got = if *name == "stations" {
@@ -328,7 +311,7 @@ fn four_stations_and_ten_keyers_share_one_postgres_campaign() {
         };
         assert_eq!(table(&mut **store), want_status, "{name}: status");
         assert_eq!((got.persons, got.photos), (one_export.persons, one_export.photos), "{name}");
-        let got_tree = tree(&out);
+        let got_tree = crate::tree(&out);
         assert_eq!(got_tree.keys().collect::<Vec<_>>(), want_tree.keys().collect::<Vec<_>>(), "{name}");
         for (path, bytes) in &want_tree {
             assert!(got_tree[path] == *bytes, "{name}: export file {} differs from one station's", path.display());

@@ -2,10 +2,10 @@
 //! items the API leases them, key the values written on the forms (the simulator's truth), and
 //! the store ends with every such field settled; snippets are served to a session only.
 
+use formscan_campaign::assess;
 use formscan_campaign::store::{SqliteStore, Store};
-use formscan_campaign::{assess, keying};
 use formscan_station::{start, StationOptions};
-use formscan_synth::{self as synth, Degrade, SynthOptions};
+use formscan_synth::{Degrade, SynthOptions};
 mod common;
 
 use common::{log_in, request};
@@ -26,13 +26,7 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
         let mut store = SqliteStore::open(&db, None).unwrap();
         store.persons().unwrap().into_iter().flat_map(|v| v.pages).map(|p| (p.id, p.path)).collect()
     };
-    let truth = |page: i64, field: &str| -> Option<String> {
-        let name = std::path::Path::new(&paths[&page]).with_extension("json");
-        let t: synth::Truth = serde_json::from_str(&std::fs::read_to_string(name).ok()?).ok()?;
-        let f = t.fields.get(field)?;
-        let v = f.text.clone().or_else(|| f.cells.as_ref().map(|c| c.concat()))?;
-        keying::check_value(field, &v).is_ok().then_some(v)
-    };
+    let truth = |page: i64, field: &str| common::truth_value(&paths[&page], field);
 
     let mut opts = StationOptions::new(db.clone());
     opts.listen = "127.0.0.1:0".parse().unwrap();

@@ -8,25 +8,16 @@
 //! Needs a PostgreSQL server (`FORMSCAN_TEST_PG`); skipped with a message without one, except
 //! under CI.
 
+use formscan_campaign::assess;
 use formscan_campaign::store::{copy, PostgresStore, SqliteStore, Store, StoreLocation};
-use formscan_campaign::{assess, keying};
 use formscan_station::{start, StationOptions};
-use formscan_synth::{self as synth, Degrade, SynthOptions};
+use formscan_synth::{Degrade, SynthOptions};
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 mod common;
 
-use common::{log_in, request};
-
-/// The value the simulator wrote in `field` of the scan at `path`, when it is a valid value.
-fn truth(path: &str, field: &str) -> Option<String> {
-    let name = std::path::Path::new(path).with_extension("json");
-    let t: synth::Truth = serde_json::from_str(&std::fs::read_to_string(name).ok()?).ok()?;
-    let f = t.fields.get(field)?;
-    let v = f.text.clone().or_else(|| f.cells.as_ref().map(|c| c.concat()))?;
-    keying::check_value(field, &v).is_ok().then_some(v)
-}
+use common::{log_in, request, truth_value as truth};
 
 /// One keyer on one station: keys what it is handed until it is handed nothing new. Returns
 /// (values keyed, second entries among them).

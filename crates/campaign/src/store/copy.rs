@@ -269,29 +269,6 @@ fn load(from: &mut dyn Store, to: &mut dyn Store) -> Result<Vec<(&'static str, T
     Ok(source)
 }
 
-/// The campaign's own invariants as SQL both backends run: (description, query counting the
-/// rows that break it).
-pub(super) const INVARIANTS: &[(&str, &str)] = &[
-    (
-        "files marked done with a page count that differs from their stored pages",
-        "SELECT count(*) FROM files f WHERE f.pages <> (SELECT count(*) FROM pages p WHERE p.file_hash = f.hash)",
-    ),
-    (
-        "exported persons whose exported page is missing or another person's",
-        "SELECT count(*) FROM exported e LEFT JOIN pages p ON p.id = e.page_id
-         WHERE p.id IS NULL OR p.person_id IS NULL OR p.person_id <> e.person_id",
-    ),
-    ("export batches not numbered 1..n", "SELECT count(*) - coalesce(max(id), 0) FROM exports"),
-    (
-        "pages matched to a form without a person",
-        "SELECT count(*) FROM pages WHERE match = 'form' AND person_id IS NULL",
-    ),
-    (
-        "keyed values of pages that are not stored",
-        "SELECT count(*) FROM keyed k LEFT JOIN pages p ON p.id = k.page_id WHERE p.id IS NULL",
-    ),
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,6 +18,7 @@
 pub mod copy;
 mod open;
 pub mod postgres;
+mod sql;
 mod sqlite;
 
 pub use copy::{TableDef, Value};

@@ -139,3 +139,13 @@ pub fn simulated_campaign(
     accounts::add_user(&mut store, "boss", Role::Supervisor, "supervisor password").unwrap();
     db
 }
+
+/// The value the simulator wrote in `field` of the scan at `scan_path` (its truth, the `.json`
+/// beside it), when that is a valid value for the field: what a keyer types.
+pub fn truth_value(scan_path: &str, field: &str) -> Option<String> {
+    let name = std::path::Path::new(scan_path).with_extension("json");
+    let t: formscan_synth::Truth = serde_json::from_str(&std::fs::read_to_string(name).ok()?).ok()?;
+    let f = t.fields.get(field)?;
+    let v = f.text.clone().or_else(|| f.cells.as_ref().map(|c| c.concat()))?;
+    formscan_campaign::keying::check_value(field, &v).is_ok().then_some(v)
+}

@@ -38,7 +38,8 @@
 mod pages;
 mod schema;
 
-use super::copy::{Kind, INVARIANTS, SCHEMA_VERSION};
+use super::copy::{Kind, SCHEMA_VERSION};
+use super::sql;
 use super::*;
 use ::postgres::types::ToSql;
 use ::postgres::{Client, Row, Statement};
@@ -243,6 +244,17 @@ impl PostgresStore {
         Ok(s)
     }
 
+    /// A read-only transaction on one snapshot (repeatable read): a whole-campaign read stays
+    /// consistent while other stations keep writing.
+    fn snapshot(&mut self) -> Result<::postgres::Transaction<'_>> {
+        self.c()
+            .build_transaction()
+            .isolation_level(::postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(db_err)
+    }
+
     fn version(&mut self) -> Result<i64> {
         let exists: Option<String> =
             self.c().query_one("SELECT to_regclass('formscan_schema')::text", &[]).map_err(db_err)?.get(0);
@@ -298,15 +310,6 @@ fn person_from_row(r: &Row, at: usize) -> Person {
 }
 
 const PERSON_COLS: &str = "p.id_number, p.name, p.sex, p.ethnicity, p.birth_date, p.school, p.grade, p.class";
-
-fn outcome_name(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Read => "read",
-        Outcome::Blank => "blank",
-        Outcome::Cover => "cover",
-        Outcome::Rejected => "rejected",
-    }
-}
 
 fn value_of(r: &Row, i: usize, kind: Kind) -> Value {
     let v = match kind {

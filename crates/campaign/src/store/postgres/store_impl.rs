@@ -77,7 +77,7 @@ impl Store for PostgresStore {
     }
 
     fn completed_paths(&mut self, out_dir: &str) -> Result<HashSet<String>> {
-        let sql = crate::store::sqlite::COMPLETED_PATHS.replace("?1", "$1");
+        let sql = sql::COMPLETED_PATHS.replace("?1", "$1");
         let rows = self.c().query(&sql, &[&out_dir]).map_err(db_err)?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
@@ -148,13 +148,7 @@ impl Store for PostgresStore {
 
     fn persons(&mut self) -> Result<Vec<PersonView>> {
         // One consistent snapshot of the whole campaign, as other stations keep writing.
-        let mut tx = self
-            .c()
-            .build_transaction()
-            .isolation_level(::postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(db_err)?;
+        let mut tx = self.snapshot()?;
         let mut out: Vec<PersonView> = Vec::new();
         let mut index: BTreeMap<i64, usize> = BTreeMap::new();
         let sql = format!(
@@ -197,18 +191,7 @@ impl Store for PostgresStore {
     }
 
     fn flagged_pages(&mut self) -> Result<Vec<FlaggedPage>> {
-        let rows = self
-            .c()
-            .query(
-                "SELECT path, page_index, CASE WHEN outcome = 'rejected' THEN reject_reason ELSE match END, run, serial
-                 FROM pages WHERE match IN ('unknown_serial', 'unknown_run') OR outcome = 'rejected'
-                 UNION ALL
-                 SELECT fp.path, 0, 'duplicate_file', NULL, NULL FROM file_paths fp
-                 WHERE fp.path NOT IN (SELECT path FROM pages p WHERE p.file_hash = fp.hash)
-                 ORDER BY 1, 2",
-                &[],
-            )
-            .map_err(db_err)?;
+        let rows = self.c().query(sql::FLAGGED_PAGES, &[]).map_err(db_err)?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -305,13 +288,7 @@ impl Store for PostgresStore {
     }
 
     fn page(&mut self, page_id: i64) -> Result<Option<(i64, PageView)>> {
-        let mut tx = self
-            .c()
-            .build_transaction()
-            .isolation_level(::postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(db_err)?;
+        let mut tx = self.snapshot()?;
         let p = load_pages(&mut tx, Some(page_id))?.remove(&page_id);
         tx.commit().map_err(db_err)?;
         Ok(p)
@@ -454,8 +431,8 @@ impl Store for PostgresStore {
         if v != SCHEMA_VERSION {
             problems.push(format!("schema version {v}, expected {SCHEMA_VERSION}"));
         }
-        for (what, sql) in INVARIANTS {
-            let n: i64 = self.c().query_one(*sql, &[]).map_err(db_err)?.get(0);
+        for (what, q) in sql::INVARIANTS {
+            let n: i64 = self.c().query_one(*q, &[]).map_err(db_err)?.get(0);
             if n != 0 {
                 problems.push(format!("{what}: {n}"));
             }
@@ -466,13 +443,7 @@ impl Store for PostgresStore {
     fn scan_table(&mut self, table: &TableDef, row: &mut dyn FnMut(Vec<Value>) -> Result<()>) -> Result<()> {
         let cols: Vec<&str> = table.columns.iter().map(|c| c.0).collect();
         let sql = format!("SELECT {} FROM {}", cols.join(", "), table.name);
-        let mut tx = self
-            .c()
-            .build_transaction()
-            .isolation_level(::postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .map_err(db_err)?;
+        let mut tx = self.snapshot()?;
         // A portal, fetched in batches: a table of millions of rows is never held whole.
         let portal = tx.bind(sql.as_str(), &[]).map_err(db_err)?;
         loop {
@@ -488,14 +459,7 @@ impl Store for PostgresStore {
     }
 
     fn restore_begin(&mut self) -> Result<()> {
-        let r = self
-            .c()
-            .query_one(
-                "SELECT (SELECT count(*) FROM persons) + (SELECT count(*) FROM runs) + (SELECT count(*) FROM pages)
-                   + (SELECT count(*) FROM file_paths) + (SELECT count(*) FROM accounts)",
-                &[],
-            )
-            .map_err(db_err)?;
+        let r = self.c().query_one(sql::CAMPAIGN_ROWS, &[]).map_err(db_err)?;
         if r.get::<_, i64>(0) != 0 {
             return Err(Error::input(format!(
                 "{} already holds a campaign: copy into an empty database",
@@ -635,7 +599,7 @@ impl PostgresStore {
             let IntakeItem::Page(p) = item else { continue };
             let (run, serial) = p.form.clone().unzip();
             let (file, index) = (&p.file[..], p.page_index as i64);
-            let (outcome, matched) = (outcome_name(p.outcome), p.matched.as_str());
+            let (outcome, matched) = (p.outcome.as_str(), p.matched.as_str());
             let args: Params = vec![
                 &file,
                 &index,

@@ -1,7 +1,8 @@
 //! The SQLite side of a campaign copy ([`crate::store::copy`]) and of `db check`.
 
 use super::{db_err, SqliteStore};
-use crate::store::copy::{Kind, TableDef, Value, INVARIANTS, SCHEMA_VERSION};
+use crate::store::copy::{Kind, TableDef, Value, SCHEMA_VERSION};
+use crate::store::sql;
 use formscan::error::{Error, Result};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 
@@ -58,15 +59,7 @@ impl SqliteStore {
     }
 
     pub(super) fn begin_restore(&mut self) -> Result<()> {
-        let n: i64 = self
-            .conn
-            .query_row(
-                "SELECT (SELECT count(*) FROM persons) + (SELECT count(*) FROM runs) + (SELECT count(*) FROM pages)
-                   + (SELECT count(*) FROM file_paths) + (SELECT count(*) FROM accounts)",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(db_err)?;
+        let n: i64 = self.conn.query_row(sql::CAMPAIGN_ROWS, [], |r| r.get(0)).map_err(db_err)?;
         if n != 0 {
             return Err(Error::input(format!(
                 "{} already holds a campaign: copy into a new file",
@@ -106,8 +99,8 @@ impl SqliteStore {
         if broken > 0 {
             problems.push(format!("rows whose foreign key points nowhere: {broken}"));
         }
-        for (what, sql) in INVARIANTS {
-            let n: i64 = self.conn.query_row(sql, [], |r| r.get(0)).map_err(db_err)?;
+        for (what, q) in sql::INVARIANTS {
+            let n: i64 = self.conn.query_row(q, [], |r| r.get(0)).map_err(db_err)?;
             if n != 0 {
                 problems.push(format!("{what}: {n}"));
             }

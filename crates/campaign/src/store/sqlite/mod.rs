@@ -24,12 +24,6 @@ use pages::{keyed_from_row, load_pages, KEYED_COLS};
 use schema::MIGRATIONS;
 use std::path::Path;
 
-/// [`Store::completed_paths`] for both backends (`?1`, `$1`: the output folder). A file done
-/// before schema 6 has no `out_dir`: the folders its pages were read into keep it.
-pub(super) const COMPLETED_PATHS: &str = "SELECT fp.path FROM file_paths fp JOIN files f ON f.hash = fp.hash
-     WHERE f.out_dir = ?1
-        OR (f.out_dir IS NULL AND EXISTS (SELECT 1 FROM pages p WHERE p.file_hash = f.hash AND p.out_dir = ?1))";
-
 /// How long a writer waits for another connection's lock before failing. Default 5 s: long
 /// enough to ride out a status query during intake.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -248,7 +242,7 @@ impl Store for SqliteStore {
     }
 
     fn completed_paths(&mut self, out_dir: &str) -> Result<HashSet<String>> {
-        let mut st = self.conn.prepare(COMPLETED_PATHS).map_err(db_err)?;
+        let mut st = self.conn.prepare(sql::COMPLETED_PATHS).map_err(db_err)?;
         let rows = st.query_map([out_dir], |r| r.get::<_, String>(0)).map_err(db_err)?;
         rows.collect::<rusqlite::Result<HashSet<String>>>().map_err(db_err)
     }
@@ -334,12 +328,7 @@ impl Store for SqliteStore {
             for item in items {
                 match item {
                     IntakeItem::Page(p) => {
-                        let outcome = match p.outcome {
-                            Outcome::Read => "read",
-                            Outcome::Blank => "blank",
-                            Outcome::Cover => "cover",
-                            Outcome::Rejected => "rejected",
-                        };
+                        let outcome = p.outcome.as_str();
                         let n = page
                             .execute(params![
                                 &p.file[..],
@@ -564,17 +553,7 @@ impl Store for SqliteStore {
     }
 
     fn flagged_pages(&mut self) -> Result<Vec<FlaggedPage>> {
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT path, page_index, CASE WHEN outcome = 'rejected' THEN reject_reason ELSE match END, run, serial
-                 FROM pages WHERE match IN ('unknown_serial', 'unknown_run') OR outcome = 'rejected'
-                 UNION ALL
-                 SELECT fp.path, 0, 'duplicate_file', NULL, NULL FROM file_paths fp
-                 WHERE fp.path NOT IN (SELECT path FROM pages p WHERE p.file_hash = fp.hash)
-                 ORDER BY 1, 2",
-            )
-            .map_err(db_err)?;
+        let mut st = self.conn.prepare(sql::FLAGGED_PAGES).map_err(db_err)?;
         let rows = st
             .query_map([], |r| {
                 let run: Option<String> = r.get(3)?;
