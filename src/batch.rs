@@ -303,8 +303,8 @@ fn one_page(
 ) -> Result<PageRecord> {
     let src = SourceRef { file: file.to_string(), page: page.index() };
     let t = Instant::now();
-    let image = match crate::decode::decode_page(page, &engine.options().decode) {
-        Ok(i) => i,
+    let scan = match worker.decode(page) {
+        Ok(s) => s,
         Err(e) => {
             let reason =
                 if matches!(e, Error::Limits { .. }) { RejectReason::Limits } else { RejectReason::UnreadableFile };
@@ -315,7 +315,8 @@ fn one_page(
         }
     };
     let decode_ms = t.elapsed().as_secs_f64() * 1000.0;
-    let (mut rec, snippets) = worker.process(image, src);
+    let (mut rec, snippets) = worker.process_scan(&scan, src);
+    worker.recycle(scan);
     rec.timing_ms.decode = decode_ms;
     rec.timing_ms.total += decode_ms;
     save_photo(engine, opts, &mut rec)?;

@@ -66,6 +66,14 @@ pub struct EngineOptions {
     /// A page whose ink covers less than this fraction of its area is blank. Default 0.0015:
     /// a form's marks and codes alone cover ~1 %, a back side with bleed-through ~0.
     pub blank_max_ink: f64,
+    /// Read baseline JPEG pages as DCT coefficients ([`crate::decode::dct`]): the
+    /// low-resolution copy from block means, full-resolution pixels only where a stage reads.
+    /// Default `false`: the coefficient decoder's pixels differ from zune-jpeg's by rounding
+    /// (at most 4 levels, 0.01 on average) and its low-resolution copy by the chroma filter,
+    /// and on the accuracy ratchet that moves a few photo and registration decisions that sit
+    /// on a knife edge (print located, printed photo told from a pasted one), some for the
+    /// worse; and it is not yet faster overall (see `formscan bench --coefficients`).
+    pub jpeg_coefficients: bool,
 }
 
 impl Default for EngineOptions {
@@ -76,6 +84,7 @@ impl Default for EngineOptions {
             decode: DecodeLimits::default(),
             photo: crate::photo::PhotoOptions::default(),
             blank_max_ink: 0.0015,
+            jpeg_coefficients: false,
         }
     }
 }
@@ -167,9 +176,11 @@ impl Engine {
         decode::open_file(path, &self.options.decode)
     }
 
-    /// Stage 1b: decodes one page and prepares it for reading.
+    /// Stage 1b: decodes one page and prepares it for reading. With
+    /// [`EngineOptions::jpeg_coefficients`] a baseline JPEG is kept as its DCT coefficients
+    /// and decoded where the stages read (see [`Scan`]).
     pub fn decode(&self, page: &PageSource) -> Result<Scan> {
-        Ok(Scan::new(decode::decode_page(page, &self.options.decode)?))
+        self.worker().decode(page)
     }
 
     /// Stage 2: registers a page against the templates; returns the template index.
@@ -244,7 +255,13 @@ impl Engine {
 
     /// A worker with its own scratch buffers; make one per thread.
     pub fn worker(&self) -> Worker<'_> {
-        Worker { engine: self, reg: RegisterScratch::default(), fields: FieldScratch::default(), buf: Vec::new() }
+        Worker {
+            engine: self,
+            reg: RegisterScratch::default(),
+            fields: FieldScratch::default(),
+            buf: Vec::new(),
+            dct: None,
+        }
     }
 
     /// The applicant's age on the reference date, from the person the form was printed for
@@ -269,6 +286,9 @@ pub struct Worker<'e> {
     reg: RegisterScratch,
     fields: FieldScratch,
     buf: Vec<u8>,
+    /// The coefficient buffers of JPEG pages, back from the last page (tens of MB for a
+    /// 300 dpi page: allocated once per worker, not per page).
+    dct: Option<Box<crate::decode::dct::DctPage>>,
 }
 
 impl Worker<'_> {
@@ -283,19 +303,33 @@ impl Worker<'_> {
 /// The warning on a black-and-white page: no red drop-out, no photo colour.
 pub const BILEVEL_SCAN: &str = "bilevel_scan";
 
-/// Whether a page is black and white only (a CCITT G4 or 1-bit scan), from a sparse sample:
-/// every 97th pixel of a grey image, so 90,000 of an A4 page at 300 dpi, is 0 or 255. A grey
-/// scan has in-between values within the first few samples.
-fn is_bilevel(image: &DynamicImage) -> bool {
-    let DynamicImage::ImageLuma8(g) = image else { return false };
-    g.as_raw().iter().step_by(97).all(|&v| v == 0 || v == 255)
-}
-
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
 }
 
 impl<'e> Worker<'e> {
+    /// Stage 1b ([`Engine::decode`]), reusing this worker's buffers for JPEG pages.
+    pub fn decode(&mut self, page: &PageSource) -> Result<Scan> {
+        if !self.engine.options.jpeg_coefficients {
+            return Ok(Scan::new(decode::decode_page(page, &self.engine.options.decode)?));
+        }
+        let dct = self.dct.take().unwrap_or_default();
+        match decode::read_dct(page, &self.engine.options.decode, dct) {
+            Ok(dct) => Ok(Scan::from_dct(dct)),
+            Err(dct) => {
+                self.dct = Some(dct);
+                Ok(Scan::new(decode::decode_page(page, &self.engine.options.decode)?))
+            }
+        }
+    }
+
+    /// Takes a finished page's buffers back for the next page.
+    pub fn recycle(&mut self, scan: Scan) {
+        if let Some(dct) = scan.into_dct() {
+            self.dct = Some(dct);
+        }
+    }
+
     /// Stage 2 ([`Engine::register`]).
     pub fn register(&mut self, scan: &Scan) -> std::result::Result<(usize, Registration), RegisterFailure> {
         let mut worst = RegisterFailure::NotAForm { marks: 0 };
@@ -395,7 +429,10 @@ impl<'e> Worker<'e> {
             has_content,
             age,
         };
-        let mut photo = crate::photo::read_photo(scan.image(), template, &ctx, &self.engine.options.photo)?;
+        let opts = &self.engine.options.photo;
+        let area = crate::photo::photo_area(template, opts)?;
+        let mut photo = scan
+            .with_area(&reg.to_scan, area, 2.0, |pixels| crate::photo::read_photo_in(pixels, template, &ctx, opts))?;
         if cover_marks(template, readings, &mut photo, printed) {
             // The confirmation changed with the covered boxes: decide the requirement again.
             photo.apply_age(age, printed);
@@ -408,8 +445,18 @@ impl<'e> Worker<'e> {
     /// whoever writes the files).
     pub fn process(&mut self, image: DynamicImage, source: SourceRef) -> (PageRecord, Vec<fields::Snippet>) {
         let t0 = Instant::now();
-        let bilevel = is_bilevel(&image);
         let scan = Scan::new(image);
+        let mut out = self.process_scan(&scan, source);
+        out.0.timing_ms.register += ms(t0) - out.0.timing_ms.total;
+        out.0.timing_ms.total = ms(t0);
+        out
+    }
+
+    /// Every stage after decoding ([`Worker::process`]) on a prepared page (from
+    /// [`Worker::decode`]; give it back with [`Worker::recycle`] after).
+    pub fn process_scan(&mut self, scan: &Scan, source: SourceRef) -> (PageRecord, Vec<fields::Snippet>) {
+        let t0 = Instant::now();
+        let bilevel = scan.is_bilevel();
         let mut rec = PageRecord::rejected(source, RejectReason::NotAForm, "");
         if bilevel {
             rec.warnings.push(BILEVEL_SCAN.to_string());
@@ -427,7 +474,7 @@ impl<'e> Worker<'e> {
             return done(rec, times, Vec::new());
         }
         // Stage 2.
-        let (ti, mut reg) = match self.register(&scan) {
+        let (ti, mut reg) = match self.register(scan) {
             Ok(x) => x,
             Err(failure) => {
                 let (reason, detail) = match failure {
@@ -447,7 +494,7 @@ impl<'e> Worker<'e> {
         // Stage 3.
         let t1 = Instant::now();
         let templates = &self.engine.templates;
-        let id = self.identify(&scan, &mut reg, &templates[ti]);
+        let id = self.identify(scan, &mut reg, &templates[ti]);
         times.identify = ms(t1);
         rec.registration = Some(reg.summary());
         let ident = match id {
@@ -476,7 +523,7 @@ impl<'e> Worker<'e> {
         rec.barcodes = ident.barcodes;
         let form = ident.payload;
         // Stage 4.
-        let (tj, reg) = match self.form_template(&scan, &form, ti, reg) {
+        let (tj, reg) = match self.form_template(scan, &form, ti, reg) {
             Ok(x) => x,
             Err(rejection) => {
                 rec.reject = Some(rejection);
@@ -487,13 +534,13 @@ impl<'e> Worker<'e> {
         let template = &templates[tj];
         // Stage 5.
         let t2 = Instant::now();
-        let mut readings = self.read_fields(&scan, &reg, template);
+        let mut readings = self.read_fields(scan, &reg, template);
         times.fields = ms(t2);
         times.digits = readings.digits_ms;
         times.names = readings.names_ms;
         // Stages 6 and 7.
         let t3 = Instant::now();
-        rec.photo = self.read_photo(&scan, &reg, template, &mut readings, &form);
+        rec.photo = self.read_photo(scan, &reg, template, &mut readings, &form);
         // The printed name is evidence for the names written beside it (fields::names); the
         // groups may also have changed under a pasted photo.
         self.engine.settle_names(template, &mut readings, &form);

@@ -35,6 +35,11 @@ impl<'a> Sampler<'a> {
         Sampler { raw, ch, w: img.width() as i64, h: img.height() as i64 }
     }
 
+    /// The pixel buffer and its bytes per pixel.
+    pub fn raw(&self) -> (&[u8], usize) {
+        (&self.raw, self.ch)
+    }
+
     /// Whether the image is grey (one byte a pixel): no colour to tell drop-out red by.
     pub fn is_grey(&self) -> bool {
         self.ch == 1

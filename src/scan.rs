@@ -12,17 +12,34 @@
 //! then "darker than 55 % of the local paper", a threshold that holds from bright to dim
 //! corners without per-page tuning.
 
+use crate::decode::dct::DctPage;
 use crate::geometry::{Homography, Point, Rect};
 use crate::sample::Sampler;
 use image::DynamicImage;
+use std::sync::{Mutex, PoisonError};
 
 /// Ink threshold as a fraction of the local paper level: pen strokes scan at 10–35 % of paper,
 /// bleed-through and the drop-out red at 75 % or more.
 pub const INK_FRACTION: f32 = 0.55;
 
+/// Where a page's full-resolution pixels come from.
+enum Pixels {
+    /// Decoded whole (PNG, TIFF, PDF, and JPEGs the coefficient decoder leaves alone).
+    Image(DynamicImage),
+    /// A JPEG kept as coefficients ([`crate::decode::dct`]): pixels are decoded where a stage
+    /// first reads, so every read goes through [`Scan::with_pixels`]. The lock makes the
+    /// decode-on-read safe behind `&Scan`; one worker reads a page, so it is never contended.
+    Dct(Mutex<Box<DctPage>>),
+}
+
 /// A decoded page ready for registration and reading.
+///
+/// With [`crate::EngineOptions::jpeg_coefficients`] a JPEG page is held as its DCT
+/// coefficients: the low-resolution copy comes from the coefficients, and full-resolution
+/// pixels are decoded where a stage reads them (the field boxes, the page codes, the photo
+/// box), the rest of the page never.
 pub struct Scan {
-    image: DynamicImage,
+    pixels: Pixels,
     width: u32,
     height: u32,
     /// Low-resolution ink channel.
@@ -50,15 +67,52 @@ impl Scan {
             other => DynamicImage::ImageRgb8(other.to_rgb8()),
         };
         let (width, height) = (image.width(), image.height());
-        // Aim for ~3 px/mm (75 dpi) assuming the scan spans roughly an A4 height: enough to
-        // measure a 6 mm mark's centre to a tenth of a millimetre, 16× fewer pixels than 300 dpi.
-        let px_per_mm = (width.max(height) as f64 / 297.0).max(0.1);
-        let factor = ((px_per_mm / 3.0).round() as usize).clamp(1, 16);
+        let factor = low_factor(width, height);
         let (low_w, low_h) = ((width as usize / factor).max(1), (height as usize / factor).max(1));
         let mut low = vec![255u8; low_w * low_h];
-        downsample(&image, factor, low_w, low_h, &mut low);
+        let (raw, ch) = match &image {
+            DynamicImage::ImageRgb8(im) => (im.as_raw().as_slice(), 3),
+            DynamicImage::ImageLuma8(im) => (im.as_raw().as_slice(), 1),
+            _ => unreachable!("converted above"),
+        };
+        downsample(raw, ch, width as usize, factor, low_w, low_h, &mut low);
+        Scan::prepared(Pixels::Image(image), width, height, low, factor)
+    }
+
+    /// Prepares a JPEG page held as coefficients: the low-resolution copy straight from
+    /// them where the factor is a DCT scale (2, 4 or 8), else from a full decode.
+    pub(crate) fn from_dct(mut page: Box<DctPage>) -> Scan {
+        let (width, height) = (page.width(), page.height());
+        let factor = low_factor(width, height);
+        let (low_w, low_h) = ((width as usize / factor).max(1), (height as usize / factor).max(1));
+        let mut low = Vec::new();
+        if !page.low_res(factor, &mut low) {
+            page.ensure_all();
+            low.resize(low_w * low_h, 255);
+            downsample(page.pixels(), page.channels(), width as usize, factor, low_w, low_h, &mut low);
+        }
+        Scan::prepared(Pixels::Dct(Mutex::new(page)), width, height, low, factor)
+    }
+
+    /// Gives back a coefficient page's buffers, for the next page.
+    pub(crate) fn into_dct(self) -> Option<Box<DctPage>> {
+        match self.pixels {
+            Pixels::Dct(m) => Some(m.into_inner().unwrap_or_else(PoisonError::into_inner)),
+            Pixels::Image(_) => None,
+        }
+    }
+
+    /// Whether the page is an 8-bit grey image of black and white only (a bilevel scan
+    /// converted); a JPEG page never is.
+    pub fn is_bilevel(&self) -> bool {
+        let Pixels::Image(DynamicImage::ImageLuma8(g)) = &self.pixels else { return false };
+        g.as_raw().iter().step_by(97).all(|&v| v == 0 || v == 255)
+    }
+
+    fn prepared(pixels: Pixels, width: u32, height: u32, low: Vec<u8>, factor: usize) -> Scan {
+        let (low_w, low_h) = ((width as usize / factor).max(1), (height as usize / factor).max(1));
         let mut s = Scan {
-            image,
+            pixels,
             width,
             height,
             low,
@@ -82,9 +136,48 @@ impl Scan {
         s
     }
 
-    /// The decoded pixels.
-    pub fn image(&self) -> &DynamicImage {
-        &self.image
+    /// Runs `f` on the full-resolution pixels, decoded at least over `x0..x1` × `y0..y1`
+    /// (pixels, clipped to the page). Reading outside that box is reading another page's
+    /// leftovers on a coefficient page: ask for what is read.
+    pub(crate) fn with_pixels<R>(&self, x0: i64, y0: i64, x1: i64, y1: i64, f: impl FnOnce(&Sampler<'_>) -> R) -> R {
+        match &self.pixels {
+            Pixels::Image(DynamicImage::ImageRgb8(im)) => {
+                f(&Sampler::borrowed(im.as_raw(), 3, self.width, self.height))
+            }
+            Pixels::Image(DynamicImage::ImageLuma8(im)) => {
+                f(&Sampler::borrowed(im.as_raw(), 1, self.width, self.height))
+            }
+            Pixels::Image(other) => f(&Sampler::new(other)),
+            Pixels::Dct(m) => {
+                let mut page = m.lock().unwrap_or_else(PoisonError::into_inner);
+                page.ensure(x0, y0, x1, y1);
+                f(&Sampler::borrowed(page.pixels(), page.channels(), self.width, self.height))
+            }
+        }
+    }
+
+    /// [`Scan::with_pixels`] over what `to_scan` maps template rectangle `rect` (mm) to, with
+    /// `margin_px` more on every side (bilinear reads take a pixel past their point).
+    pub(crate) fn with_area<R>(
+        &self,
+        to_scan: &Homography,
+        rect: Rect,
+        margin_px: f64,
+        f: impl FnOnce(&Sampler<'_>) -> R,
+    ) -> R {
+        let (x0, y0, x1, y1) = self.bounds(to_scan, rect, margin_px);
+        self.with_pixels(x0, y0, x1, y1, f)
+    }
+
+    /// The pixel box that `to_scan` maps template rectangle `rect` into, grown by `margin_px`.
+    fn bounds(&self, to_scan: &Homography, rect: Rect, margin_px: f64) -> (i64, i64, i64, i64) {
+        // A homography maps the rectangle to a convex quadrilateral (away from its vanishing
+        // line, far off any page): the corners' bounding box holds it.
+        let pts = rect.corners().map(|c| to_scan.apply(c));
+        let lo = |v: fn(&Point) -> f64| pts.iter().map(v).fold(f64::INFINITY, f64::min) - margin_px;
+        let hi = |v: fn(&Point) -> f64| pts.iter().map(v).fold(f64::NEG_INFINITY, f64::max) + margin_px;
+        let clamp = |v: f64| v.clamp(-1.0, 1e9) as i64;
+        (clamp(lo(|p| p.x).floor()), clamp(lo(|p| p.y).floor()), clamp(hi(|p| p.x).ceil()), clamp(hi(|p| p.y).ceil()))
     }
 
     /// Full-resolution width.
@@ -167,69 +260,102 @@ impl Scan {
         self.low_ink.iter().filter(|&&b| b).count() as f64 / (self.low_w * self.low_h) as f64
     }
 
-    /// The raw pixel buffer and its channel count (1 or 3).
-    /// The full-resolution pixels, for the samplers of [`crate::sample`].
-    #[inline]
-    pub(crate) fn sampler(&self) -> Sampler<'_> {
-        match &self.image {
-            DynamicImage::ImageRgb8(im) => Sampler::borrowed(im.as_raw(), 3, self.width, self.height),
-            DynamicImage::ImageLuma8(im) => Sampler::borrowed(im.as_raw(), 1, self.width, self.height),
-            other => Sampler::new(other),
-        }
-    }
-
     /// Ink-channel value at full-resolution `(x, y)`, bilinear; outside the page reads as paper.
-    #[inline]
     pub fn ink_at(&self, x: f64, y: f64) -> f32 {
-        self.sampler().ink_at(x, y)
+        let (x0, y0) = (x.floor() as i64, y.floor() as i64);
+        self.with_pixels(x0 - 1, y0 - 1, x0 + 2, y0 + 2, |s| s.ink_at(x, y))
     }
 
     /// RGB at full-resolution `(x, y)`, nearest pixel; outside reads as white.
-    #[inline]
     pub fn rgb_at(&self, x: f64, y: f64) -> [u8; 3] {
-        self.sampler().rgb_nearest(x, y)
+        let (x0, y0) = (x.floor() as i64, y.floor() as i64);
+        self.with_pixels(x0, y0, x0 + 1, y0 + 1, |s| s.rgb_nearest(x, y))
     }
 
     /// Resamples template rectangle `rect` (mm) at `px_per_mm` through `h` (template → scan)
     /// into `out` (ink channel, row-major); returns the patch size.
     pub fn sample_ink(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
-        let (w, hh) = ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
-        let pixels = self.sampler();
-        out.clear();
-        out.resize(w * hh, 255);
-        let step = 1.0 / px_per_mm;
-        let x0 = rect.x + 0.5 * step;
-        let x_last = x0 + (w - 1) as f64 * step;
-        for (v, row) in out.chunks_exact_mut(w).enumerate() {
-            let y = rect.y + (v as f64 + 0.5) * step;
-            // Across one row of a field box (millimetres) a scan's homography is affine to far
-            // below a hundredth of a pixel: its denominator changes by ~1e-4 relative over the
-            // row, and the deviation from the chord goes with the square of that. So the row is
-            // walked on the straight line between its two exactly mapped ends, in fixed point,
-            // which is about 2.4 times as fast as a division per sample.
-            let (a, b) = (h.apply(Point::new(x0, y)), h.apply(Point::new(x_last, y)));
-            if !pixels.ink_row_fixed(a, b, row) {
-                for (o, (x, y)) in row.iter_mut().zip(h.row_points(x0, y, step)) {
-                    *o = pixels.ink_at(x, y) as u8;
-                }
-            }
-        }
-        (w, hh)
+        self.with_area(h, rect, 2.0, |pixels| sample_ink_with(pixels, h, rect, px_per_mm, out))
     }
 
     /// Like [`Scan::sample_ink`] but in colour (3 bytes per pixel, nearest neighbour).
     pub fn sample_rgb(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
+        self.with_area(h, rect, 2.0, |pixels| {
+            let (w, hh) =
+                ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
+            out.clear();
+            out.reserve(w * hh * 3);
+            for v in 0..hh {
+                let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
+                for u in 0..w {
+                    let q = h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty));
+                    out.extend_from_slice(&pixels.rgb_nearest(q.x, q.y));
+                }
+            }
+            (w, hh)
+        })
+    }
+
+    /// Like [`Scan::sample_rgb`], for coarse sampling (`px_per_mm` at most the
+    /// low-resolution copy's, ~3 px/mm): each sample is the mean colour of the low-resolution
+    /// cell (`factor`×`factor` pixels) that holds its point, the box filter that sampling so
+    /// far below the scan's resolution wants. On a JPEG page the means come from the DCT
+    /// coefficients, so a large area (the ID-copy box is a quarter of the page) costs no
+    /// decoding.
+    pub fn sample_rgb_cells(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
         let (w, hh) = ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
-        let pixels = self.sampler();
+        let f = self.factor;
+        let (lw, lh) = (self.width as usize / f, self.height as usize / f);
         out.clear();
         out.reserve(w * hh * 3);
-        for v in 0..hh {
-            let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
-            for u in 0..w {
-                let q = h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty));
-                out.extend_from_slice(&pixels.rgb_nearest(q.x, q.y));
+        let mut sample = |cell: &dyn Fn(usize, usize) -> [u8; 3]| {
+            for v in 0..hh {
+                let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
+                for u in 0..w {
+                    let q = h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty));
+                    let (cx, cy) = ((q.x / f as f64).floor(), (q.y / f as f64).floor());
+                    if cx < 0.0 || cy < 0.0 || cx >= lw as f64 || cy >= lh as f64 {
+                        out.extend_from_slice(&[255; 3]);
+                    } else {
+                        out.extend_from_slice(&cell(cx as usize, cy as usize));
+                    }
+                }
+            }
+        };
+        if let Pixels::Dct(m) = &self.pixels {
+            let mut page = m.lock().unwrap_or_else(PoisonError::into_inner);
+            if page.cells_at(f) {
+                let (x0, y0, x1, y1) = self.bounds(h, rect, f as f64);
+                page.ensure_cells(f, x0, y0, x1, y1);
+                let (cells, ch) = (page.cells(), page.channels());
+                sample(&|x, y| {
+                    let i = (y * lw + x) * ch;
+                    if ch == 3 {
+                        [cells[i], cells[i + 1], cells[i + 2]]
+                    } else {
+                        [cells[i]; 3]
+                    }
+                });
+                return (w, hh);
             }
         }
+        self.with_area(h, rect, f as f64, |pixels| {
+            let (raw, ch) = pixels.raw();
+            let stride = self.width as usize * ch;
+            let half = (f * f / 2) as u32;
+            sample(&|x, y| {
+                let mut sum = [0u32; 3];
+                for row in y * f..(y + 1) * f {
+                    for col in x * f..(x + 1) * f {
+                        let i = row * stride + col * ch;
+                        for (c, s) in sum.iter_mut().enumerate() {
+                            *s += u32::from(raw[i + if ch == 3 { c } else { 0 }]);
+                        }
+                    }
+                }
+                sum.map(|s| ((s + half) / (f * f) as u32) as u8)
+            });
+        });
         (w, hh)
     }
 
@@ -241,30 +367,97 @@ impl Scan {
             return (0, 0);
         }
         let w = self.width as usize;
-        for y in y0..y1 {
-            let row = y as usize * w;
-            match &self.image {
-                DynamicImage::ImageRgb8(im) => {
-                    let raw = im.as_raw();
+        self.with_pixels(x0.into(), y0.into(), x1.into(), y1.into(), |pixels| {
+            let (raw, ch) = pixels.raw();
+            for y in y0..y1 {
+                let row = y as usize * w;
+                if ch == 3 {
                     out.extend((x0..x1).map(|x| raw[(row + x as usize) * 3]));
+                } else {
+                    out.extend_from_slice(&raw[row + x0 as usize..row + x1 as usize]);
                 }
-                DynamicImage::ImageLuma8(im) => {
-                    out.extend_from_slice(&im.as_raw()[row + x0 as usize..row + x1 as usize])
-                }
-                _ => {}
             }
-        }
+        });
         (x1 - x0, y1 - y0)
     }
 }
 
-/// Box-filter downsampling of the ink channel by `factor`.
-fn downsample(image: &DynamicImage, factor: usize, lw: usize, lh: usize, out: &mut [u8]) {
-    let (stride, channels, raw): (usize, usize, &[u8]) = match image {
-        DynamicImage::ImageRgb8(im) => (im.width() as usize * 3, 3, im.as_raw()),
-        DynamicImage::ImageLuma8(im) => (im.width() as usize, 1, im.as_raw()),
-        _ => return,
-    };
+/// [`Scan::sample_ink`] on pixels decoded over the area.
+fn sample_ink_with(
+    pixels: &Sampler<'_>,
+    h: &Homography,
+    rect: Rect,
+    px_per_mm: f64,
+    out: &mut Vec<u8>,
+) -> (usize, usize) {
+    let (w, hh) = ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
+    out.clear();
+    out.resize(w * hh, 255);
+    let step = 1.0 / px_per_mm;
+    let x0 = rect.x + 0.5 * step;
+    let x_last = x0 + (w - 1) as f64 * step;
+    for (v, row) in out.chunks_exact_mut(w).enumerate() {
+        let y = rect.y + (v as f64 + 0.5) * step;
+        // Across one row of a field box (millimetres) a scan's homography is affine to far
+        // below a hundredth of a pixel: its denominator changes by ~1e-4 relative over the
+        // row, and the deviation from the chord goes with the square of that. So the row is
+        // walked on the straight line between its two exactly mapped ends, in fixed point,
+        // which is about 2.4 times as fast as a division per sample.
+        let (a, b) = (h.apply(Point::new(x0, y)), h.apply(Point::new(x_last, y)));
+        if !pixels.ink_row_fixed(a, b, row) {
+            for (o, (x, y)) in row.iter_mut().zip(h.row_points(x0, y, step)) {
+                *o = pixels.ink_at(x, y) as u8;
+            }
+        }
+    }
+    (w, hh)
+}
+
+/// Low-resolution factor: ~3 px/mm (75 dpi), assuming the scan spans roughly an A4 height:
+/// enough to measure a 6 mm mark's centre to a tenth of a millimetre, 16× fewer pixels than
+/// 300 dpi (where it is 4, a DCT scale).
+fn low_factor(width: u32, height: u32) -> usize {
+    let px_per_mm = (width.max(height) as f64 / 297.0).max(0.1);
+    ((px_per_mm / 3.0).round() as usize).clamp(1, 16)
+}
+
+/// Box-filter downsampling of the ink channel (the first of `channels`) by `factor`.
+fn downsample(raw: &[u8], channels: usize, width: usize, factor: usize, lw: usize, lh: usize, out: &mut [u8]) {
+    match (channels, factor) {
+        (3, 4) => downsample_by::<3, 4>(raw, width, lw, lh, out),
+        (1, 4) => downsample_by::<1, 4>(raw, width, lw, lh, out),
+        (3, 2) => downsample_by::<3, 2>(raw, width, lw, lh, out),
+        (1, 2) => downsample_by::<1, 2>(raw, width, lw, lh, out),
+        _ => downsample_any(raw, channels, width, factor, lw, lh, out),
+    }
+}
+
+/// [`downsample`] with the channel count and factor known to the compiler (the usual 300
+/// and 150 dpi cases): fixed-size chunks, no bounds checks inside a row, about 4× faster.
+fn downsample_by<const CH: usize, const F: usize>(raw: &[u8], width: usize, lw: usize, lh: usize, out: &mut [u8]) {
+    let stride = width * CH;
+    let mut acc = vec![0u32; lw];
+    let area = (F * F) as u32;
+    for ly in 0..lh {
+        acc.fill(0);
+        for y in ly * F..(ly + 1) * F {
+            let row = &raw[y * stride..y * stride + lw * F * CH];
+            for (a, cell) in acc.iter_mut().zip(row.chunks_exact(F * CH)) {
+                let mut s = 0u32;
+                for k in 0..F {
+                    s += u32::from(cell[k * CH]);
+                }
+                *a += s;
+            }
+        }
+        for (o, a) in out[ly * lw..(ly + 1) * lw].iter_mut().zip(&acc) {
+            *o = (a / area) as u8;
+        }
+    }
+}
+
+fn downsample_any(raw: &[u8], channels: usize, width: usize, factor: usize, lw: usize, lh: usize, out: &mut [u8]) {
+    let stride = width * channels;
     let mut acc = vec![0u32; lw];
     let area = (factor * factor) as u32;
     for ly in 0..lh {
@@ -290,6 +483,22 @@ fn downsample(image: &DynamicImage, factor: usize, lw: usize, lh: usize, out: &m
 mod tests {
     use super::*;
     use image::{GrayImage, Luma};
+
+    /// The specialised box filters give the generic one's bytes.
+    #[test]
+    fn specialised_downsampling_equals_the_generic_one() {
+        let (w, h) = (203usize, 157usize);
+        for ch in [1usize, 3] {
+            let raw: Vec<u8> = (0..w * h * ch).map(|i| ((i * 7919) % 251) as u8).collect();
+            for factor in [2usize, 4] {
+                let (lw, lh) = (w / factor, h / factor);
+                let (mut fast, mut slow) = (vec![0u8; lw * lh], vec![0u8; lw * lh]);
+                downsample(&raw, ch, w, factor, lw, lh, &mut fast);
+                downsample_any(&raw, ch, w, factor, lw, lh, &mut slow);
+                assert_eq!(fast, slow, "{ch} channels, factor {factor}");
+            }
+        }
+    }
 
     #[test]
     fn blank_page_has_no_ink_and_a_bright_paper_level() {

@@ -234,6 +234,10 @@ pub(crate) enum Command {
         /// name reader costs.
         #[arg(long)]
         no_names: bool,
+        /// Read baseline JPEGs as DCT coefficients, decoding full-resolution pixels only where
+        /// the reader looks (experimental: `EngineOptions::jpeg_coefficients`).
+        #[arg(long)]
+        coefficients: bool,
     },
     /// Score a processed synth folder against its ground truth.
     Eval {

@@ -97,9 +97,9 @@ fn run() -> Result<i32> {
             print_summary(&s);
             s.rejected == 0
         }
-        Command::Bench { dir, jobs, no_names } => {
+        Command::Bench { dir, jobs, no_names, coefficients } => {
             set_jobs(jobs);
-            cmd_bench(&dir, no_names)?;
+            cmd_bench(&dir, no_names, coefficients)?;
             true
         }
         Command::Eval { out, pool } => cmd_eval(&out, &pool)?.errors.is_empty(),

@@ -15,6 +15,7 @@
 //! Decoders are third-party code fed with hostile bytes, so both steps also turn a panic into an
 //! [`Error::Input`] rather than letting it stop a batch.
 
+pub(crate) mod dct;
 mod jpeg_scan;
 mod pdf;
 
@@ -276,6 +277,24 @@ pub fn open_bytes(bytes: Vec<u8>, limits: &DecodeLimits) -> Result<Vec<PageSourc
     })?;
     let pages = kinds.into_iter().enumerate();
     Ok(pages.map(|(index, kind)| PageSource { index, path: None, kind }).collect())
+}
+
+/// Reads a JPEG page into `dct`, the coefficient form the engine reads JPEGs in
+/// ([`dct`](self::dct)). `Err` gives the buffers back when the page is not a JPEG or not one
+/// the coefficient decoder takes (progressive, CMYK, truncated, damaged…): decode it with
+/// [`decode_page`], whose checks and messages then apply.
+pub(crate) fn read_dct(
+    page: &PageSource,
+    limits: &DecodeLimits,
+    mut dct: Box<dct::DctPage>,
+) -> std::result::Result<Box<dct::DctPage>, Box<dct::DctPage>> {
+    let PageKind::Jpeg(data) = &page.kind else { return Err(dct) };
+    // The decoder is ours and meant never to panic, but it reads hostile bytes: a panic is
+    // one more reason to take the ordinary path.
+    match catch_unwind(AssertUnwindSafe(|| dct.read(data, limits.max_pixels).is_ok())) {
+        Ok(true) => Ok(dct),
+        _ => Err(Box::default()),
+    }
 }
 
 /// Decodes one page to 8-bit pixels: always [`DynamicImage::ImageLuma8`] or

@@ -194,7 +194,13 @@ fn content_fraction(
 ) -> f64 {
     let area = rect.inflate(test.ring_mm);
     let buf = &mut scratch.patch;
-    let (w, h) = scan.sample_rgb(&reg.to_scan, area, ppm, buf);
+    // At the low-resolution copy's ~3 px/mm or coarser, cell means: a full-resolution decode
+    // of the ID-copy box would be a quarter of the page.
+    let (w, h) = if ppm <= 3.5 {
+        scan.sample_rgb_cells(&reg.to_scan, area, ppm, buf)
+    } else {
+        scan.sample_rgb(&reg.to_scan, area, ppm, buf)
+    };
     if w < 3 || h < 3 {
         return 0.0;
     }

@@ -126,16 +126,9 @@ pub(crate) struct Patch {
 impl Patch {
     /// Resamples `area` (template mm) of `image` through `to_scan` at `ppm` px/mm, reading the
     /// pixels of `zones` that are drop-out ink as paper (see [`DropoutZones`]).
-    pub fn sample(
-        image: &image::DynamicImage,
-        to_scan: &Homography,
-        area: Rect,
-        ppm: f64,
-        zones: &DropoutZones,
-    ) -> Patch {
+    pub fn sample(s: &Sampler<'_>, to_scan: &Homography, area: Rect, ppm: f64, zones: &DropoutZones) -> Patch {
         let (w, h) = ((area.w * ppm).round().max(1.0) as usize, (area.h * ppm).round().max(1.0) as usize);
         let mut red = vec![255u8; w * h];
-        let s = Sampler::new(image);
         // Patch pixel (i, j) → template mm (its centre) → scan.
         let to_px = to_scan.compose(&Homography::scale_translate(1.0 / ppm, area.x + 0.5 / ppm, area.y + 0.5 / ppm));
         let mut hist = [[0u32; 256]; 3];
@@ -628,8 +621,9 @@ mod tests {
         });
         let img = image::DynamicImage::ImageRgb8(img);
         let h = Homography::scale_translate(ppm, 0.0, 0.0);
-        let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 8.0, &DropoutZones::default()), &[], bx)
-            .expect("print found");
+        let loc =
+            locate(&Patch::sample(&Sampler::new(&img), &h, bx.inflate(4.0), 8.0, &DropoutZones::default()), &[], bx)
+                .expect("print found");
         let top = (loc.quad[0].y + loc.quad[1].y) / 2.0;
         assert!((top - (centre.y - hv)).abs() < 0.3, "top at {top}, print top at {}: {loc:?}", centre.y - hv);
     }
@@ -640,7 +634,7 @@ mod tests {
         let centre = Point::new(34.0, 35.0);
         let img = page_with_print(3.0, centre, (25.0, 35.0), true);
         let h = Homography::scale_translate(10.0, 0.0, 0.0);
-        let patch = Patch::sample(&img, &h, bx.inflate(4.0), 10.0, &DropoutZones::default());
+        let patch = Patch::sample(&Sampler::new(&img), &h, bx.inflate(4.0), 10.0, &DropoutZones::default());
         let loc = locate(&patch, &[], bx).expect("print found");
         assert!((loc.angle_deg - 3.0).abs() < 0.3, "angle {}", loc.angle_deg);
         let (s, c) = (3f64.to_radians().sin(), 3f64.to_radians().cos());
@@ -671,8 +665,9 @@ mod tests {
         }
         let img = image::DynamicImage::ImageRgb8(img);
         let h = Homography::scale_translate(10.0, 0.0, 0.0);
-        let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 8.0, &DropoutZones::default()), &[], bx)
-            .expect("print found");
+        let loc =
+            locate(&Patch::sample(&Sampler::new(&img), &h, bx.inflate(4.0), 8.0, &DropoutZones::default()), &[], bx)
+                .expect("print found");
         let (s, c) = (0.8f64.to_radians().sin(), 0.8f64.to_radians().cos());
         let want = [(-12.3, -15.15), (12.3, -15.15), (12.3, 15.15), (-12.3, 15.15)]
             .map(|(u, v)| Point::new(centre.x + u * c - v * s, centre.y + u * s + v * c));
@@ -687,8 +682,9 @@ mod tests {
         let bx = Rect::new(20.0, 20.0, 26.0, 32.0);
         let h = Homography::scale_translate(10.0, 0.0, 0.0);
         let img = page_with_print(0.0, bx.center(), (25.0, 31.0), false);
-        let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 10.0, &DropoutZones::default()), &[], bx)
-            .expect("content found");
+        let loc =
+            locate(&Patch::sample(&Sampler::new(&img), &h, bx.inflate(4.0), 10.0, &DropoutZones::default()), &[], bx)
+                .expect("content found");
         // Round content meets its bounding square over about a third of the outline; a print
         // with its shadow lines on all four edges scores 0.8 and more.
         assert!(
@@ -697,7 +693,12 @@ mod tests {
             loc.edge_score
         );
         let blank = image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(660, 720, image::Rgb([238, 236, 232])));
-        assert!(locate(&Patch::sample(&blank, &h, bx.inflate(4.0), 10.0, &DropoutZones::default()), &[], bx).is_none());
+        assert!(locate(
+            &Patch::sample(&Sampler::new(&blank), &h, bx.inflate(4.0), 10.0, &DropoutZones::default()),
+            &[],
+            bx
+        )
+        .is_none());
     }
 
     /// A form printed with a photo: the red box outline (0.3 mm, the layout's drop-out red)
@@ -761,7 +762,7 @@ mod tests {
             let clean = printed_box(bx);
             // As a scanner's optics show it, the printed photo is found as printed.
             for (n, img) in scans(&image::imageops::blur(&clean, 0.8)).iter().enumerate() {
-                let p = Patch::sample(img, &h, bx.inflate(4.0), 8.0, &zones_for(bx));
+                let p = Patch::sample(&Sampler::new(img), &h, bx.inflate(4.0), 8.0, &zones_for(bx));
                 if let Some(loc) = locate(&p, &[], bx) {
                     assert!(is_printed_photo(&loc, bx, max), "{off} {n}: printed photo read as a print {loc:?}");
                 }
@@ -769,7 +770,7 @@ mod tests {
             // The red at the middle third of the left outline, relative to paper, unblurred.
             for (n, img) in scans(&clean).iter().enumerate() {
                 let outline_red = |zones: &DropoutZones| {
-                    let p = Patch::sample(img, &h, bx.inflate(4.0), 8.0, zones);
+                    let p = Patch::sample(&Sampler::new(img), &h, bx.inflate(4.0), 8.0, zones);
                     let i = ((bx.x - p.x0) * p.ppm) as usize;
                     let m = (p.h / 3..2 * p.h / 3).map(|j| p.red[j * p.w + i]).min().unwrap();
                     m as f32 / p.paper[0]
@@ -793,7 +794,8 @@ mod tests {
         let img = page_with_print(0.0, centre, (26.1, 32.1), true);
         let img = jpeg(&img.to_rgb8(), jpeg_encoder::SamplingFactor::F_2_2, 75);
         let h = Homography::scale_translate(10.0, 0.0, 0.0);
-        let loc = locate(&Patch::sample(&img, &h, bx.inflate(4.0), 8.0, &zones_for(bx)), &[], bx).expect("print");
+        let loc = locate(&Patch::sample(&Sampler::new(&img), &h, bx.inflate(4.0), 8.0, &zones_for(bx)), &[], bx)
+            .expect("print");
         assert!(loc.edge_score > 0.7, "edge score {}", loc.edge_score);
         assert!(loc.quad[0].dist(Point::new(centre.x - 13.05, centre.y - 16.05)) < 0.3, "{:?}", loc.quad);
     }

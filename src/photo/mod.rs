@@ -267,6 +267,23 @@ pub fn read_photo(
     ctx: &PhotoContext,
     opts: &PhotoOptions,
 ) -> Option<PhotoReading> {
+    read_photo_in(&crate::sample::Sampler::new(image), template, ctx, opts)
+}
+
+/// The template mm around the photo box that [`read_photo`] may read: the search area and a
+/// margin for the card's framing beyond it.
+pub(crate) fn photo_area(template: &Template, opts: &PhotoOptions) -> Option<Rect> {
+    let field = template.fields.iter().find(|f| f.kind == FieldKind::Photo)?;
+    Some(field.rect.inflate(opts.search_margin_mm + 4.0))
+}
+
+/// [`read_photo`] over a sampler (a scan's pixels).
+pub(crate) fn read_photo_in(
+    image: &crate::sample::Sampler<'_>,
+    template: &Template,
+    ctx: &PhotoContext,
+    opts: &PhotoOptions,
+) -> Option<PhotoReading> {
     let field = template.fields.iter().find(|f| f.kind == FieldKind::Photo)?;
     let fallback = if ctx.printed { PhotoStatus::Printed } else { PhotoStatus::None };
     let mut r = PhotoReading::new(fallback);
@@ -281,7 +298,7 @@ pub fn read_photo(
 /// Steps 1–6 on a photo box with content: what they find goes into `r`; `None` where a step
 /// ends the reading.
 fn read_pasted_print(
-    image: &image::DynamicImage,
+    image: &crate::sample::Sampler<'_>,
     template: &Template,
     field: &crate::template::Field,
     ctx: &PhotoContext,
@@ -295,9 +312,8 @@ fn read_pasted_print(
     let (w_mm, h_mm) = card::print_size(&loc.quad);
     r.check("print_found", card::plausible_size(w_mm, h_mm) && loc.edge_score >= opts.edge_line_min);
     let print = card::crop(&loc, (w_mm, h_mm), ctx)?;
-    let sampler = crate::sample::Sampler::new(image);
-    let face = card::detect_face(&sampler, &print, r)?;
-    let mut out = card::render(&sampler, &print, &face, paper, ctx, r);
+    let face = card::detect_face(image, &print, r)?;
+    let mut out = card::render(image, &print, &face, paper, ctx, r);
     card::check_quality(&mut out, r, opts);
     card::encode_card_photo(&out, r, opts);
     Some(())
@@ -307,7 +323,7 @@ fn read_pasted_print(
 /// holds no print, or only the photo the print run printed. Returns the print's location and
 /// the paper level per channel around it.
 fn find_pasted_print(
-    image: &image::DynamicImage,
+    image: &crate::sample::Sampler<'_>,
     template: &Template,
     field: &crate::template::Field,
     ctx: &PhotoContext,

@@ -103,3 +103,41 @@ fn people_birth(people: &ManifestLookup, run: &str, serial: &str) -> Date {
     use formscan::lookup::PersonLookup;
     people.person(run, serial).and_then(|p| p.birth_date).expect("the manifest's person has a birth date")
 }
+
+/// The coefficient road for JPEGs (`EngineOptions::jpeg_coefficients`) reads the bundled
+/// samples as the ordinary decode does: the same outcome, form, field states and values on
+/// every page, though its pixels differ from zune-jpeg's by rounding.
+#[test]
+fn the_coefficient_road_reads_the_samples_as_a_full_decode_does() {
+    let files: Vec<PathBuf> = ["blank-back.jpg", "form-1.jpg", "form-2-upside-down.jpg", "other-document.jpg"]
+        .iter()
+        .map(|f| PathBuf::from("samples").join(f))
+        .collect();
+    let mut options = formscan::EngineOptions::default();
+    let full = Engine::new(options.clone());
+    options.jpeg_coefficients = true;
+    let coefficients = Engine::new(options);
+    let (mut a, mut b) = (full.worker(), coefficients.worker());
+    let mut forms = 0;
+    for f in &files {
+        for page in full.open(f).unwrap() {
+            let src = formscan::record::SourceRef { file: f.display().to_string(), page: page.index() };
+            let scan = a.decode(&page).unwrap();
+            let (want, _) = a.process_scan(&scan, src.clone());
+            // Twice on the coefficient road, the second page reusing the first's buffers.
+            for _ in 0..2 {
+                let scan = b.decode(&page).unwrap();
+                let (got, _) = b.process_scan(&scan, src.clone());
+                b.recycle(scan);
+                assert_eq!(got.outcome, want.outcome, "{}", src.file);
+                assert_eq!(got.form.as_ref().map(|p| &p.serial), want.form.as_ref().map(|p| &p.serial));
+                for (name, w) in &want.fields {
+                    let g = &got.fields[name];
+                    assert_eq!((g.state, &g.value), (w.state, &w.value), "{}: field {name}", src.file);
+                }
+            }
+            forms += usize::from(want.outcome == Outcome::Read);
+        }
+    }
+    assert_eq!(forms, 2, "two forms among the samples");
+}

@@ -1,0 +1,704 @@
+//! A JPEG page kept as its DCT coefficients, decoded to pixels only where the reader looks.
+//!
+//! A 300 dpi A4 scan is 8.7 million pixels, and the reader needs few of them at full
+//! resolution: registration and the blank test work on a copy at a quarter of the resolution,
+//! and the fields, codes and photo box cover part of the page. So [`DctPage::read`] only
+//! Huffman-decodes the scan (the one step that must cover the whole file, since its codes are
+//! sequential) into sparse dequantised coefficients; [`DctPage::low_res`] gets the low
+//! resolution ink channel from block means computed on the coefficients ([`idct`]), with no
+//! inverse DCT; and [`DctPage::ensure`] decodes the MCUs under a rectangle to RGB when a stage
+//! first reads there. This is the idea of libjpeg-turbo's DCT scaling (`scale_num` /
+//! `scale_denom`) carried one step further: different resolutions for different parts of one
+//! page, from one pass over the data.
+//!
+//! Supported: baseline and extended sequential Huffman JPEGs (SOF0, SOF1) of 8-bit grey or
+//! YCbCr, in one interleaved scan, with chroma at full or half resolution in each direction:
+//! what scanners and cameras write. Anything else (progressive, arithmetic, CMYK, RGB, several
+//! scans), and any anomaly at all (junk between segments, data that ends early, a Huffman
+//! code that does not exist), is [`Skip`]ped: the caller decodes the file the ordinary way,
+//! whose checks and messages then apply unchanged.
+//!
+//! Colour follows JFIF (ITU-T T.871, §7: `R = Y + 1.402·(Cr − 128)` and so on), and
+//! subsampled chroma is upsampled with the triangle filter of libjpeg's "fancy upsampling"
+//! (weights 3/4 and 1/4 towards the nearer and farther sample), as zune-jpeg does by default.
+
+mod entropy;
+mod idct;
+
+use entropy::{BitReader, Huffman};
+
+/// Zigzag position → natural (row-major) index of an 8×8 block (T.81, Figure A.6).
+const ZIGZAG: [u8; 64] = [
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
+    28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
+    47, 55, 62, 63,
+];
+
+/// Entropy-coded data that is not what the tables say.
+#[derive(Debug)]
+pub(crate) struct Corrupt(pub &'static str);
+
+/// Why a JPEG goes to the ordinary decoder instead: an unsupported kind or an anomaly.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Skip(pub &'static str);
+
+impl From<Corrupt> for Skip {
+    fn from(c: Corrupt) -> Skip {
+        Skip(c.0)
+    }
+}
+
+/// One colour component of the frame.
+#[derive(Clone, Copy, Default)]
+struct Component {
+    id: u8,
+    /// Sampling factors (blocks per MCU across and down).
+    h: usize,
+    v: usize,
+    /// Quantisation table.
+    tq: usize,
+    /// Blocks across and down, MCU padding included.
+    bw: usize,
+    bh: usize,
+    /// Index of its first block in the page's block arrays.
+    base: usize,
+    /// Samples across and down that hold the image (ITU-T T.81, A.1.1).
+    width: usize,
+    height: usize,
+}
+
+/// A JPEG page as coefficients, with the pixels decoded so far. One per worker, reused page
+/// after page: its buffers grow to the largest page and stay.
+#[derive(Default)]
+pub(crate) struct DctPage {
+    width: usize,
+    height: usize,
+    comps: Vec<Component>,
+    hmax: usize,
+    vmax: usize,
+    mcus_x: usize,
+    mcus_y: usize,
+    /// Per block: its first coefficient word in `words` and how many it has.
+    start: Vec<u32>,
+    count: Vec<u8>,
+    /// Nonzero dequantised coefficients, `value << 6 | natural index`.
+    words: Vec<u32>,
+    /// Decoded pixels (grey or RGB, row-major over the page); only MCUs marked in `mcu_done`
+    /// hold this page's pixels.
+    pixels: Vec<u8>,
+    mcu_done: Vec<bool>,
+    /// Chroma samples (Cb, Cr) for the upsampling, per chroma block as it is needed.
+    chroma: [Vec<u8>; 2],
+    chroma_done: Vec<bool>,
+    /// Cell means (RGB or grey) at `low_factor`, per MCU as they are asked for.
+    low_pixels: Vec<u8>,
+    low_done: Vec<bool>,
+    low_factor: usize,
+}
+
+impl DctPage {
+    /// Page width in pixels.
+    pub(crate) fn width(&self) -> u32 {
+        self.width as u32
+    }
+
+    /// Page height in pixels.
+    pub(crate) fn height(&self) -> u32 {
+        self.height as u32
+    }
+
+    /// Bytes per pixel of [`DctPage::pixels`]: 1 (grey) or 3 (RGB).
+    pub(crate) fn channels(&self) -> usize {
+        if self.comps.len() == 3 {
+            3
+        } else {
+            1
+        }
+    }
+
+    /// The pixel buffer; only what [`DctPage::ensure`] covered is this page's.
+    pub(crate) fn pixels(&self) -> &[u8] {
+        &self.pixels
+    }
+
+    /// Reads a JPEG's headers and Huffman-decodes its scan. `max_pixels` is checked before
+    /// anything is allocated. On `Err` the page holds nothing usable.
+    pub(crate) fn read(&mut self, data: &[u8], max_pixels: u64) -> Result<(), Skip> {
+        let read = self.read_inner(data, max_pixels);
+        if read.is_err() {
+            self.comps.clear();
+        }
+        read
+    }
+
+    fn read_inner(&mut self, data: &[u8], max_pixels: u64) -> Result<(), Skip> {
+        self.comps.clear();
+        let mut quant = [[0u16; 64]; 4];
+        let mut dc: [Option<Huffman>; 4] = Default::default();
+        let mut ac: [Option<Huffman>; 4] = Default::default();
+        let mut restart = 0usize;
+        let mut adobe_rgb = false;
+        if data.get(..2) != Some(&[0xFF, 0xD8]) {
+            return Err(Skip("no SOI"));
+        }
+        let mut pos = 2;
+        loop {
+            if data.get(pos) != Some(&0xFF) {
+                return Err(Skip("junk between segments"));
+            }
+            while data.get(pos + 1) == Some(&0xFF) {
+                pos += 1; // fill bytes
+            }
+            let marker = *data.get(pos + 1).ok_or(Skip("truncated"))?;
+            let len = data.get(pos + 2..pos + 4).ok_or(Skip("truncated"))?;
+            let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+            let seg = data.get(pos + 4..pos + 2 + len).filter(|_| len >= 2).ok_or(Skip("bad segment"))?;
+            match marker {
+                0xC0 | 0xC1 => self.frame(seg, max_pixels)?,
+                0xC4 => {
+                    let mut t = seg;
+                    while !t.is_empty() {
+                        let counts = t.get(1..17).ok_or(Skip("bad DHT"))?;
+                        let n: usize = counts.iter().map(|&c| usize::from(c)).sum();
+                        let symbols = t.get(17..17 + n).ok_or(Skip("bad DHT"))?;
+                        let (class, id) = (t[0] >> 4, usize::from(t[0] & 15));
+                        let table = Huffman::new(counts, symbols).ok_or(Skip("bad DHT"))?;
+                        match (class, id) {
+                            (0, 0..=3) => dc[id] = Some(table),
+                            (1, 0..=3) => ac[id] = Some(table),
+                            _ => return Err(Skip("bad DHT")),
+                        }
+                        t = &t[17 + n..];
+                    }
+                }
+                0xDB => {
+                    let mut t = seg;
+                    while !t.is_empty() {
+                        let (precision, id) = (t[0] >> 4, usize::from(t[0] & 15));
+                        if id > 3 || precision > 1 {
+                            return Err(Skip("bad DQT"));
+                        }
+                        let size = 64 * (1 + usize::from(precision));
+                        let values = t.get(1..1 + size).ok_or(Skip("bad DQT"))?;
+                        for (k, q) in quant[id].iter_mut().enumerate() {
+                            *q = if precision == 0 {
+                                u16::from(values[k])
+                            } else {
+                                u16::from_be_bytes([values[2 * k], values[2 * k + 1]])
+                            };
+                        }
+                        t = &t[1 + size..];
+                    }
+                }
+                0xDD => restart = usize::from(u16::from_be_bytes([*seg.first().ok_or(Skip("bad DRI"))?, seg[1]])),
+                // Adobe's APP14 says whether three components are YCbCr (transform 1) or RGB.
+                0xEE if seg.starts_with(b"Adobe") && seg.len() >= 12 => adobe_rgb = seg[11] == 0,
+                0xDA => {
+                    if self.comps.len() == 3 && adobe_rgb {
+                        return Err(Skip("RGB JPEG"));
+                    }
+                    let end = self.scan(data, pos + 2 + len, seg, &quant, &dc, &ac, restart)?;
+                    // One scan, then EOI: anything else (a second scan, DNL) is not ours.
+                    let mut at = end;
+                    while data.get(at + 1) == Some(&0xFF) {
+                        at += 1;
+                    }
+                    return if data.get(at + 1) == Some(&0xD9) { Ok(()) } else { Err(Skip("more than one scan")) };
+                }
+                0xC2..=0xCF => return Err(Skip("not a sequential Huffman JPEG")),
+                0xD8 | 0xD9 | 0xD0..=0xD7 | 0x01 => return Err(Skip("unexpected marker")),
+                _ => {}
+            }
+            pos += 2 + len;
+        }
+    }
+
+    /// SOF0/SOF1: the components and the block layout.
+    fn frame(&mut self, seg: &[u8], max_pixels: u64) -> Result<(), Skip> {
+        if !self.comps.is_empty() || seg.len() < 6 || seg[0] != 8 {
+            return Err(Skip("not an 8-bit frame"));
+        }
+        let height = usize::from(u16::from_be_bytes([seg[1], seg[2]]));
+        let width = usize::from(u16::from_be_bytes([seg[3], seg[4]]));
+        let n = usize::from(seg[5]);
+        if width == 0 || height == 0 || (width as u64) * (height as u64) > max_pixels {
+            return Err(Skip("size"));
+        }
+        if n != 1 && n != 3 {
+            return Err(Skip("not grey or YCbCr"));
+        }
+        for c in 0..n {
+            let s = seg.get(6 + 3 * c..9 + 3 * c).ok_or(Skip("bad SOF"))?;
+            let (h, v) = (usize::from(s[1] >> 4), usize::from(s[1] & 15));
+            if !(1..=2).contains(&h) || !(1..=2).contains(&v) || s[2] > 3 {
+                return Err(Skip("sampling"));
+            }
+            self.comps.push(Component { id: s[0], h, v, tq: usize::from(s[2]), ..Default::default() });
+        }
+        if n == 3 && self.comps.iter().map(|c| c.id).eq(*b"RGB") {
+            return Err(Skip("RGB JPEG"));
+        }
+        let (hmax, vmax) = if n == 1 {
+            self.comps[0].h = 1;
+            self.comps[0].v = 1;
+            (1, 1)
+        } else {
+            (self.comps.iter().map(|c| c.h).max().unwrap_or(1), self.comps.iter().map(|c| c.v).max().unwrap_or(1))
+        };
+        // Luma at full resolution, chroma at full or half resolution in each direction.
+        if self.comps[0].h != hmax
+            || self.comps[0].v != vmax
+            || self.comps[1..].iter().any(|c| c.h != self.comps[1].h || c.v != self.comps[1].v)
+        {
+            return Err(Skip("sampling"));
+        }
+        self.width = width;
+        self.height = height;
+        self.hmax = hmax;
+        self.vmax = vmax;
+        self.mcus_x = width.div_ceil(8 * hmax);
+        self.mcus_y = height.div_ceil(8 * vmax);
+        let mut base = 0;
+        for c in &mut self.comps {
+            c.width = (width * c.h).div_ceil(hmax);
+            c.height = (height * c.v).div_ceil(vmax);
+            (c.bw, c.bh) = (self.mcus_x * c.h, self.mcus_y * c.v);
+            c.base = base;
+            base += c.bw * c.bh;
+        }
+        Ok(())
+    }
+
+    /// SOS and the entropy-coded data after it; returns the position of the marker that ends
+    /// the data.
+    #[allow(clippy::too_many_arguments)]
+    fn scan(
+        &mut self,
+        data: &[u8],
+        start: usize,
+        seg: &[u8],
+        quant: &[[u16; 64]; 4],
+        dc: &[Option<Huffman>; 4],
+        ac: &[Option<Huffman>; 4],
+        restart: usize,
+    ) -> Result<usize, Skip> {
+        let n = usize::from(*seg.first().ok_or(Skip("bad SOS"))?);
+        if self.comps.is_empty() || n != self.comps.len() || seg.len() < 4 + 2 * n {
+            return Err(Skip("not one interleaved scan"));
+        }
+        if seg[1 + 2 * n..4 + 2 * n] != [0, 63, 0] {
+            return Err(Skip("not a sequential scan"));
+        }
+        // (component, DC table, AC table, quantiser) in the scan's order.
+        let mut order = Vec::with_capacity(3);
+        for c in 0..n {
+            let (id, tables) = (seg[1 + 2 * c], seg[2 + 2 * c]);
+            let ci = self.comps.iter().position(|k| k.id == id).ok_or(Skip("bad SOS"))?;
+            let d = dc.get(usize::from(tables >> 4)).and_then(Option::as_ref).ok_or(Skip("no DC table"))?;
+            let a = ac.get(usize::from(tables & 15)).and_then(Option::as_ref).ok_or(Skip("no AC table"))?;
+            let q = &quant[self.comps[ci].tq];
+            order.push((ci, d, a, q));
+        }
+        let blocks: usize = self.comps.iter().map(|c| c.bw * c.bh).sum();
+        self.start.clear();
+        self.start.resize(blocks, 0);
+        self.count.clear();
+        self.count.resize(blocks, 0);
+        self.words.clear();
+        let mut bits = BitReader::new(data, start);
+        let mut pred = [0i32; 3];
+        let mut mcu = 0usize;
+        for my in 0..self.mcus_y {
+            for mx in 0..self.mcus_x {
+                if restart > 0 && mcu > 0 && mcu.is_multiple_of(restart) {
+                    if !bits.restart() {
+                        return Err(Skip("restart marker missing"));
+                    }
+                    pred = [0; 3];
+                }
+                for &(ci, d, a, q) in &order {
+                    let c = self.comps[ci];
+                    for j in 0..c.v {
+                        let row = c.base + (my * c.v + j) * c.bw + mx * c.h;
+                        for i in 0..c.h {
+                            self.start[row + i] = self.words.len() as u32;
+                            self.count[row + i] = bits.block(d, a, &mut pred[ci], q, &mut self.words)?;
+                        }
+                    }
+                }
+                mcu += 1;
+            }
+            if bits.overran() {
+                return Err(Skip("truncated"));
+            }
+        }
+        let end = bits.end().ok_or(Skip("data does not end where the frame does"))?;
+        self.mcu_done.clear();
+        self.mcu_done.resize(self.mcus_x * self.mcus_y, false);
+        let chroma_blocks = self.comps.get(1).map_or(0, |c| c.bw * c.bh);
+        self.chroma_done.clear();
+        self.chroma_done.resize(chroma_blocks, false);
+        self.low_done.clear();
+        self.low_done.resize(self.mcus_x * self.mcus_y, false);
+        self.low_factor = 0;
+        // Sized, not cleared: stale bytes are never read (see `ensure`).
+        self.pixels.resize(self.width * self.height * self.channels(), 0);
+        if let Some(c) = self.comps.get(1) {
+            for plane in &mut self.chroma {
+                plane.resize(c.bw * 8 * c.bh * 8, 0);
+            }
+        }
+        Ok(end)
+    }
+
+    fn coefs(&self, block: usize) -> &[u32] {
+        let s = self.start[block] as usize;
+        &self.words[s..s + usize::from(self.count[block])]
+    }
+
+    /// The ink channel (red, or grey) at `1/factor` of the resolution, each pixel the mean of
+    /// a `factor`×`factor` box of full-resolution pixels, rounded down; `width / factor` by
+    /// `height / factor`. `false` (nothing written) when `factor` is not 2, 4 or 8 or is finer
+    /// than the chroma: then decode the page and box-filter it.
+    pub(crate) fn low_res(&self, factor: usize, out: &mut Vec<u8>) -> bool {
+        if !self.cells_at(factor) {
+            return false;
+        }
+        let (lw, lh) = ((self.width / factor).max(1), (self.height / factor).max(1));
+        // Luma cells are `factor` pixels; chroma cells `factor / subsampling` of its samples.
+        let y = self.comps[0];
+        let cr = self.comps.get(2).copied();
+        out.clear();
+        out.resize(lw * lh, 0);
+        let cells = 8 / factor;
+        let luma_means = idct::cell_means(factor);
+        let mut yplane = vec![0f32; lw * lh];
+        let mut m = [0f32; 64];
+        for by in 0..y.bh {
+            for bx in 0..y.bw {
+                if bx * cells >= lw || by * cells >= lh {
+                    continue;
+                }
+                idct::block_means(self.coefs(y.base + by * y.bw + bx), luma_means, cells, &mut m);
+                for j in 0..cells {
+                    let ly = by * cells + j;
+                    if ly >= lh {
+                        break;
+                    }
+                    for i in 0..cells {
+                        let lx = bx * cells + i;
+                        if lx < lw {
+                            yplane[ly * lw + lx] = m[j * cells + i] + 128.0;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(c) = cr {
+            let side = factor / (self.hmax / c.h);
+            let (ccells, chroma_means) = (8 / side, idct::cell_means(side));
+            for by in 0..c.bh {
+                for bx in 0..c.bw {
+                    if bx * ccells >= lw || by * ccells >= lh {
+                        continue;
+                    }
+                    idct::block_means(self.coefs(c.base + by * c.bw + bx), chroma_means, ccells, &mut m);
+                    for j in 0..ccells {
+                        let ly = by * ccells + j;
+                        if ly >= lh {
+                            break;
+                        }
+                        for i in 0..ccells {
+                            let lx = bx * ccells + i;
+                            if lx < lw {
+                                yplane[ly * lw + lx] += 1.402 * m[j * ccells + i];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (o, v) in out.iter_mut().zip(&yplane) {
+            *o = v.clamp(0.0, 255.0) as u8;
+        }
+        true
+    }
+
+    /// Whether [`DctPage::ensure_cells`] can work at `factor`: 2, 4 or 8, and no finer than
+    /// the chroma.
+    pub(crate) fn cells_at(&self, factor: usize) -> bool {
+        if ![2, 4, 8].contains(&factor) || self.comps.is_empty() {
+            return false;
+        }
+        self.comps.get(1).is_none_or(|c| {
+            let (sx, sy) = (self.hmax / c.h, self.vmax / c.v);
+            factor.is_multiple_of(sx) && factor.is_multiple_of(sy) && factor / sx == factor / sy
+        })
+    }
+
+    /// Computes the means of the `factor`×`factor` cells (colour, or grey) under
+    /// full-resolution pixels `x0..x1` × `y0..y1` from the coefficients, without an inverse
+    /// DCT; [`DctPage::cells`] holds them after, `width / factor` across. The factor must pass
+    /// [`DctPage::cells_at`] and stay the same for the page.
+    pub(crate) fn ensure_cells(&mut self, factor: usize, x0: i64, y0: i64, x1: i64, y1: i64) {
+        debug_assert!(self.cells_at(factor));
+        if self.low_factor != factor {
+            self.low_factor = factor;
+            self.low_done.fill(false);
+            let (lw, lh) = (self.width / factor, self.height / factor);
+            self.low_pixels.resize(lw * lh * self.channels(), 0);
+        }
+        let (mw, mh) = ((8 * self.hmax) as i64, (8 * self.vmax) as i64);
+        let clip = |v: i64, max: usize| v.clamp(0, max as i64);
+        let (x0, x1) = (clip(x0, self.width), clip(x1, self.width));
+        let (y0, y1) = (clip(y0, self.height), clip(y1, self.height));
+        if x1 <= x0 || y1 <= y0 {
+            return;
+        }
+        for my in (y0 / mh) as usize..=((y1 - 1) / mh) as usize {
+            for mx in (x0 / mw) as usize..=((x1 - 1) / mw) as usize {
+                if !self.low_done[my * self.mcus_x + mx] {
+                    self.mcu_cells(mx, my, factor);
+                    self.low_done[my * self.mcus_x + mx] = true;
+                }
+            }
+        }
+    }
+
+    /// The cell means of [`DctPage::ensure_cells`] (only what it covered is this page's).
+    pub(crate) fn cells(&self) -> &[u8] {
+        &self.low_pixels
+    }
+
+    /// Cell means of one MCU: per component the means over its cells (`factor / subsampling`
+    /// samples a side), then JFIF colour from the means.
+    fn mcu_cells(&mut self, mx: usize, my: usize, factor: usize) {
+        let (lw, lh) = (self.width / factor, self.height / factor);
+        let ch = self.channels();
+        // Cells across and down the MCU.
+        let (cx, cy) = (8 * self.hmax / factor, 8 * self.vmax / factor);
+        let mut planes = [[0f32; 256]; 3];
+        let mut m = [0f32; 64];
+        for (k, c) in self.comps.iter().enumerate() {
+            let side = factor / (self.hmax / c.h);
+            let cells = 8 / side;
+            let means = idct::cell_means(side);
+            for j in 0..c.v {
+                for i in 0..c.h {
+                    let b = c.base + (my * c.v + j) * c.bw + mx * c.h + i;
+                    idct::block_means(self.coefs(b), means, cells, &mut m);
+                    for v in 0..cells {
+                        for u in 0..cells {
+                            planes[k][(j * cells + v) * cx + i * cells + u] = m[v * cells + u] + 128.0;
+                        }
+                    }
+                }
+            }
+        }
+        for v in 0..cy {
+            let ly = my * cy + v;
+            if ly >= lh {
+                break;
+            }
+            for u in 0..cx {
+                let lx = mx * cx + u;
+                if lx >= lw {
+                    break;
+                }
+                let at = (ly * lw + lx) * ch;
+                let l = planes[0][v * cx + u];
+                if ch == 1 {
+                    self.low_pixels[at] = (l + 0.5).clamp(0.0, 255.0) as u8;
+                    continue;
+                }
+                let (cb, cr) = (planes[1][v * cx + u] - 128.0, planes[2][v * cx + u] - 128.0);
+                self.low_pixels[at] = (l + 1.402 * cr + 0.5).clamp(0.0, 255.0) as u8;
+                self.low_pixels[at + 1] = (l - 0.344_136 * cb - 0.714_136 * cr + 0.5).clamp(0.0, 255.0) as u8;
+                self.low_pixels[at + 2] = (l + 1.772 * cb + 0.5).clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+
+    /// Decodes the MCUs under full-resolution pixels `x0..x1` × `y0..y1` (clipped to the page)
+    /// that are not decoded yet.
+    pub(crate) fn ensure(&mut self, x0: i64, y0: i64, x1: i64, y1: i64) {
+        if self.comps.is_empty() {
+            return;
+        }
+        let (mw, mh) = ((8 * self.hmax) as i64, (8 * self.vmax) as i64);
+        let clip = |v: i64, max: usize| v.clamp(0, max as i64);
+        let (x0, x1) = (clip(x0, self.width), clip(x1, self.width));
+        let (y0, y1) = (clip(y0, self.height), clip(y1, self.height));
+        if x1 <= x0 || y1 <= y0 {
+            return;
+        }
+        for my in (y0 / mh) as usize..=((y1 - 1) / mh) as usize {
+            for mx in (x0 / mw) as usize..=((x1 - 1) / mw) as usize {
+                if !self.mcu_done[my * self.mcus_x + mx] {
+                    self.decode_mcu(mx, my);
+                    self.mcu_done[my * self.mcus_x + mx] = true;
+                }
+            }
+        }
+    }
+
+    /// Decodes every MCU of the page.
+    pub(crate) fn ensure_all(&mut self) {
+        self.ensure(0, 0, self.width as i64, self.height as i64);
+    }
+
+    fn decode_mcu(&mut self, mx: usize, my: usize) {
+        let y = self.comps[0];
+        let mut samples = [0u8; 64];
+        if self.comps.len() == 1 {
+            let block = y.base + my * y.bw + mx;
+            idct::idct_block(self.coefs(block), &mut samples);
+            self.put_grey(mx * 8, my * 8, &samples);
+            return;
+        }
+        // Chroma blocks of this MCU and, where chroma is subsampled, of its neighbours: the
+        // triangle filter reaches one sample past the MCU's edge.
+        let c = self.comps[1];
+        let (sx, sy) = (self.hmax / c.h, self.vmax / c.v);
+        let (bx0, by0) = (mx * c.h, my * c.v);
+        let (rx, ry) = (usize::from(sx > 1), usize::from(sy > 1));
+        for by in by0.saturating_sub(ry)..(by0 + c.v + ry).min(c.bh) {
+            for bx in bx0.saturating_sub(rx)..(bx0 + c.h + rx).min(c.bw) {
+                self.decode_chroma_block(bx, by);
+            }
+        }
+        // The MCU's luma, 8·hmax × 8·vmax samples.
+        let (mw, mh) = (8 * self.hmax, 8 * self.vmax);
+        let mut luma = [0u8; 256];
+        for j in 0..y.v {
+            for i in 0..y.h {
+                let (bx, by) = (mx * y.h + i, my * y.v + j);
+                idct::idct_block(self.coefs(y.base + by * y.bw + bx), &mut samples);
+                for (row, chunk) in samples.chunks_exact(8).enumerate() {
+                    let at = (j * 8 + row) * mw + i * 8;
+                    luma[at..at + 8].copy_from_slice(chunk);
+                }
+            }
+        }
+        self.put_rgb(mx * mw, my * mh, &luma, mw, mh, sx, sy);
+    }
+
+    fn decode_chroma_block(&mut self, bx: usize, by: usize) {
+        let c = self.comps[1];
+        let b = by * c.bw + bx;
+        if self.chroma_done[b] {
+            return;
+        }
+        self.chroma_done[b] = true;
+        let stride = c.bw * 8;
+        let mut samples = [0u8; 64];
+        for (k, comp) in [self.comps[1], self.comps[2]].iter().enumerate() {
+            idct::idct_block(self.coefs(comp.base + b), &mut samples);
+            let plane = &mut self.chroma[k];
+            for (row, chunk) in samples.chunks_exact(8).enumerate() {
+                let at = (by * 8 + row) * stride + bx * 8;
+                plane[at..at + 8].copy_from_slice(chunk);
+            }
+        }
+    }
+
+    fn put_grey(&mut self, x0: usize, y0: usize, samples: &[u8; 64]) {
+        let w = self.width;
+        for (row, chunk) in samples.chunks_exact(8).enumerate() {
+            let y = y0 + row;
+            if y >= self.height {
+                break;
+            }
+            let n = 8.min(w - x0);
+            self.pixels[y * w + x0..y * w + x0 + n].copy_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Converts an MCU's luma (`mw` × `mh` samples at pixel `(x0, y0)`) to RGB with the chroma
+    /// planes, upsampling chroma subsampled by `sx` × `sy` with the triangle filter: 3:1
+    /// towards the nearer of the two closest samples, down and then across, in sixteenths (on
+    /// an axis at full resolution both are the sample itself).
+    #[allow(clippy::too_many_arguments)]
+    fn put_rgb(&mut self, x0: usize, y0: usize, luma: &[u8; 256], mw: usize, mh: usize, sx: usize, sy: usize) {
+        let c = self.comps[1];
+        let stride = c.bw * 8;
+        let (cw, ch) = (c.width.max(1), c.height.max(1));
+        let w = self.width;
+        let cols = mw.min(w.saturating_sub(x0));
+        if cols == 0 {
+            return;
+        }
+        // Chroma columns of the MCU and one more on each side, clamped to the component.
+        let cx0 = x0 / sx;
+        let first = cx0.saturating_sub(1);
+        // For pixel column x: the index (into the span) of its nearest and its farther sample.
+        let mut near_x = [0usize; 16];
+        let mut far_x = [0usize; 16];
+        for x in 0..cols {
+            let gx = x0 + x;
+            let n = (gx / sx).min(cw - 1);
+            let f = if sx == 1 {
+                n
+            } else if gx % 2 == 1 {
+                (n + 1).min(cw - 1)
+            } else {
+                n.saturating_sub(1)
+            };
+            near_x[x] = n - first;
+            far_x[x] = f - first;
+        }
+        let span = near_x[..cols].iter().chain(&far_x[..cols]).max().map_or(0, |m| m + 1);
+        let [cb_plane, cr_plane] = &self.chroma;
+        let mut vcb = [0i32; 18];
+        let mut vcr = [0i32; 18];
+        for row in 0..mh {
+            let gy = y0 + row;
+            if gy >= self.height {
+                break;
+            }
+            let ny = (gy / sy).min(ch - 1);
+            let fy = if sy == 1 {
+                ny
+            } else if gy % 2 == 1 {
+                (ny + 1).min(ch - 1)
+            } else {
+                ny.saturating_sub(1)
+            };
+            // Down: 3·near + far, over the span.
+            let (nr, fr) = (ny * stride + first, fy * stride + first);
+            for k in 0..span {
+                vcb[k] = 3 * i32::from(cb_plane[nr + k]) + i32::from(cb_plane[fr + k]);
+                vcr[k] = 3 * i32::from(cr_plane[nr + k]) + i32::from(cr_plane[fr + k]);
+            }
+            // Across: 3·near + far; then T.871 §7 in 16.16 fixed point, over fixed-length
+            // arrays the compiler vectorises.
+            let (mut cbu, mut cru) = ([0i32; 16], [0i32; 16]);
+            for x in 0..cols {
+                let (n, f) = (near_x[x], far_x[x]);
+                cbu[x] = 3 * vcb[n] + vcb[f];
+                cru[x] = 3 * vcr[n] + vcr[f];
+            }
+            let mut l = [0i32; 16];
+            for (d, &s) in l.iter_mut().zip(&luma[row * mw..row * mw + cols]) {
+                *d = i32::from(s);
+            }
+            let (mut r, mut g, mut b) = ([0u8; 16], [0u8; 16], [0u8; 16]);
+            for x in 0..16 {
+                let cb = ((cbu[x] + 8) >> 4) - 128;
+                let cr = ((cru[x] + 8) >> 4) - 128;
+                r[x] = (l[x] + ((91_881 * cr + 32_768) >> 16)).clamp(0, 255) as u8;
+                g[x] = (l[x] + ((-22_554 * cb - 46_802 * cr + 32_768) >> 16)).clamp(0, 255) as u8;
+                b[x] = (l[x] + ((116_130 * cb + 32_768) >> 16)).clamp(0, 255) as u8;
+            }
+            let out = &mut self.pixels[(gy * w + x0) * 3..(gy * w + x0 + cols) * 3];
+            for (x, px) in out.chunks_exact_mut(3).enumerate() {
+                px[0] = r[x];
+                px[1] = g[x];
+                px[2] = b[x];
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,216 @@
+//! The coefficient decoder against zune-jpeg (the ordinary path) on encoder output of every
+//! supported layout, and its refusals.
+
+use super::*;
+use jpeg_encoder::{ColorType, Encoder, SamplingFactor};
+
+/// A page-like picture: paper, dark pen strokes, red lines, a colour gradient.
+fn picture(w: u32, h: u32) -> image::RgbImage {
+    image::RgbImage::from_fn(w, h, |x, y| {
+        if (x / 3 + y / 5) % 17 == 0 {
+            image::Rgb([30, 40, 120])
+        } else if y % 23 < 2 {
+            image::Rgb([235, 90, 90])
+        } else if x > w / 2 && y > h / 2 {
+            image::Rgb([(x * 3 % 256) as u8, (y * 2 % 256) as u8, ((x + y) % 256) as u8])
+        } else {
+            image::Rgb([244, 242, 236])
+        }
+    })
+}
+
+fn encode(img: &image::RgbImage, sampling: SamplingFactor, grey: bool, restart: Option<u16>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut enc = Encoder::new(&mut out, 88);
+    enc.set_sampling_factor(sampling);
+    if let Some(r) = restart {
+        enc.set_restart_interval(r);
+    }
+    if grey {
+        let g = image::DynamicImage::ImageRgb8(img.clone()).to_luma8();
+        enc.encode(g.as_raw(), img.width() as u16, img.height() as u16, ColorType::Luma).unwrap();
+    } else {
+        enc.encode(img.as_raw(), img.width() as u16, img.height() as u16, ColorType::Rgb).unwrap();
+    }
+    out
+}
+
+fn zune(data: &[u8], grey: bool) -> Vec<u8> {
+    use zune_core::colorspace::ColorSpace;
+    let out = if grey { ColorSpace::Luma } else { ColorSpace::RGB };
+    let options = zune_core::options::DecoderOptions::default().jpeg_set_out_colorspace(out);
+    zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(data), options).decode().unwrap()
+}
+
+#[test]
+fn pixels_match_zune_jpeg_for_every_supported_layout() {
+    let layouts = [
+        (SamplingFactor::F_2_2, false, None),
+        (SamplingFactor::F_1_1, false, None),
+        (SamplingFactor::F_2_1, false, Some(3)),
+        (SamplingFactor::F_1_2, false, None),
+        (SamplingFactor::F_2_2, false, Some(5)),
+        (SamplingFactor::F_1_1, true, Some(7)),
+    ];
+    for (w, h) in [(203u32, 157u32), (64, 48), (17, 9)] {
+        let img = picture(w, h);
+        for &(sampling, grey, restart) in &layouts {
+            let data = encode(&img, sampling, grey, restart);
+            let want = zune(&data, grey);
+            let mut page = DctPage::default();
+            page.read(&data, u64::MAX).unwrap_or_else(|e| panic!("{w}×{h} {sampling:?}: {e:?}"));
+            page.ensure_all();
+            assert_eq!(page.pixels().len(), want.len());
+            let diffs: Vec<u32> = page.pixels().iter().zip(&want).map(|(&a, &b)| u32::from(a.abs_diff(b))).collect();
+            let max = diffs.iter().max().copied().unwrap_or(0);
+            let mean = diffs.iter().sum::<u32>() as f64 / diffs.len() as f64;
+            assert!(max <= 4 && mean < 0.6, "{w}×{h} {sampling:?} grey {grey}: max {max}, mean {mean:.2}");
+        }
+    }
+}
+
+#[test]
+fn a_region_decodes_only_its_mcus_and_agrees_with_the_whole() {
+    let img = picture(300, 200);
+    let data = encode(&img, SamplingFactor::F_2_2, false, None);
+    let mut whole = DctPage::default();
+    whole.read(&data, u64::MAX).unwrap();
+    whole.ensure_all();
+    let mut part = DctPage::default();
+    part.read(&data, u64::MAX).unwrap();
+    part.ensure(100, 50, 140, 90);
+    let done = part.mcu_done.iter().filter(|&&d| d).count();
+    assert_eq!(done, 3 * 3, "MCUs 96..144 × 48..96");
+    for y in 50..90 {
+        for x in 100..140 {
+            let i = (y * 300 + x) * 3;
+            assert_eq!(part.pixels()[i..i + 3], whole.pixels()[i..i + 3], "({x}, {y})");
+        }
+    }
+}
+
+#[test]
+fn low_resolution_is_the_box_filtered_red_channel() {
+    let img = picture(400, 320);
+    for (sampling, grey) in
+        [(SamplingFactor::F_2_2, false), (SamplingFactor::F_1_1, false), (SamplingFactor::F_1_1, true)]
+    {
+        let data = encode(&img, sampling, grey, None);
+        let full = zune(&data, grey);
+        let ch = if grey { 1 } else { 3 };
+        let mut page = DctPage::default();
+        page.read(&data, u64::MAX).unwrap();
+        for factor in [2usize, 4, 8] {
+            let mut low = Vec::new();
+            assert!(page.low_res(factor, &mut low));
+            let (lw, lh) = (400 / factor, 320 / factor);
+            assert_eq!(low.len(), lw * lh);
+            // Chroma upsampling smears a sharp colour edge over a sample's neighbours, which a
+            // box mean of the chroma does not: the red channel differs there, and only there.
+            let mut diffs = Vec::new();
+            for ly in 0..lh {
+                for lx in 0..lw {
+                    let mut sum = 0u32;
+                    for y in ly * factor..(ly + 1) * factor {
+                        for x in lx * factor..(lx + 1) * factor {
+                            sum += u32::from(full[(y * 400 + x) * ch]);
+                        }
+                    }
+                    let want = (sum / (factor * factor) as u32) as i32;
+                    diffs.push((i32::from(low[ly * lw + lx]) - want).unsigned_abs());
+                }
+            }
+            diffs.sort_unstable();
+            let mean = diffs.iter().sum::<u32>() as f64 / diffs.len() as f64;
+            let p95 = diffs[diffs.len() * 95 / 100];
+            // Without subsampling the two agree to rounding. With 4:2:0 this picture, a stroke
+            // every few pixels, is the worst case: besides the smear, a full decode clamps the
+            // red of each dark blue pixel at 0 before the mean, where the block means do not.
+            let (mean_max, p95_max) = if grey || sampling == SamplingFactor::F_1_1 { (0.3, 1) } else { (6.0, 25) };
+            assert!(
+                mean < mean_max && p95 <= p95_max,
+                "{sampling:?} grey {grey} factor {factor}: mean {mean:.2}, p95 {p95}"
+            );
+        }
+        assert!(!page.low_res(3, &mut Vec::new()), "factor 3 is not a DCT scale");
+    }
+}
+
+#[test]
+fn truncated_progressive_and_oversized_files_are_skipped() {
+    let img = picture(160, 120);
+    let data = encode(&img, SamplingFactor::F_2_2, false, None);
+    let mut page = DctPage::default();
+    assert!(page.read(&data, u64::MAX).is_ok());
+    let sos = data.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+    let cut = &data[..sos + (data.len() - sos) / 2];
+    assert!(page.read(cut, u64::MAX).is_err(), "cut in half");
+    let mut ended = cut.to_vec();
+    ended.extend_from_slice(&[0xFF, 0xD9]);
+    assert!(page.read(&ended, u64::MAX).is_err(), "cut in half, with an EOI");
+    assert_eq!(page.read(&data, 100), Err(Skip("size")));
+    let mut liar = data.clone();
+    let sof = liar.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    liar[sof + 5..sof + 7].copy_from_slice(&900u16.to_be_bytes());
+    assert!(page.read(&liar, u64::MAX).is_err(), "a frame taller than its data");
+    let mut progressive = Vec::new();
+    let mut enc = Encoder::new(&mut progressive, 80);
+    enc.set_progressive(true);
+    enc.encode(img.as_raw(), 160, 120, ColorType::Rgb).unwrap();
+    assert_eq!(page.read(&progressive, u64::MAX), Err(Skip("not a sequential Huffman JPEG")));
+    // Junk after the data: every byte flipped in turn never panics.
+    for i in (0..data.len()).step_by(7) {
+        let mut bad = data.clone();
+        bad[i] ^= 0x5A;
+        let _ = page.read(&bad, 1 << 20).map(|()| page.ensure_all());
+    }
+}
+
+#[test]
+#[ignore]
+fn timing_on_demo_pages() {
+    let dir = std::env::var("DCT_DIR").unwrap();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    files.sort();
+    files.truncate(40);
+    let datas: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let t = std::time::Instant::now();
+    for d in &datas {
+        std::hint::black_box(zune(d, false));
+    }
+    let z = t.elapsed().as_secs_f64() * 1000.0 / datas.len() as f64;
+    let mut page = DctPage::default();
+    let (mut tr, mut tl, mut te) = (0.0, 0.0, 0.0);
+    let mut low = Vec::new();
+    let mut words = 0;
+    for d in &datas {
+        let t = std::time::Instant::now();
+        page.read(d, u64::MAX).unwrap();
+        tr += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        page.low_res(4, &mut low);
+        tl += t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        page.ensure_all();
+        te += t.elapsed().as_secs_f64();
+        words += page.words.len();
+    }
+    let n = datas.len() as f64;
+    eprintln!(
+        "zune {z:.1} ms; read {:.1} low {:.1} all {:.1}; words/page {}",
+        tr * 1000.0 / n,
+        tl * 1000.0 / n,
+        te * 1000.0 / n,
+        words / datas.len()
+    );
+    // agreement with zune on one page
+    page.read(&datas[0], u64::MAX).unwrap();
+    page.ensure_all();
+    let want = zune(&datas[0], false);
+    let diffs: Vec<u32> = page.pixels().iter().zip(&want).map(|(&a, &b)| u32::from(a.abs_diff(b))).collect();
+    eprintln!("max {} mean {:.3}", diffs.iter().max().unwrap(), diffs.iter().sum::<u32>() as f64 / diffs.len() as f64);
+}
