@@ -56,6 +56,29 @@ fn stages(c: &mut Criterion) {
             w.process(img, formscan::record::SourceRef { file: String::new(), page: 0 })
         })
     });
+    // The engine's own decode stage and the whole page on it, on both JPEG roads: the full
+    // decode, and the DCT coefficients with pixels decoded where read
+    // (`EngineOptions::jpeg_coefficients`), each worker reusing its buffers.
+    let page = formscan::decode::open_bytes(jpeg.clone(), &Default::default()).unwrap().remove(0);
+    for coefficients in [false, true] {
+        let road = if coefficients { "coefficients" } else { "full" };
+        let engine = Engine::new(formscan::EngineOptions { jpeg_coefficients: coefficients, ..Default::default() });
+        let mut w = engine.worker();
+        g.bench_function(format!("engine_decode_{road}"), |b| {
+            b.iter(|| {
+                let scan = w.decode(&page).unwrap();
+                w.recycle(scan);
+            })
+        });
+        g.bench_function(format!("engine_page_{road}"), |b| {
+            b.iter(|| {
+                let scan = w.decode(&page).unwrap();
+                let out = w.process_scan(&scan, formscan::record::SourceRef { file: String::new(), page: 0 });
+                w.recycle(scan);
+                out
+            })
+        });
+    }
     g.finish();
 }
 

@@ -431,8 +431,9 @@ impl<'e> Worker<'e> {
         };
         let opts = &self.engine.options.photo;
         let area = crate::photo::photo_area(template, opts)?;
-        let mut photo = scan
-            .with_area(&reg.to_scan, area, 2.0, |pixels| crate::photo::read_photo_in(pixels, template, &ctx, opts))?;
+        let mut photo = scan.with_area(&reg.to_scan, area, 2.0, true, |pixels| {
+            crate::photo::read_photo_in(pixels, template, &ctx, opts)
+        })?;
         if cover_marks(template, readings, &mut photo, printed) {
             // The confirmation changed with the covered boxes: decide the requirement again.
             photo.apply_age(age, printed);

@@ -137,9 +137,18 @@ impl Scan {
     }
 
     /// Runs `f` on the full-resolution pixels, decoded at least over `x0..x1` × `y0..y1`
-    /// (pixels, clipped to the page). Reading outside that box is reading another page's
-    /// leftovers on a coefficient page: ask for what is read.
-    pub(crate) fn with_pixels<R>(&self, x0: i64, y0: i64, x1: i64, y1: i64, f: impl FnOnce(&Sampler<'_>) -> R) -> R {
+    /// (pixels, clipped to the page): all channels with `colour`, else at least the first (the
+    /// ink channel). Reading outside that box, or past the first channel without `colour`, is
+    /// reading another page's leftovers on a coefficient page: ask for what is read.
+    pub(crate) fn with_pixels<R>(
+        &self,
+        x0: i64,
+        y0: i64,
+        x1: i64,
+        y1: i64,
+        colour: bool,
+        f: impl FnOnce(&Sampler<'_>) -> R,
+    ) -> R {
         match &self.pixels {
             Pixels::Image(DynamicImage::ImageRgb8(im)) => {
                 f(&Sampler::borrowed(im.as_raw(), 3, self.width, self.height))
@@ -150,7 +159,7 @@ impl Scan {
             Pixels::Image(other) => f(&Sampler::new(other)),
             Pixels::Dct(m) => {
                 let mut page = m.lock().unwrap_or_else(PoisonError::into_inner);
-                page.ensure(x0, y0, x1, y1);
+                page.ensure(x0, y0, x1, y1, colour);
                 f(&Sampler::borrowed(page.pixels(), page.channels(), self.width, self.height))
             }
         }
@@ -163,10 +172,11 @@ impl Scan {
         to_scan: &Homography,
         rect: Rect,
         margin_px: f64,
+        colour: bool,
         f: impl FnOnce(&Sampler<'_>) -> R,
     ) -> R {
         let (x0, y0, x1, y1) = self.bounds(to_scan, rect, margin_px);
-        self.with_pixels(x0, y0, x1, y1, f)
+        self.with_pixels(x0, y0, x1, y1, colour, f)
     }
 
     /// The pixel box that `to_scan` maps template rectangle `rect` into, grown by `margin_px`.
@@ -263,24 +273,24 @@ impl Scan {
     /// Ink-channel value at full-resolution `(x, y)`, bilinear; outside the page reads as paper.
     pub fn ink_at(&self, x: f64, y: f64) -> f32 {
         let (x0, y0) = (x.floor() as i64, y.floor() as i64);
-        self.with_pixels(x0 - 1, y0 - 1, x0 + 2, y0 + 2, |s| s.ink_at(x, y))
+        self.with_pixels(x0 - 1, y0 - 1, x0 + 2, y0 + 2, false, |s| s.ink_at(x, y))
     }
 
     /// RGB at full-resolution `(x, y)`, nearest pixel; outside reads as white.
     pub fn rgb_at(&self, x: f64, y: f64) -> [u8; 3] {
         let (x0, y0) = (x.floor() as i64, y.floor() as i64);
-        self.with_pixels(x0, y0, x0 + 1, y0 + 1, |s| s.rgb_nearest(x, y))
+        self.with_pixels(x0, y0, x0 + 1, y0 + 1, true, |s| s.rgb_nearest(x, y))
     }
 
     /// Resamples template rectangle `rect` (mm) at `px_per_mm` through `h` (template → scan)
     /// into `out` (ink channel, row-major); returns the patch size.
     pub fn sample_ink(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
-        self.with_area(h, rect, 2.0, |pixels| sample_ink_with(pixels, h, rect, px_per_mm, out))
+        self.with_area(h, rect, 2.0, false, |pixels| sample_ink_with(pixels, h, rect, px_per_mm, out))
     }
 
     /// Like [`Scan::sample_ink`] but in colour (3 bytes per pixel, nearest neighbour).
     pub fn sample_rgb(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
-        self.with_area(h, rect, 2.0, |pixels| {
+        self.with_area(h, rect, 2.0, true, |pixels| {
             let (w, hh) =
                 ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
             out.clear();
@@ -297,65 +307,44 @@ impl Scan {
     }
 
     /// Like [`Scan::sample_rgb`], for coarse sampling (`px_per_mm` at most the
-    /// low-resolution copy's, ~3 px/mm): each sample is the mean colour of the low-resolution
-    /// cell (`factor`×`factor` pixels) that holds its point, the box filter that sampling so
-    /// far below the scan's resolution wants. On a JPEG page the means come from the DCT
-    /// coefficients, so a large area (the ID-copy box is a quarter of the page) costs no
-    /// decoding.
-    pub fn sample_rgb_cells(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
-        let (w, hh) = ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
+    /// low-resolution copy's, ~3 px/mm). On a coefficient page each sample is the mean colour
+    /// of the low-resolution cell (`factor`×`factor` pixels) that holds its point, computed
+    /// from the DCT coefficients: a large area (the ID-copy box is a quarter of the page)
+    /// then costs no decoding, and the box filter is what sampling so far below the scan's
+    /// resolution wants anyway. Elsewhere it is [`Scan::sample_rgb`] (nearest pixel), as the
+    /// reader has always sampled decoded pages.
+    pub fn sample_rgb_coarse(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
         let f = self.factor;
+        let Pixels::Dct(m) = &self.pixels else { return self.sample_rgb(h, rect, px_per_mm, out) };
+        let mut page = m.lock().unwrap_or_else(PoisonError::into_inner);
+        if !page.cells_at(f) {
+            drop(page);
+            return self.sample_rgb(h, rect, px_per_mm, out);
+        }
+        let (w, hh) = ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
         let (lw, lh) = (self.width as usize / f, self.height as usize / f);
+        let (x0, y0, x1, y1) = self.bounds(h, rect, f as f64);
+        page.ensure_cells(f, x0, y0, x1, y1);
+        let (cells, ch) = (page.cells(), page.channels());
         out.clear();
         out.reserve(w * hh * 3);
-        let mut sample = |cell: &dyn Fn(usize, usize) -> [u8; 3]| {
-            for v in 0..hh {
-                let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
-                for u in 0..w {
-                    let q = h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty));
-                    let (cx, cy) = ((q.x / f as f64).floor(), (q.y / f as f64).floor());
-                    if cx < 0.0 || cy < 0.0 || cx >= lw as f64 || cy >= lh as f64 {
-                        out.extend_from_slice(&[255; 3]);
-                    } else {
-                        out.extend_from_slice(&cell(cx as usize, cy as usize));
-                    }
+        for v in 0..hh {
+            let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
+            for u in 0..w {
+                let q = h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty));
+                let (cx, cy) = ((q.x / f as f64).floor(), (q.y / f as f64).floor());
+                if cx < 0.0 || cy < 0.0 || cx >= lw as f64 || cy >= lh as f64 {
+                    out.extend_from_slice(&[255; 3]);
+                    continue;
                 }
-            }
-        };
-        if let Pixels::Dct(m) = &self.pixels {
-            let mut page = m.lock().unwrap_or_else(PoisonError::into_inner);
-            if page.cells_at(f) {
-                let (x0, y0, x1, y1) = self.bounds(h, rect, f as f64);
-                page.ensure_cells(f, x0, y0, x1, y1);
-                let (cells, ch) = (page.cells(), page.channels());
-                sample(&|x, y| {
-                    let i = (y * lw + x) * ch;
-                    if ch == 3 {
-                        [cells[i], cells[i + 1], cells[i + 2]]
-                    } else {
-                        [cells[i]; 3]
-                    }
-                });
-                return (w, hh);
+                let i = (cy as usize * lw + cx as usize) * ch;
+                if ch == 3 {
+                    out.extend_from_slice(&cells[i..i + 3]);
+                } else {
+                    out.extend_from_slice(&[cells[i]; 3]);
+                }
             }
         }
-        self.with_area(h, rect, f as f64, |pixels| {
-            let (raw, ch) = pixels.raw();
-            let stride = self.width as usize * ch;
-            let half = (f * f / 2) as u32;
-            sample(&|x, y| {
-                let mut sum = [0u32; 3];
-                for row in y * f..(y + 1) * f {
-                    for col in x * f..(x + 1) * f {
-                        let i = row * stride + col * ch;
-                        for (c, s) in sum.iter_mut().enumerate() {
-                            *s += u32::from(raw[i + if ch == 3 { c } else { 0 }]);
-                        }
-                    }
-                }
-                sum.map(|s| ((s + half) / (f * f) as u32) as u8)
-            });
-        });
         (w, hh)
     }
 
@@ -367,7 +356,7 @@ impl Scan {
             return (0, 0);
         }
         let w = self.width as usize;
-        self.with_pixels(x0.into(), y0.into(), x1.into(), y1.into(), |pixels| {
+        self.with_pixels(x0.into(), y0.into(), x1.into(), y1.into(), false, |pixels| {
             let (raw, ch) = pixels.raw();
             for y in y0..y1 {
                 let row = y as usize * w;

@@ -194,10 +194,10 @@ fn content_fraction(
 ) -> f64 {
     let area = rect.inflate(test.ring_mm);
     let buf = &mut scratch.patch;
-    // At the low-resolution copy's ~3 px/mm or coarser, cell means: a full-resolution decode
-    // of the ID-copy box would be a quarter of the page.
+    // At the low-resolution copy's ~3 px/mm or coarser, no full-resolution decode of a
+    // coefficient page (the ID-copy box is a quarter of the page): see `sample_rgb_coarse`.
     let (w, h) = if ppm <= 3.5 {
-        scan.sample_rgb_cells(&reg.to_scan, area, ppm, buf)
+        scan.sample_rgb_coarse(&reg.to_scan, area, ppm, buf)
     } else {
         scan.sample_rgb(&reg.to_scan, area, ppm, buf)
     };

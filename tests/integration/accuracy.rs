@@ -98,7 +98,13 @@ const RATCHET: &[Pinned] = &[
 #[test]
 fn accuracy_ratchet() {
     let t = Template::sbk_student();
-    let engine = Engine::default();
+    // RATCHET_COEFFICIENTS=1 reads the JPEGs on the coefficient road
+    // (`EngineOptions::jpeg_coefficients`), to see what it would change.
+    let options = formscan::EngineOptions {
+        jpeg_coefficients: std::env::var_os("RATCHET_COEFFICIENTS").is_some(),
+        ..Default::default()
+    };
+    let engine = Engine::new(options);
     let mut failures = Vec::new();
     for p in RATCHET {
         if p.render == PrintRender::Pdftoppm && !have_pdftoppm() {

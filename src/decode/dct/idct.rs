@@ -75,6 +75,7 @@ pub(super) fn unpack(e: u32) -> (f32, usize) {
 const SPARSE_MAX: usize = 14;
 
 /// Inverse DCT of one block's coefficients to 8×8 samples (level-shifted, rounded, clamped).
+#[inline(always)]
 pub(super) fn idct_block(coefs: &[u32], out: &mut [u8; 64]) {
     // Paper: the DC alone (or nothing), a flat block of DC/8 (C(0)² / 4 = 1/8).
     match coefs {
@@ -100,6 +101,7 @@ pub(super) fn idct_block(coefs: &[u32], out: &mut [u8; 64]) {
 }
 
 /// The row–column inverse DCT: rows first (each row of coefficients to 8 values), then columns.
+#[inline(always)]
 fn separable(coefs: &[u32], out: &mut [f32; 64]) {
     static TABLE: OnceLock<[[f32; 8]; 8]> = OnceLock::new();
     let t = TABLE.get_or_init(|| cosines().map(|r| r.map(|v| v as f32)));
@@ -142,19 +144,29 @@ pub(super) fn block_means(coefs: &[u32], m: &[[f32; 8]; 8], cells: usize, out: &
             return out[..cells * cells].fill(unpack(*e).0 / 8.0);
         }
     }
-    out[..cells * cells].fill(0.0);
+    // The usual sizes with the cell count known to the compiler: unrolled, no branches.
+    match cells {
+        1 => means_of::<1>(coefs, m, out),
+        2 => means_of::<2>(coefs, m, out),
+        4 => means_of::<4>(coefs, m, out),
+        _ => means_of::<8>(coefs, m, out),
+    }
+}
+
+fn means_of<const C: usize>(coefs: &[u32], m: &[[f32; 8]; 8], out: &mut [f32; 64]) {
+    let mut acc = [[0f32; C]; C];
     for &e in coefs {
         let (value, k) = unpack(e);
-        let (u, v) = (k % 8, k / 8);
-        for j in 0..cells {
-            let wv = value * m[v][j];
-            if wv == 0.0 {
-                continue;
-            }
-            for i in 0..cells {
-                out[j * cells + i] += wv * m[u][i];
+        let (mu, mv) = (&m[k % 8], &m[k / 8]);
+        for (j, row) in acc.iter_mut().enumerate() {
+            let wv = value * mv[j];
+            for (i, a) in row.iter_mut().enumerate() {
+                *a += wv * mu[i];
             }
         }
+    }
+    for (j, row) in acc.iter().enumerate() {
+        out[j * C..(j + 1) * C].copy_from_slice(row);
     }
 }
 

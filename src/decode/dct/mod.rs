@@ -34,6 +34,10 @@ const ZIGZAG: [u8; 64] = [
     47, 55, 62, 63,
 ];
 
+/// [`DctPage::ensure`] states of an MCU: its red channel decoded, or all three.
+const RED: u8 = 1;
+const COLOUR: u8 = 2;
+
 /// Entropy-coded data that is not what the tables say.
 #[derive(Debug)]
 pub(crate) struct Corrupt(pub &'static str);
@@ -86,14 +90,18 @@ pub(crate) struct DctPage {
     /// Decoded pixels (grey or RGB, row-major over the page); only MCUs marked in `mcu_done`
     /// hold this page's pixels.
     pixels: Vec<u8>,
-    mcu_done: Vec<bool>,
+    /// Per MCU: 0 not decoded, [`RED`] its red channel only, [`COLOUR`] all three.
+    mcu_done: Vec<u8>,
     /// Chroma samples (Cb, Cr) for the upsampling, per chroma block as it is needed.
     chroma: [Vec<u8>; 2],
-    chroma_done: Vec<bool>,
+    /// Per chroma block: bit 0 its Cb, bit 1 its Cr is in `chroma`.
+    chroma_done: Vec<u8>,
     /// Cell means (RGB or grey) at `low_factor`, per MCU as they are asked for.
     low_pixels: Vec<u8>,
     low_done: Vec<bool>,
     low_factor: usize,
+    /// [`DctPage::low_res`]'s sums, kept for the next page.
+    low_scratch: Vec<f32>,
 }
 
 impl DctPage {
@@ -334,10 +342,10 @@ impl DctPage {
         }
         let end = bits.end().ok_or(Skip("data does not end where the frame does"))?;
         self.mcu_done.clear();
-        self.mcu_done.resize(self.mcus_x * self.mcus_y, false);
+        self.mcu_done.resize(self.mcus_x * self.mcus_y, 0);
         let chroma_blocks = self.comps.get(1).map_or(0, |c| c.bw * c.bh);
         self.chroma_done.clear();
-        self.chroma_done.resize(chroma_blocks, false);
+        self.chroma_done.resize(chroma_blocks, 0);
         self.low_done.clear();
         self.low_done.resize(self.mcus_x * self.mcus_y, false);
         self.low_factor = 0;
@@ -360,7 +368,7 @@ impl DctPage {
     /// a `factor`×`factor` box of full-resolution pixels, rounded down; `width / factor` by
     /// `height / factor`. `false` (nothing written) when `factor` is not 2, 4 or 8 or is finer
     /// than the chroma: then decode the page and box-filter it.
-    pub(crate) fn low_res(&self, factor: usize, out: &mut Vec<u8>) -> bool {
+    pub(crate) fn low_res(&mut self, factor: usize, out: &mut Vec<u8>) -> bool {
         if !self.cells_at(factor) {
             return false;
         }
@@ -372,7 +380,9 @@ impl DctPage {
         out.resize(lw * lh, 0);
         let cells = 8 / factor;
         let luma_means = idct::cell_means(factor);
-        let mut yplane = vec![0f32; lw * lh];
+        // Every cell of the page is written below (luma covers it), so no clearing.
+        let mut yplane = std::mem::take(&mut self.low_scratch);
+        yplane.resize(lw * lh, 0.0);
         let mut m = [0f32; 64];
         for by in 0..y.bh {
             for bx in 0..y.bw {
@@ -421,6 +431,7 @@ impl DctPage {
         for (o, v) in out.iter_mut().zip(&yplane) {
             *o = v.clamp(0.0, 255.0) as u8;
         }
+        self.low_scratch = yplane;
         true
     }
 
@@ -520,8 +531,30 @@ impl DctPage {
     }
 
     /// Decodes the MCUs under full-resolution pixels `x0..x1` × `y0..y1` (clipped to the page)
-    /// that are not decoded yet.
-    pub(crate) fn ensure(&mut self, x0: i64, y0: i64, x1: i64, y1: i64) {
+    /// that are not decoded yet: all three channels with `colour`, else the red (ink) channel
+    /// alone, which needs neither Cb nor the green and blue sums (the other two bytes of each
+    /// pixel are then not this page's).
+    pub(crate) fn ensure(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, colour: bool) {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2, checked just above.
+            return unsafe { self.ensure_avx2(x0, y0, x1, y1, colour) };
+        }
+        self.ensure_portable(x0, y0, x1, y1, colour)
+    }
+
+    /// [`DctPage::ensure`] compiled for AVX2: the same code (everything it calls is inlined),
+    /// so the compiler may use 8-lane registers for the transforms and the colour sums.
+    /// Without FMA no multiply and add are fused, so the pixels are bit-for-bit the portable
+    /// build's.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn ensure_avx2(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, colour: bool) {
+        self.ensure_portable(x0, y0, x1, y1, colour)
+    }
+
+    #[inline(always)]
+    fn ensure_portable(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, colour: bool) {
         if self.comps.is_empty() {
             return;
         }
@@ -534,9 +567,10 @@ impl DctPage {
         }
         for my in (y0 / mh) as usize..=((y1 - 1) / mh) as usize {
             for mx in (x0 / mw) as usize..=((x1 - 1) / mw) as usize {
-                if !self.mcu_done[my * self.mcus_x + mx] {
-                    self.decode_mcu(mx, my);
-                    self.mcu_done[my * self.mcus_x + mx] = true;
+                let need = if colour || self.comps.len() == 1 { COLOUR } else { RED };
+                if self.mcu_done[my * self.mcus_x + mx] < need {
+                    self.decode_mcu(mx, my, need == COLOUR);
+                    self.mcu_done[my * self.mcus_x + mx] = need;
                 }
             }
         }
@@ -544,10 +578,11 @@ impl DctPage {
 
     /// Decodes every MCU of the page.
     pub(crate) fn ensure_all(&mut self) {
-        self.ensure(0, 0, self.width as i64, self.height as i64);
+        self.ensure(0, 0, self.width as i64, self.height as i64, true);
     }
 
-    fn decode_mcu(&mut self, mx: usize, my: usize) {
+    #[inline(always)]
+    fn decode_mcu(&mut self, mx: usize, my: usize, colour: bool) {
         let y = self.comps[0];
         let mut samples = [0u8; 64];
         if self.comps.len() == 1 {
@@ -564,7 +599,7 @@ impl DctPage {
         let (rx, ry) = (usize::from(sx > 1), usize::from(sy > 1));
         for by in by0.saturating_sub(ry)..(by0 + c.v + ry).min(c.bh) {
             for bx in bx0.saturating_sub(rx)..(bx0 + c.h + rx).min(c.bw) {
-                self.decode_chroma_block(bx, by);
+                self.decode_chroma_block(bx, by, if colour { 3 } else { 2 });
             }
         }
         // The MCU's luma, 8·hmax × 8·vmax samples.
@@ -580,19 +615,26 @@ impl DctPage {
                 }
             }
         }
-        self.put_rgb(mx * mw, my * mh, &luma, mw, mh, sx, sy);
+        self.put_rgb(mx * mw, my * mh, &luma, mw, mh, sx, sy, colour);
     }
 
-    fn decode_chroma_block(&mut self, bx: usize, by: usize) {
+    /// Decodes the planes of chroma block `(bx, by)` that `mask` names (bit 0 Cb, bit 1 Cr)
+    /// and are not decoded yet.
+    #[inline(always)]
+    fn decode_chroma_block(&mut self, bx: usize, by: usize, mask: u8) {
         let c = self.comps[1];
         let b = by * c.bw + bx;
-        if self.chroma_done[b] {
+        let missing = mask & !self.chroma_done[b];
+        if missing == 0 {
             return;
         }
-        self.chroma_done[b] = true;
+        self.chroma_done[b] |= missing;
         let stride = c.bw * 8;
         let mut samples = [0u8; 64];
         for (k, comp) in [self.comps[1], self.comps[2]].iter().enumerate() {
+            if missing & (1 << k) == 0 {
+                continue;
+            }
             idct::idct_block(self.coefs(comp.base + b), &mut samples);
             let plane = &mut self.chroma[k];
             for (row, chunk) in samples.chunks_exact(8).enumerate() {
@@ -602,6 +644,7 @@ impl DctPage {
         }
     }
 
+    #[inline(always)]
     fn put_grey(&mut self, x0: usize, y0: usize, samples: &[u8; 64]) {
         let w = self.width;
         for (row, chunk) in samples.chunks_exact(8).enumerate() {
@@ -619,7 +662,18 @@ impl DctPage {
     /// towards the nearer of the two closest samples, down and then across, in sixteenths (on
     /// an axis at full resolution both are the sample itself).
     #[allow(clippy::too_many_arguments)]
-    fn put_rgb(&mut self, x0: usize, y0: usize, luma: &[u8; 256], mw: usize, mh: usize, sx: usize, sy: usize) {
+    #[inline(always)]
+    fn put_rgb(
+        &mut self,
+        x0: usize,
+        y0: usize,
+        luma: &[u8; 256],
+        mw: usize,
+        mh: usize,
+        sx: usize,
+        sy: usize,
+        colour: bool,
+    ) {
         let c = self.comps[1];
         let stride = c.bw * 8;
         let (cw, ch) = (c.width.max(1), c.height.max(1));
@@ -628,29 +682,17 @@ impl DctPage {
         if cols == 0 {
             return;
         }
-        // Chroma columns of the MCU and one more on each side, clamped to the component.
+        // The MCU's chroma columns and one more on each side, clamped to the component (a
+        // pixel past the component's last sample is past the image, never written).
         let cx0 = x0 / sx;
-        let first = cx0.saturating_sub(1);
-        // For pixel column x: the index (into the span) of its nearest and its farther sample.
-        let mut near_x = [0usize; 16];
-        let mut far_x = [0usize; 16];
-        for x in 0..cols {
-            let gx = x0 + x;
-            let n = (gx / sx).min(cw - 1);
-            let f = if sx == 1 {
-                n
-            } else if gx % 2 == 1 {
-                (n + 1).min(cw - 1)
-            } else {
-                n.saturating_sub(1)
-            };
-            near_x[x] = n - first;
-            far_x[x] = f - first;
+        let span = mw / sx + 2;
+        let mut col = [0usize; 18];
+        for (k, c) in col.iter_mut().enumerate().take(span) {
+            *c = (cx0 + k).saturating_sub(1).min(cw - 1);
         }
-        let span = near_x[..cols].iter().chain(&far_x[..cols]).max().map_or(0, |m| m + 1);
         let [cb_plane, cr_plane] = &self.chroma;
-        let mut vcb = [0i32; 18];
-        let mut vcr = [0i32; 18];
+        let (mut vcb, mut vcr) = ([0i32; 18], [0i32; 18]);
+        let (mut cbu, mut cru) = ([0i32; 16], [0i32; 16]);
         for row in 0..mh {
             let gy = y0 + row;
             if gy >= self.height {
@@ -665,22 +707,49 @@ impl DctPage {
                 ny.saturating_sub(1)
             };
             // Down: 3·near + far, over the span.
-            let (nr, fr) = (ny * stride + first, fy * stride + first);
+            let (cb_near, cb_far) = (&cb_plane[ny * stride..][..stride], &cb_plane[fy * stride..][..stride]);
+            let (cr_near, cr_far) = (&cr_plane[ny * stride..][..stride], &cr_plane[fy * stride..][..stride]);
             for k in 0..span {
-                vcb[k] = 3 * i32::from(cb_plane[nr + k]) + i32::from(cb_plane[fr + k]);
-                vcr[k] = 3 * i32::from(cr_plane[nr + k]) + i32::from(cr_plane[fr + k]);
+                let c = col[k];
+                vcr[k] = 3 * i32::from(cr_near[c]) + i32::from(cr_far[c]);
             }
-            // Across: 3·near + far; then T.871 §7 in 16.16 fixed point, over fixed-length
-            // arrays the compiler vectorises.
-            let (mut cbu, mut cru) = ([0i32; 16], [0i32; 16]);
-            for x in 0..cols {
-                let (n, f) = (near_x[x], far_x[x]);
-                cbu[x] = 3 * vcb[n] + vcb[f];
-                cru[x] = 3 * vcr[n] + vcr[f];
+            if colour {
+                for k in 0..span {
+                    let c = col[k];
+                    vcb[k] = 3 * i32::from(cb_near[c]) + i32::from(cb_far[c]);
+                }
             }
+            // Across: 3·near + far (an even pixel's farther sample is on its left, an odd
+            // one's on its right); at full resolution, 4·sample.
+            if sx == 2 {
+                for k in 0..mw / 2 {
+                    cbu[2 * k] = 3 * vcb[k + 1] + vcb[k];
+                    cbu[2 * k + 1] = 3 * vcb[k + 1] + vcb[k + 2];
+                    cru[2 * k] = 3 * vcr[k + 1] + vcr[k];
+                    cru[2 * k + 1] = 3 * vcr[k + 1] + vcr[k + 2];
+                }
+            } else {
+                for k in 0..mw {
+                    cbu[k] = 4 * vcb[k + 1];
+                    cru[k] = 4 * vcr[k + 1];
+                }
+            }
+            // T.871 §7 in 16.16 fixed point, over fixed-length arrays the compiler vectorises.
             let mut l = [0i32; 16];
             for (d, &s) in l.iter_mut().zip(&luma[row * mw..row * mw + cols]) {
                 *d = i32::from(s);
+            }
+            let out = &mut self.pixels[(gy * w + x0) * 3..(gy * w + x0 + cols) * 3];
+            if !colour {
+                let mut r = [0u8; 16];
+                for x in 0..16 {
+                    let cr = ((cru[x] + 8) >> 4) - 128;
+                    r[x] = (l[x] + ((91_881 * cr + 32_768) >> 16)).clamp(0, 255) as u8;
+                }
+                for (px, &v) in out.chunks_exact_mut(3).zip(&r) {
+                    px[0] = v;
+                }
+                continue;
             }
             let (mut r, mut g, mut b) = ([0u8; 16], [0u8; 16], [0u8; 16]);
             for x in 0..16 {
@@ -690,7 +759,6 @@ impl DctPage {
                 g[x] = (l[x] + ((-22_554 * cb - 46_802 * cr + 32_768) >> 16)).clamp(0, 255) as u8;
                 b[x] = (l[x] + ((116_130 * cb + 32_768) >> 16)).clamp(0, 255) as u8;
             }
-            let out = &mut self.pixels[(gy * w + x0) * 3..(gy * w + x0 + cols) * 3];
             for (x, px) in out.chunks_exact_mut(3).enumerate() {
                 px[0] = r[x];
                 px[1] = g[x];

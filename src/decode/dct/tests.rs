@@ -78,8 +78,17 @@ fn a_region_decodes_only_its_mcus_and_agrees_with_the_whole() {
     whole.ensure_all();
     let mut part = DctPage::default();
     part.read(&data, u64::MAX).unwrap();
-    part.ensure(100, 50, 140, 90);
-    let done = part.mcu_done.iter().filter(|&&d| d).count();
+    // The red channel alone first (an ink read), then colour over it (a colour read).
+    part.ensure(100, 50, 140, 90, false);
+    for y in 50..90 {
+        for x in 100..140 {
+            let i = (y * 300 + x) * 3;
+            assert_eq!(part.pixels()[i], whole.pixels()[i], "red at ({x}, {y})");
+        }
+    }
+    assert!(part.mcu_done.iter().all(|&d| d != COLOUR));
+    part.ensure(100, 50, 140, 90, true);
+    let done = part.mcu_done.iter().filter(|&&d| d == COLOUR).count();
     assert_eq!(done, 3 * 3, "MCUs 96..144 × 48..96");
     for y in 50..90 {
         for x in 100..140 {
