@@ -430,7 +430,12 @@ impl<'e> Worker<'e> {
             age,
         };
         let opts = &self.engine.options.photo;
-        let area = crate::photo::photo_area(template, opts)?;
+        // An empty box reads nothing at all (`photo_area` says what a box with content reads).
+        let area = if has_content {
+            crate::photo::photo_area(template, opts)?
+        } else {
+            crate::geometry::Rect::new(0.0, 0.0, 0.0, 0.0)
+        };
         let mut photo = scan.with_area(&reg.to_scan, area, 2.0, true, |pixels| {
             crate::photo::read_photo_in(pixels, template, &ctx, opts)
         })?;
@@ -447,8 +452,10 @@ impl<'e> Worker<'e> {
     pub fn process(&mut self, image: DynamicImage, source: SourceRef) -> (PageRecord, Vec<fields::Snippet>) {
         let t0 = Instant::now();
         let scan = Scan::new(image);
+        let prepare = ms(t0);
         let mut out = self.process_scan(&scan, source);
-        out.0.timing_ms.register += ms(t0) - out.0.timing_ms.total;
+        // Preparing the page belongs to the decode stage (see `StageTimes::decode`).
+        out.0.timing_ms.decode += prepare;
         out.0.timing_ms.total = ms(t0);
         out
     }

@@ -430,9 +430,10 @@ pub struct GroupReading {
 /// Per-stage wall time for one page, milliseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StageTimes {
-    /// Decoding the file's page.
+    /// Decoding the file's page and preparing it for reading (the low-resolution copy and the
+    /// paper level; before version 0.1 of this field's meaning, `register` carried that).
     pub decode: f64,
-    /// Preparing the low-resolution image and registering.
+    /// Registering (finding the marks, fitting the homography).
     pub register: f64,
     /// Reading the page codes.
     pub identify: f64,

@@ -103,7 +103,7 @@ impl Scan {
     }
 
     /// Whether the page is an 8-bit grey image of black and white only (a bilevel scan
-    /// converted); a JPEG page never is.
+    /// converted); a page held as coefficients is never taken for one.
     pub fn is_bilevel(&self) -> bool {
         let Pixels::Image(DynamicImage::ImageLuma8(g)) = &self.pixels else { return false };
         g.as_raw().iter().step_by(97).all(|&v| v == 0 || v == 255)
@@ -273,13 +273,14 @@ impl Scan {
     /// Ink-channel value at full-resolution `(x, y)`, bilinear; outside the page reads as paper.
     pub fn ink_at(&self, x: f64, y: f64) -> f32 {
         let (x0, y0) = (x.floor() as i64, y.floor() as i64);
-        self.with_pixels(x0 - 1, y0 - 1, x0 + 2, y0 + 2, false, |s| s.ink_at(x, y))
+        let (a, b) = (x0.saturating_sub(1), y0.saturating_sub(1));
+        self.with_pixels(a, b, x0.saturating_add(2), y0.saturating_add(2), false, |s| s.ink_at(x, y))
     }
 
     /// RGB at full-resolution `(x, y)`, nearest pixel; outside reads as white.
     pub fn rgb_at(&self, x: f64, y: f64) -> [u8; 3] {
         let (x0, y0) = (x.floor() as i64, y.floor() as i64);
-        self.with_pixels(x0, y0, x0 + 1, y0 + 1, true, |s| s.rgb_nearest(x, y))
+        self.with_pixels(x0, y0, x0.saturating_add(1), y0.saturating_add(1), true, |s| s.rgb_nearest(x, y))
     }
 
     /// Resamples template rectangle `rect` (mm) at `px_per_mm` through `h` (template → scan)

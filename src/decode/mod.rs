@@ -293,7 +293,9 @@ pub(crate) fn read_dct(
     // one more reason to take the ordinary path.
     match catch_unwind(AssertUnwindSafe(|| dct.read(data, limits.max_pixels).is_ok())) {
         Ok(true) => Ok(dct),
-        _ => Err(Box::default()),
+        Ok(false) => Err(dct),
+        // After a panic the buffers may be half-written: start afresh.
+        Err(_) => Err(Box::default()),
     }
 }
 

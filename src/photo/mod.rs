@@ -270,11 +270,12 @@ pub fn read_photo(
     read_photo_in(&crate::sample::Sampler::new(image), template, ctx, opts)
 }
 
-/// The template mm around the photo box that [`read_photo`] may read: the search area and a
-/// margin for the card's framing beyond it.
+/// The template mm around the photo box that [`read_photo`] may read: the search area and
+/// 8 mm beyond it, where a located print tilted by up to ~6.75° can reach (its corners lie up
+/// to ~5 mm past the search area) and the framing reads the whole print.
 pub(crate) fn photo_area(template: &Template, opts: &PhotoOptions) -> Option<Rect> {
     let field = template.fields.iter().find(|f| f.kind == FieldKind::Photo)?;
-    Some(field.rect.inflate(opts.search_margin_mm + 4.0))
+    Some(field.rect.inflate(opts.search_margin_mm + 8.0))
 }
 
 /// [`read_photo`] over a sampler (a scan's pixels).

@@ -219,7 +219,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Decodes one 8×8 block: dequantised coefficients go to `out` as
-    /// `value << 6 | natural index` (see [`super::Coefficients`]); returns how many.
+    /// `value << 6 | natural index` (see [`super::DctPage`]); returns how many.
     #[inline]
     pub(super) fn block(
         &mut self,
@@ -279,9 +279,9 @@ impl<'a> BitReader<'a> {
         Ok((out.len() - start) as u8)
     }
 
-    /// At a restart interval's end: drops the byte's remaining bits and steps over the RSTn
-    /// marker that must come next; `false` when it does not.
-    pub(super) fn restart(&mut self) -> bool {
+    /// At a restart interval's end: drops the byte's remaining bits and steps over the marker
+    /// RST`n` that must come next; `false` when it does not.
+    pub(super) fn restart(&mut self, n: usize) -> bool {
         // The fast refill never reads through a 0xFF, so the reader stands at the marker or
         // before it; whole data bytes still unread mean the interval did not use all its data.
         if self.overran() || self.n - self.padded >= 8 {
@@ -291,7 +291,7 @@ impl<'a> BitReader<'a> {
         self.n = 0;
         self.padded = 0;
         self.at_marker = false;
-        let rst = self.data.get(self.pos..self.pos + 2).is_some_and(|m| m[0] == 0xFF && (0xD0..=0xD7).contains(&m[1]));
+        let rst = self.data.get(self.pos..self.pos + 2).is_some_and(|m| m[0] == 0xFF && usize::from(m[1]) == 0xD0 + n);
         if rst {
             self.pos += 2;
         }

@@ -65,7 +65,7 @@ fn cell_means_of(n: usize) -> [[f32; 8]; 8] {
     m
 }
 
-/// Unpacks a coefficient word (see [`super::Coefficients`]).
+/// Unpacks a coefficient word (`value << 6 | natural index`, see [`super::DctPage`]).
 #[inline(always)]
 pub(super) fn unpack(e: u32) -> (f32, usize) {
     (((e as i32) >> 6) as f32, (e & 63) as usize)

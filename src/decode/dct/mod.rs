@@ -14,9 +14,10 @@
 //! Supported: baseline and extended sequential Huffman JPEGs (SOF0, SOF1) of 8-bit grey or
 //! YCbCr, in one interleaved scan, with chroma at full or half resolution in each direction:
 //! what scanners and cameras write. Anything else (progressive, arithmetic, CMYK, RGB, several
-//! scans), and any anomaly at all (junk between segments, data that ends early, a Huffman
-//! code that does not exist), is [`Skip`]ped: the caller decodes the file the ordinary way,
-//! whose checks and messages then apply unchanged.
+//! scans, dense pages), and the anomalies that matter (junk between segments, data that ends
+//! early or runs past the frame, a Huffman code that does not exist, a restart marker out of
+//! turn), is [`Skip`]ped: the caller decodes the file the ordinary way, whose checks and
+//! messages then apply unchanged.
 //!
 //! Colour follows JFIF (ITU-T T.871, §7: `R = Y + 1.402·(Cr − 128)` and so on), and
 //! subsampled chroma is upsampled with the triangle filter of libjpeg's "fancy upsampling"
@@ -198,7 +199,10 @@ impl DctPage {
                         t = &t[1 + size..];
                     }
                 }
-                0xDD => restart = usize::from(u16::from_be_bytes([*seg.first().ok_or(Skip("bad DRI"))?, seg[1]])),
+                0xDD => {
+                    let [a, b] = *seg.first_chunk::<2>().ok_or(Skip("bad DRI"))?;
+                    restart = usize::from(u16::from_be_bytes([a, b]));
+                }
                 // Adobe's APP14 says whether three components are YCbCr (transform 1) or RGB.
                 0xEE if seg.starts_with(b"Adobe") && seg.len() >= 12 => adobe_rgb = seg[11] == 0,
                 0xDA => {
@@ -316,10 +320,16 @@ impl DctPage {
         let mut bits = BitReader::new(data, start);
         let mut pred = [0i32; 3];
         let mut mcu = 0usize;
+        // Dense pages (a photograph, noise) gain nothing here and would hold a coefficient
+        // buffer of up to 64 words a block: past 24 words a block on average (and 4 MB),
+        // decode the ordinary way.
+        let blocks_per_row: usize = self.comps.iter().map(|c| c.bw * c.v).sum();
         for my in 0..self.mcus_y {
             for mx in 0..self.mcus_x {
                 if restart > 0 && mcu > 0 && mcu.is_multiple_of(restart) {
-                    if !bits.restart() {
+                    // RSTn counts 0..7 round (T.81, B.2.1): a marker out of turn is a lost
+                    // interval.
+                    if !bits.restart((mcu / restart - 1) % 8) {
                         return Err(Skip("restart marker missing"));
                     }
                     pred = [0; 3];
@@ -338,6 +348,9 @@ impl DctPage {
             }
             if bits.overran() {
                 return Err(Skip("truncated"));
+            }
+            if self.words.len() > (24 * blocks_per_row * (my + 1)).max(1 << 20) {
+                return Err(Skip("dense"));
             }
         }
         let end = bits.end().ok_or(Skip("data does not end where the frame does"))?;
@@ -366,8 +379,9 @@ impl DctPage {
 
     /// The ink channel (red, or grey) at `1/factor` of the resolution, each pixel the mean of
     /// a `factor`×`factor` box of full-resolution pixels, rounded down; `width / factor` by
-    /// `height / factor`. `false` (nothing written) when `factor` is not 2, 4 or 8 or is finer
-    /// than the chroma: then decode the page and box-filter it.
+    /// `height / factor`. `false` (nothing written) when [`DctPage::cells_at`] says no (a
+    /// factor other than 2, 4 or 8, finer than the chroma, or chroma subsampled in one
+    /// direction only): then decode the page and box-filter it.
     pub(crate) fn low_res(&mut self, factor: usize, out: &mut Vec<u8>) -> bool {
         if !self.cells_at(factor) {
             return false;

@@ -167,6 +167,19 @@ fn truncated_progressive_and_oversized_files_are_skipped() {
     enc.set_progressive(true);
     enc.encode(img.as_raw(), 160, 120, ColorType::Rgb).unwrap();
     assert_eq!(page.read(&progressive, u64::MAX), Err(Skip("not a sequential Huffman JPEG")));
+    // A restart marker out of turn (RST1 where RST0 belongs) is a lost interval.
+    let restarts = encode(&img, SamplingFactor::F_2_2, false, Some(2));
+    assert!(page.read(&restarts, u64::MAX).is_ok());
+    let mut swapped = restarts.clone();
+    let sos = swapped.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    let rst0 = sos + swapped[sos..].windows(2).position(|w| w == [0xFF, 0xD0]).unwrap();
+    swapped[rst0 + 1] = 0xD1;
+    assert_eq!(page.read(&swapped, u64::MAX), Err(Skip("restart marker missing")));
+    // A DRI segment one byte short is refused, not a panic.
+    let mut short_dri = data[..2].to_vec();
+    short_dri.extend_from_slice(&[0xFF, 0xDD, 0x00, 0x03, 0x00]);
+    short_dri.extend_from_slice(&data[2..]);
+    assert_eq!(page.read(&short_dri, u64::MAX), Err(Skip("bad DRI")));
     // Junk after the data: every byte flipped in turn never panics.
     for i in (0..data.len()).step_by(7) {
         let mut bad = data.clone();
