@@ -310,17 +310,13 @@ fn ms(t: Instant) -> f64 {
 impl<'e> Worker<'e> {
     /// Stage 1b ([`Engine::decode`]), reusing this worker's buffers for JPEG pages.
     pub fn decode(&mut self, page: &PageSource) -> Result<Scan> {
-        if !self.engine.options.jpeg_coefficients {
-            return Ok(Scan::new(decode::decode_page(page, &self.engine.options.decode)?));
-        }
-        let dct = self.dct.take().unwrap_or_default();
-        match decode::read_dct(page, &self.engine.options.decode, dct) {
-            Ok(dct) => Ok(Scan::from_dct(dct)),
-            Err(dct) => {
-                self.dct = Some(dct);
-                Ok(Scan::new(decode::decode_page(page, &self.engine.options.decode)?))
+        if self.engine.options.jpeg_coefficients {
+            match decode::read_dct(page, &self.engine.options.decode, self.dct.take().unwrap_or_default()) {
+                Ok(dct) => return Ok(Scan::from_dct(dct)),
+                Err(dct) => self.dct = Some(dct),
             }
         }
+        Ok(Scan::new(decode::decode_page(page, &self.engine.options.decode)?))
     }
 
     /// Takes a finished page's buffers back for the next page.

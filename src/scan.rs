@@ -102,8 +102,10 @@ impl Scan {
         }
     }
 
-    /// Whether the page is an 8-bit grey image of black and white only (a bilevel scan
-    /// converted); a page held as coefficients is never taken for one.
+    /// Whether the page is black and white only (a CCITT G4 or 1-bit scan converted to grey),
+    /// from a sparse sample: every 97th pixel of a grey image, so 90,000 of an A4 page at
+    /// 300 dpi, is 0 or 255 (a grey scan has in-between values within the first few samples).
+    /// A page held as coefficients is never taken for one.
     pub fn is_bilevel(&self) -> bool {
         let Pixels::Image(DynamicImage::ImageLuma8(g)) = &self.pixels else { return false };
         g.as_raw().iter().step_by(97).all(|&v| v == 0 || v == 255)
@@ -292,18 +294,7 @@ impl Scan {
     /// Like [`Scan::sample_ink`] but in colour (3 bytes per pixel, nearest neighbour).
     pub fn sample_rgb(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
         self.with_area(h, rect, 2.0, true, |pixels| {
-            let (w, hh) =
-                ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
-            out.clear();
-            out.reserve(w * hh * 3);
-            for v in 0..hh {
-                let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
-                for u in 0..w {
-                    let q = h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty));
-                    out.extend_from_slice(&pixels.rgb_nearest(q.x, q.y));
-                }
-            }
-            (w, hh)
+            sample_points(h, rect, px_per_mm, out, |q| pixels.rgb_nearest(q.x, q.y))
         })
     }
 
@@ -322,31 +313,22 @@ impl Scan {
             drop(page);
             return self.sample_rgb(h, rect, px_per_mm, out);
         }
-        let (w, hh) = ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
         let (lw, lh) = (self.width as usize / f, self.height as usize / f);
         let (x0, y0, x1, y1) = self.bounds(h, rect, f as f64);
         page.ensure_cells(f, x0, y0, x1, y1);
         let (cells, ch) = (page.cells(), page.channels());
-        out.clear();
-        out.reserve(w * hh * 3);
-        for v in 0..hh {
-            let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
-            for u in 0..w {
-                let q = h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty));
-                let (cx, cy) = ((q.x / f as f64).floor(), (q.y / f as f64).floor());
-                if cx < 0.0 || cy < 0.0 || cx >= lw as f64 || cy >= lh as f64 {
-                    out.extend_from_slice(&[255; 3]);
-                    continue;
-                }
-                let i = (cy as usize * lw + cx as usize) * ch;
-                if ch == 3 {
-                    out.extend_from_slice(&cells[i..i + 3]);
-                } else {
-                    out.extend_from_slice(&[cells[i]; 3]);
-                }
+        sample_points(h, rect, px_per_mm, out, |q| {
+            let (cx, cy) = ((q.x / f as f64).floor(), (q.y / f as f64).floor());
+            if cx < 0.0 || cy < 0.0 || cx >= lw as f64 || cy >= lh as f64 {
+                return [255; 3];
             }
-        }
-        (w, hh)
+            let i = (cy as usize * lw + cx as usize) * ch;
+            if ch == 3 {
+                [cells[i], cells[i + 1], cells[i + 2]]
+            } else {
+                [cells[i]; 3]
+            }
+        })
     }
 
     /// Copies the axis-aligned full-resolution box `(x0, y0)–(x1, y1)` of the ink channel.
@@ -372,6 +354,33 @@ impl Scan {
     }
 }
 
+/// Resamples template rectangle `rect` (mm) at `px_per_mm` through `h` in colour: `colour_at`
+/// gives each sample's colour from its point on the scan (the sample's centre mapped), row by
+/// row into `out`; returns the patch size.
+fn sample_points(
+    h: &Homography,
+    rect: Rect,
+    px_per_mm: f64,
+    out: &mut Vec<u8>,
+    colour_at: impl Fn(Point) -> [u8; 3],
+) -> (usize, usize) {
+    let (w, hh) = patch_size(rect, px_per_mm);
+    out.clear();
+    out.reserve(w * hh * 3);
+    for v in 0..hh {
+        let ty = rect.y + (v as f64 + 0.5) / px_per_mm;
+        for u in 0..w {
+            out.extend_from_slice(&colour_at(h.apply(Point::new(rect.x + (u as f64 + 0.5) / px_per_mm, ty))));
+        }
+    }
+    (w, hh)
+}
+
+/// Samples across and down a `px_per_mm` resampling of `rect` (at least one each way).
+fn patch_size(rect: Rect, px_per_mm: f64) -> (usize, usize) {
+    ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize)
+}
+
 /// [`Scan::sample_ink`] on pixels decoded over the area.
 fn sample_ink_with(
     pixels: &Sampler<'_>,
@@ -380,7 +389,7 @@ fn sample_ink_with(
     px_per_mm: f64,
     out: &mut Vec<u8>,
 ) -> (usize, usize) {
-    let (w, hh) = ((rect.w * px_per_mm).round().max(1.0) as usize, (rect.h * px_per_mm).round().max(1.0) as usize);
+    let (w, hh) = patch_size(rect, px_per_mm);
     out.clear();
     out.resize(w * hh, 255);
     let step = 1.0 / px_per_mm;

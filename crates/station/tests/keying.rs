@@ -8,7 +8,7 @@ use formscan_station::{start, StationOptions};
 use formscan_synth::{Degrade, SynthOptions};
 mod common;
 
-use common::{log_in, request};
+use common::{log_in, next_items, request};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
@@ -41,16 +41,7 @@ async fn two_keyers_settle_the_campaigns_fields_through_the_api() {
         let mut skipped = std::collections::HashSet::new();
         let h = [("Cookie", cookie.as_str()), ("Content-Type", "application/json"), ("x-csrf-token", csrf.as_str())];
         loop {
-            let r = request(addr, "GET", "/api/next?n=20", &[("Cookie", &cookie)], "").await;
-            assert_eq!(r.status, 200);
-            let j: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-            let items: Vec<_> = j["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|i| !skipped.contains(i["item"].as_str().unwrap()))
-                .cloned()
-                .collect();
+            let items = next_items(addr, &cookie, 20, &skipped).await;
             if items.is_empty() {
                 break;
             }

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Mutex;
 mod common;
 
-use common::{log_in, request, truth_value as truth};
+use common::{log_in, next_items, request, truth_value as truth};
 
 /// One keyer on one station: keys what it is handed until it is handed nothing new. Returns
 /// (values keyed, second entries among them).
@@ -35,16 +35,7 @@ async fn keyer(
     loop {
         // Items left unkeyed stay leased to this keyer and come back each time: ask for more.
         let n = (4 + skipped.len()).min(20);
-        let r = request(addr, "GET", &format!("/api/next?n={n}"), &[("Cookie", &cookie)], "").await;
-        assert_eq!(r.status, 200, "{}", r.text());
-        let j: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        let items: Vec<serde_json::Value> = j["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| !skipped.contains(i["item"].as_str().unwrap()))
-            .cloned()
-            .collect();
+        let items = next_items(addr, &cookie, n, &skipped).await;
         if items.is_empty() {
             return (keyed, seconds);
         }

@@ -392,55 +392,13 @@ impl DctPage {
         let cr = self.comps.get(2).copied();
         out.clear();
         out.resize(lw * lh, 0);
-        let cells = 8 / factor;
-        let luma_means = idct::cell_means(factor);
-        // Every cell of the page is written below (luma covers it), so no clearing.
+        // Every cell of the page is written by the luma pass (its blocks cover the page), so
+        // the reused buffer needs no clearing; the chroma pass adds 1.402·(Cr − 128).
         let mut yplane = std::mem::take(&mut self.low_scratch);
         yplane.resize(lw * lh, 0.0);
-        let mut m = [0f32; 64];
-        for by in 0..y.bh {
-            for bx in 0..y.bw {
-                if bx * cells >= lw || by * cells >= lh {
-                    continue;
-                }
-                idct::block_means(self.coefs(y.base + by * y.bw + bx), luma_means, cells, &mut m);
-                for j in 0..cells {
-                    let ly = by * cells + j;
-                    if ly >= lh {
-                        break;
-                    }
-                    for i in 0..cells {
-                        let lx = bx * cells + i;
-                        if lx < lw {
-                            yplane[ly * lw + lx] = m[j * cells + i] + 128.0;
-                        }
-                    }
-                }
-            }
-        }
+        self.add_means(y, factor, (lw, lh), &mut yplane, |p, m| *p = m + 128.0);
         if let Some(c) = cr {
-            let side = factor / (self.hmax / c.h);
-            let (ccells, chroma_means) = (8 / side, idct::cell_means(side));
-            for by in 0..c.bh {
-                for bx in 0..c.bw {
-                    if bx * ccells >= lw || by * ccells >= lh {
-                        continue;
-                    }
-                    idct::block_means(self.coefs(c.base + by * c.bw + bx), chroma_means, ccells, &mut m);
-                    for j in 0..ccells {
-                        let ly = by * ccells + j;
-                        if ly >= lh {
-                            break;
-                        }
-                        for i in 0..ccells {
-                            let lx = bx * ccells + i;
-                            if lx < lw {
-                                yplane[ly * lw + lx] += 1.402 * m[j * ccells + i];
-                            }
-                        }
-                    }
-                }
-            }
+            self.add_means(c, factor / (self.hmax / c.h), (lw, lh), &mut yplane, |p, m| *p += 1.402 * m);
         }
         for (o, v) in out.iter_mut().zip(&yplane) {
             *o = v.clamp(0.0, 255.0) as u8;
@@ -540,6 +498,31 @@ impl DctPage {
                 self.low_pixels[at] = (l + 1.402 * cr + 0.5).clamp(0.0, 255.0) as u8;
                 self.low_pixels[at + 1] = (l - 0.344_136 * cb - 0.714_136 * cr + 0.5).clamp(0.0, 255.0) as u8;
                 self.low_pixels[at + 2] = (l + 1.772 * cb + 0.5).clamp(0.0, 255.0) as u8;
+            }
+        }
+    }
+
+    /// For each block of component `c`, the means of its cells of `side` samples (without the
+    /// +128 level shift) put into the low-resolution `plane` (`size` cells) by `put`.
+    fn add_means(
+        &self,
+        c: Component,
+        side: usize,
+        (lw, lh): (usize, usize),
+        plane: &mut [f32],
+        put: impl Fn(&mut f32, f32),
+    ) {
+        let (cells, means) = (8 / side, idct::cell_means(side));
+        let mut m = [0f32; 64];
+        for by in 0..c.bh.min(lh.div_ceil(cells)) {
+            for bx in 0..c.bw.min(lw.div_ceil(cells)) {
+                idct::block_means(self.coefs(c.base + by * c.bw + bx), means, cells, &mut m);
+                for j in 0..cells.min(lh - by * cells) {
+                    let row = (by * cells + j) * lw + bx * cells;
+                    for i in 0..cells.min(lw - bx * cells) {
+                        put(&mut plane[row + i], m[j * cells + i]);
+                    }
+                }
             }
         }
     }

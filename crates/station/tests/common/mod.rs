@@ -86,6 +86,20 @@ pub async fn request_on<S: AsyncRead + AsyncWrite + Unpin>(
     Reply { status, headers, body }
 }
 
+/// `GET /api/next?n=n` as the keyer of `cookie`, less the items in `skipped` (ones the keyer
+/// left unkeyed stay leased to them and come back each time). Asserts a 200.
+pub async fn next_items(
+    addr: SocketAddr,
+    cookie: &str,
+    n: usize,
+    skipped: &std::collections::HashSet<String>,
+) -> Vec<serde_json::Value> {
+    let r = request(addr, "GET", &format!("/api/next?n={n}"), &[("Cookie", cookie)], "").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    j["items"].as_array().unwrap().iter().filter(|i| !skipped.contains(i["item"].as_str().unwrap())).cloned().collect()
+}
+
 /// Logs in with a form post; returns the session cookie (`name=value`) and the page's CSRF
 /// token. Checks the cookie's flags on the way.
 pub async fn log_in(addr: SocketAddr, name: &str, password: &str) -> (String, String) {
