@@ -261,6 +261,7 @@ impl Engine {
             fields: FieldScratch::default(),
             buf: Vec::new(),
             dct: None,
+            pixels: Vec::new(),
         }
     }
 
@@ -289,6 +290,8 @@ pub struct Worker<'e> {
     /// The coefficient buffers of JPEG pages, back from the last page (tens of MB for a
     /// 300 dpi page: allocated once per worker, not per page).
     dct: Option<Box<crate::decode::dct::DctPage>>,
+    /// The last decoded page's pixel buffer, decoded into again ([`decode::decode_page_into`]).
+    pixels: Vec<u8>,
 }
 
 impl Worker<'_> {
@@ -316,13 +319,15 @@ impl<'e> Worker<'e> {
                 Err(dct) => self.dct = Some(dct),
             }
         }
-        Ok(Scan::new(decode::decode_page(page, &self.engine.options.decode)?))
+        let spare = std::mem::take(&mut self.pixels);
+        Ok(Scan::new(decode::decode_page_into(page, &self.engine.options.decode, spare)?))
     }
 
     /// Takes a finished page's buffers back for the next page.
     pub fn recycle(&mut self, scan: Scan) {
-        if let Some(dct) = scan.into_dct() {
-            self.dct = Some(dct);
+        match scan.into_buffers() {
+            crate::scan::Buffers::Dct(dct) => self.dct = Some(dct),
+            crate::scan::Buffers::Pixels(pixels) => self.pixels = pixels,
         }
     }
 

@@ -94,9 +94,10 @@ impl<'a> Sampler<'a> {
         out
     }
 
-    /// The first channel alone (red, or grey) at continuous pixel coordinates.
+    /// The first channel alone (red, or grey) at continuous pixel coordinates: the same value
+    /// as [`Sampler::at`]'s first.
     #[inline]
-    fn red_xy(&self, x: f64, y: f64) -> u8 {
+    pub fn red_xy(&self, x: f64, y: f64) -> u8 {
         let (x, y) = (x - 0.5, y - 0.5);
         let (x0, y0) = (x.floor(), y.floor());
         let (xi, yi) = (x0 as i64, y0 as i64);
@@ -110,14 +111,6 @@ impl<'a> Sampler<'a> {
             return ((top * (256 - fy) + bot * fy + 32768) >> 16) as u8;
         }
         self.at_xy(x + 0.5, y + 0.5)[0]
-    }
-
-    /// Like [`Sampler::row`] for the first channel only.
-    #[inline]
-    pub fn row_red(&self, h: &Homography, j: f64, range: std::ops::Range<usize>, mut put: impl FnMut(usize, u8)) {
-        for (i, (x, y)) in range.clone().zip(h.row_points(range.start as f64, j, 1.0)) {
-            put(i, self.red_xy(x, y));
-        }
     }
 
     /// Samples the points `h.apply((i, j))` for `i` in `range` (scan pixel coordinates, centres

@@ -58,6 +58,14 @@ pub struct Scan {
     bg_block: usize,
 }
 
+/// A finished page's buffers, handed back for the next page ([`Scan::into_buffers`]).
+pub(crate) enum Buffers {
+    /// A coefficient page.
+    Dct(Box<DctPage>),
+    /// A decoded page's pixels.
+    Pixels(Vec<u8>),
+}
+
 impl Scan {
     /// Prepares a decoded page. The image must be 8-bit grey or RGB (other layouts are
     /// converted, at a cost).
@@ -94,11 +102,14 @@ impl Scan {
         Scan::prepared(Pixels::Dct(Mutex::new(page)), width, height, low, factor)
     }
 
-    /// Gives back a coefficient page's buffers, for the next page.
-    pub(crate) fn into_dct(self) -> Option<Box<DctPage>> {
+    /// Gives back the page's buffers for the next page: a coefficient page's, or a decoded
+    /// page's pixel buffer.
+    pub(crate) fn into_buffers(self) -> Buffers {
         match self.pixels {
-            Pixels::Dct(m) => Some(m.into_inner().unwrap_or_else(PoisonError::into_inner)),
-            Pixels::Image(_) => None,
+            Pixels::Dct(m) => Buffers::Dct(m.into_inner().unwrap_or_else(PoisonError::into_inner)),
+            Pixels::Image(DynamicImage::ImageRgb8(im)) => Buffers::Pixels(im.into_raw()),
+            Pixels::Image(DynamicImage::ImageLuma8(im)) => Buffers::Pixels(im.into_raw()),
+            Pixels::Image(_) => Buffers::Pixels(Vec::new()),
         }
     }
 

@@ -588,7 +588,7 @@ pub(super) fn decode(image: &PdfImage, limits: &DecodeLimits) -> Result<DynamicI
             if image.invert && image.colour == Some(Colour::Cmyk) {
                 return Err(Error::input("unsupported PDF image: inverted CMYK JPEG"));
             }
-            let mut decoded = decode_jpeg(&image.data, limits)?;
+            let mut decoded = decode_jpeg(&image.data, limits, Vec::new())?;
             if image.invert {
                 decoded.invert();
             }

@@ -891,6 +891,54 @@ fn a_frame_header_that_claims_more_pixels_than_the_data_holds_is_truncated() {
     }
 }
 
+/// Decoding into an earlier page's buffer (as a batch worker does) gives exactly what a fresh
+/// buffer gives, for honest files and for files whose data stops early in any of the ways
+/// zune-jpeg treats differently (cut short, cut and closed with EOI, a lying frame header, a
+/// second scan): stale pixels must never stand in for missing data.
+#[test]
+fn decoding_into_a_used_buffer_matches_a_fresh_decode() {
+    let honest = jpeg(248, 350);
+    let sos = honest.windows(2).rposition(|w| w == [0xFF, 0xDA]).expect("a scan");
+    let cut_and_closed = |keep: usize| {
+        let mut f = honest[..sos + (honest.len() - sos) * keep / 10].to_vec();
+        f.extend_from_slice(&[0xFF, 0xD9]);
+        f
+    };
+    let second_scan = |keep: usize| {
+        let mut f = honest[..sos + (honest.len() - sos) * keep / 10].to_vec();
+        f.extend_from_slice(&honest[sos..]);
+        f
+    };
+    let mut grey_honest = encode(&DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(picture(248, 350)).to_luma8()), ImageFormat::Jpeg);
+    grey_honest.extend_from_slice(&[0; 4]);
+    let files = [
+        honest.clone(),
+        grey_honest,
+        cut_and_closed(3),
+        cut_and_closed(7),
+        second_scan(10),
+        second_scan(5),
+        second_scan(2),
+        lying_jpeg(&honest, 248, 400),
+        lying_jpeg(&honest, 300, 350),
+        honest[..honest.len() * 2 / 3].to_vec(),
+    ];
+    // A stale buffer the size of each output, of noise no decoder would write.
+    let stale = |n: usize| (0..n).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect::<Vec<u8>>();
+    for (k, file) in files.iter().enumerate() {
+        let pages = open_bytes(file.clone(), &limits()).expect("opens");
+        let fresh = decode_page(&pages[0], &limits());
+        for n in [248 * 350 * 3, 248 * 400 * 3, 248 * 350, 100] {
+            let reused = decode_page_into(&pages[0], &limits(), stale(n));
+            match (&fresh, &reused) {
+                (Ok(a), Ok(b)) => assert!(a.as_bytes() == b.as_bytes() && a.color() == b.color(), "file {k}, stale {n}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "file {k}, stale {n}"),
+                (a, b) => panic!("file {k}, stale {n}: fresh {:?}, reused {:?}", a.as_ref().err(), b.as_ref().err()),
+            }
+        }
+    }
+}
+
 /// The blocks of a frame follow its sampling factors (T.81 A.1.1), and a frame that its data
 /// cannot hold at one bit per block is refused before any pixel buffer is made: a
 /// 10900×10900 header over a small page's data took 2.2 s and 356 MB before this check.
