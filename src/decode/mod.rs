@@ -453,12 +453,17 @@ fn data_ran_out(e: &zune_jpeg::errors::DecodeErrors) -> bool {
 /// row), and if the pattern is still there afterwards the decode runs again into a zeroed
 /// buffer, exactly as with a fresh one (a real row that happened to match would only cost
 /// that second decode).
-fn decode_zune(data: &[u8], strict: bool, buf: &mut Vec<u8>) -> std::result::Result<DynamicImage, zune_jpeg::errors::DecodeErrors> {
+fn decode_zune(
+    data: &[u8],
+    strict: bool,
+    buf: &mut Vec<u8>,
+) -> std::result::Result<DynamicImage, zune_jpeg::errors::DecodeErrors> {
     let (w, h, grey) = match decode_zune_into(data, strict, buf, true)? {
         Some(frame) => frame,
         None => {
             buf.fill(0);
-            decode_zune_into(data, strict, buf, false)?.ok_or(zune_jpeg::errors::DecodeErrors::FormatStatic("no frame header"))?
+            decode_zune_into(data, strict, buf, false)?
+                .ok_or(zune_jpeg::errors::DecodeErrors::FormatStatic("no frame header"))?
         }
     };
     let wrong = || zune_jpeg::errors::DecodeErrors::FormatStatic("decoded size differs from the frame header");

@@ -909,7 +909,8 @@ fn decoding_into_a_used_buffer_matches_a_fresh_decode() {
         f.extend_from_slice(&honest[sos..]);
         f
     };
-    let mut grey_honest = encode(&DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(picture(248, 350)).to_luma8()), ImageFormat::Jpeg);
+    let mut grey_honest =
+        encode(&DynamicImage::ImageLuma8(DynamicImage::ImageRgb8(picture(248, 350)).to_luma8()), ImageFormat::Jpeg);
     grey_honest.extend_from_slice(&[0; 4]);
     let files = [
         honest.clone(),
@@ -931,7 +932,9 @@ fn decoding_into_a_used_buffer_matches_a_fresh_decode() {
         for n in [248 * 350 * 3, 248 * 400 * 3, 248 * 350, 100] {
             let reused = decode_page_into(&pages[0], &limits(), stale(n));
             match (&fresh, &reused) {
-                (Ok(a), Ok(b)) => assert!(a.as_bytes() == b.as_bytes() && a.color() == b.color(), "file {k}, stale {n}"),
+                (Ok(a), Ok(b)) => {
+                    assert!(a.as_bytes() == b.as_bytes() && a.color() == b.color(), "file {k}, stale {n}")
+                }
                 (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "file {k}, stale {n}"),
                 (a, b) => panic!("file {k}, stale {n}: fresh {:?}, reused {:?}", a.as_ref().err(), b.as_ref().err()),
             }
