@@ -296,7 +296,7 @@ fn snippet(scan: &Scan, reg: &Registration, f: &Field, ppm: f64, colour: bool) -
     let rect = f.rect.inflate(1.0);
     let mut px = Vec::new();
     let (w, h) = if colour {
-        scan.sample_rgb(&reg.to_scan, rect, ppm, &mut px)
+        scan.picture_rgb(&reg.to_scan, rect, ppm, &mut px)
     } else {
         scan.sample_ink(&reg.to_scan, rect, ppm, &mut px)
     };
