@@ -59,7 +59,9 @@ impl DropoutZones {
             // Two samples' slack on each side: the test proper decides.
             let i0 = ((from - x0) * ppm - 2.0).floor().max(0.0) as usize;
             let i1 = (((to - x0) * ppm + 2.0).ceil().max(0.0) as usize).min(out.len());
-            out.get_mut(i0..i1).map(|s| s.fill(true));
+            if let Some(s) = out.get_mut(i0..i1) {
+                s.fill(true);
+            }
         };
         for &(r, d) in &self.outlines {
             if y < r.y - d - 1e-9 || y > r.y + r.h + d + 1e-9 {
