@@ -227,8 +227,9 @@ fn rgb_row_nearest_fixed<const CH: usize>(raw: &[u8], w: usize, h: usize, a: Poi
     let (mut fx, mut fy) = ((a.x * ONE) as i64, (a.y * ONE) as i64);
     let (xmax, ymax) = (((w - 1) as i64) << 16, ((h - 1) as i64) << 16);
     for px in row.chunks_exact_mut(3) {
-        // Rounding of the step drifts by under 0.001 px over a row; the clamp keeps every
-        // index inside the image the test above established.
+        // Rounding of the step drifts by a few thousandths of a pixel over a row (half of
+        // 1/65536 a step); the clamp keeps every index inside the image the test above
+        // established.
         let (x, y) = ((fx.clamp(0, xmax) >> 16) as usize, (fy.clamp(0, ymax) >> 16) as usize);
         let i = (y * w + x) * CH;
         if CH == 3 {
