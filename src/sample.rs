@@ -209,23 +209,47 @@ fn ink_row_fixed<const CH: usize>(raw: &[u8], w: usize, h: usize, a: Point, b: P
     }
     let n = (row.len() - 1).max(1) as f64;
     let (sx, sy) = (((bx - ax) / n * ONE).round() as i64, ((by - ay) / n * ONE).round() as i64);
-    let (mut fx, mut fy) = ((ax * ONE).round() as i64, (ay * ONE).round() as i64);
+    let (fx, fy) = ((ax * ONE).round() as i64, (ay * ONE).round() as i64);
+    // Rounding of the step drifts by a few thousandths of a pixel over a row. The positions
+    // are linear in the sample, so when the first and the last stay in the interior all do and
+    // no sample needs the clamp; otherwise every sample is clamped, so that an index can never
+    // leave the interior the test above established.
+    let last = (row.len() - 1) as i64;
+    let (xmax, ymax) = ((w as i64 - 2) << 16, (h as i64 - 2) << 16);
+    let within = |v: i64, max: i64| (0..=max).contains(&v);
+    if within(fx, xmax) && within(fx + sx * last, xmax) && within(fy, ymax) && within(fy + sy * last, ymax) {
+        walk_bilinear::<CH, false>(raw, w, (fx, fy), (sx, sy), (xmax, ymax), row);
+    } else {
+        walk_bilinear::<CH, true>(raw, w, (fx, fy), (sx, sy), (xmax, ymax), row);
+    }
+    true
+}
+
+/// The loop of [`ink_row_fixed`]: from 16.16 position `(fx, fy)` by `(sx, sy)` a sample,
+/// clamping each position to `0..=max` when `CLAMP`.
+#[inline(always)]
+fn walk_bilinear<const CH: usize, const CLAMP: bool>(
+    raw: &[u8],
+    w: usize,
+    (mut fx, mut fy): (i64, i64),
+    (sx, sy): (i64, i64),
+    (xmax, ymax): (i64, i64),
+    row: &mut [u8],
+) {
     let stride = w * CH;
     for o in row.iter_mut() {
-        // Rounding of the step drifts by under 0.001 px over a row; clamp anyway, so that an
-        // index can never leave the interior the test above established.
-        let (x, y) = (fx.clamp(0, (w as i64 - 2) << 16), fy.clamp(0, (h as i64 - 2) << 16));
+        let (x, y) = if CLAMP { (fx.clamp(0, xmax), fy.clamp(0, ymax)) } else { (fx, fy) };
         let (x0, y0) = ((x >> 16) as usize, (y >> 16) as usize);
         let (wx, wy) = (((x >> 8) & 0xff) as u32, ((y >> 8) & 0xff) as u32);
         let i = y0 * stride + x0 * CH;
-        let j = i + stride;
-        let top = raw[i] as u32 * (256 - wx) + raw[i + CH] as u32 * wx;
-        let bot = raw[j] as u32 * (256 - wx) + raw[j + CH] as u32 * wx;
+        // One bounds check for the four neighbours.
+        let r = &raw[i..i + stride + CH + 1];
+        let top = r[0] as u32 * (256 - wx) + r[CH] as u32 * wx;
+        let bot = r[stride] as u32 * (256 - wx) + r[stride + CH] as u32 * wx;
         *o = ((top * (256 - wy) + bot * wy + (1 << 15)) >> 16) as u8;
         fx += sx;
         fy += sy;
     }
-    true
 }
 
 /// The colours (3 bytes each) of the pixels holding `row.len() / 3` points evenly spaced from
