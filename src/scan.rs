@@ -341,7 +341,15 @@ impl Scan {
     /// Like [`Scan::sample_ink`] but in colour (3 bytes per pixel, nearest neighbour).
     pub fn sample_rgb(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
         self.with_area(h, rect, 2.0, true, |pixels| {
-            sample_points(h, rect, px_per_mm, out, |q| pixels.rgb_nearest(q.x, q.y))
+            let (w, hh) = patch_size(rect, px_per_mm);
+            out.clear();
+            out.resize(w * hh * 3, 0);
+            let step = 1.0 / px_per_mm;
+            for (v, row) in out.chunks_exact_mut(w * 3).enumerate() {
+                let ty = rect.y + (v as f64 + 0.5) * step;
+                pixels.rgb_nearest_row(h.row_points(rect.x + 0.5 * step, ty, step), row);
+            }
+            (w, hh)
         })
     }
 
