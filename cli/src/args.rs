@@ -238,6 +238,12 @@ pub(crate) enum Command {
         /// the reader looks (experimental: `EngineOptions::jpeg_coefficients`).
         #[arg(long)]
         coefficients: bool,
+        /// Folder in which the timed batch writes its output (records, photos, snippets) into
+        /// a new subfolder, removed after: one on the disk a real run would write to, since
+        /// creating files costs differently from one file system to another (default: the
+        /// system's temporary folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Score a processed synth folder against its ground truth.
     Eval {

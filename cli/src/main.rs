@@ -97,9 +97,9 @@ fn run() -> Result<i32> {
             print_summary(&s);
             s.rejected == 0
         }
-        Command::Bench { dir, jobs, no_names, coefficients } => {
+        Command::Bench { dir, jobs, no_names, coefficients, out } => {
             set_jobs(jobs);
-            cmd_bench(&dir, no_names, coefficients)?;
+            cmd_bench(&dir, no_names, coefficients, out.as_deref())?;
             true
         }
         Command::Eval { out, pool } => cmd_eval(&out, &pool)?.errors.is_empty(),

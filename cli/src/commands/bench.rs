@@ -14,7 +14,7 @@ pub(crate) fn peak_rss_mib() -> f64 {
         .unwrap_or(0.0)
 }
 
-pub(crate) fn cmd_bench(dir: &Path, no_names: bool, coefficients: bool) -> Result<()> {
+pub(crate) fn cmd_bench(dir: &Path, no_names: bool, coefficients: bool, out_parent: Option<&Path>) -> Result<()> {
     use rayon::prelude::*;
     let files = formscan::decode::list_inputs(&[dir.to_path_buf()])?;
     if files.is_empty() {
@@ -61,7 +61,13 @@ pub(crate) fn cmd_bench(dir: &Path, no_names: bool, coefficients: bool) -> Resul
         )
         .sum();
     let engine_decode_s = t.elapsed().as_secs_f64();
-    let out = std::env::temp_dir().join(format!("formscan-bench-{}", std::process::id()));
+    // A folder of our own inside the one given (or the temporary folder), so that removing it
+    // after never touches anything else.
+    let parent = out_parent.map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
+    let out = parent.join(format!("formscan-bench-{}", std::process::id()));
+    if out.exists() {
+        bail!("{} exists already", out.display());
+    }
     let s = batch::run(&engine, &files, &batch::BatchOptions { out_dir: out.clone(), snippets: true }, &|_, _| {})?;
     let _ = std::fs::remove_dir_all(&out);
     let m = &s.stage_ms_mean;
