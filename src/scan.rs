@@ -318,38 +318,22 @@ impl Scan {
     /// beside it (2 % of a photo snippet's pixels on the demo pages).
     /// Measures use [`Scan::sample_rgb`].
     pub fn picture_rgb(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
-        let (w, hh) = patch_size(rect, px_per_mm);
         self.with_area(h, rect, 2.0, true, |pixels| {
-            out.clear();
-            out.resize(w * hh * 3, 0);
-            let step = 1.0 / px_per_mm;
-            let (x0, x_last) = (rect.x + 0.5 * step, rect.x + (w as f64 - 0.5) * step);
-            for (v, row) in out.chunks_exact_mut(w * 3).enumerate() {
-                let y = rect.y + (v as f64 + 0.5) * step;
+            sample_rows(rect, px_per_mm, out, |x0, y, step, row| {
                 // A row of a field box is affine to far below a pixel (see `sample_ink_with`).
+                let x_last = x0 + (row.len() / 3 - 1) as f64 * step;
                 let (a, b) = (h.apply(Point::new(x0, y)), h.apply(Point::new(x_last, y)));
                 if !pixels.rgb_row_nearest_fixed(a, b, row) {
-                    for (px, (x, y)) in row.chunks_exact_mut(3).zip(h.row_points(x0, y, step)) {
-                        px.copy_from_slice(&pixels.rgb_nearest(x, y));
-                    }
+                    pixels.rgb_nearest_row(h.row_points(x0, y, step), row);
                 }
-            }
-            (w, hh)
+            })
         })
     }
 
     /// Like [`Scan::sample_ink`] but in colour (3 bytes per pixel, nearest neighbour).
     pub fn sample_rgb(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
         self.with_area(h, rect, 2.0, true, |pixels| {
-            let (w, hh) = patch_size(rect, px_per_mm);
-            out.clear();
-            out.resize(w * hh * 3, 0);
-            let step = 1.0 / px_per_mm;
-            for (v, row) in out.chunks_exact_mut(w * 3).enumerate() {
-                let ty = rect.y + (v as f64 + 0.5) * step;
-                pixels.rgb_nearest_row(h.row_points(rect.x + 0.5 * step, ty, step), row);
-            }
-            (w, hh)
+            sample_rows(rect, px_per_mm, out, |x0, y, step, row| pixels.rgb_nearest_row(h.row_points(x0, y, step), row))
         })
     }
 
@@ -372,8 +356,8 @@ impl Scan {
         let (x0, y0, x1, y1) = self.bounds(h, rect, f as f64);
         page.ensure_cells(f, x0, y0, x1, y1);
         let (cells, ch) = (page.cells(), page.channels());
-        sample_points(h, rect, px_per_mm, out, |q| {
-            let (cx, cy) = ((q.x / f as f64).floor(), (q.y / f as f64).floor());
+        let cell_colour = |x: f64, y: f64| {
+            let (cx, cy) = ((x / f as f64).floor(), (y / f as f64).floor());
             if cx < 0.0 || cy < 0.0 || cx >= lw as f64 || cy >= lh as f64 {
                 return [255; 3];
             }
@@ -382,6 +366,11 @@ impl Scan {
                 [cells[i], cells[i + 1], cells[i + 2]]
             } else {
                 [cells[i]; 3]
+            }
+        };
+        sample_rows(rect, px_per_mm, out, |x0, y, step, row| {
+            for (px, (x, y)) in row.chunks_exact_mut(3).zip(h.row_points(x0, y, step)) {
+                px.copy_from_slice(&cell_colour(x, y));
             }
         })
     }
@@ -409,27 +398,23 @@ impl Scan {
     }
 }
 
-/// Resamples template rectangle `rect` (mm) at `px_per_mm` through `h` in colour: `colour_at`
-/// gives each sample's colour from its point on the scan (the sample's centre mapped), row by
-/// row into `out`; returns the patch size.
-fn sample_points(
-    h: &Homography,
+/// The grid of a colour resampling of template rectangle `rect` (mm) at `px_per_mm`, row by
+/// row into `out` (3 bytes a sample): `fill_row(x0, y, step, row)` fills the row at template
+/// height `y` whose samples lie at `x0`, `x0 + step`, … (their centres, mm), typically through
+/// [`Homography::row_points`] (one reciprocal a sample instead of a full mapping with two
+/// divisions). Returns the patch size.
+fn sample_rows(
     rect: Rect,
     px_per_mm: f64,
     out: &mut Vec<u8>,
-    colour_at: impl Fn(Point) -> [u8; 3],
+    mut fill_row: impl FnMut(f64, f64, f64, &mut [u8]),
 ) -> (usize, usize) {
     let (w, hh) = patch_size(rect, px_per_mm);
     out.clear();
     out.resize(w * hh * 3, 0);
     let step = 1.0 / px_per_mm;
     for (v, row) in out.chunks_exact_mut(w * 3).enumerate() {
-        let ty = rect.y + (v as f64 + 0.5) * step;
-        // Along a row the homography's numerators and denominator change by constant steps
-        // (`row_points`): one reciprocal a sample instead of a full mapping with two divisions.
-        for (px, (x, y)) in row.chunks_exact_mut(3).zip(h.row_points(rect.x + 0.5 * step, ty, step)) {
-            px.copy_from_slice(&colour_at(Point::new(x, y)));
-        }
+        fill_row(rect.x + 0.5 * step, rect.y + (v as f64 + 0.5) * step, step, row);
     }
     (w, hh)
 }
