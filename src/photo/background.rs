@@ -142,7 +142,7 @@ pub fn clean(img: &mut image::RgbImage, hair_top: u32) -> f64 {
         let t = ((lum[i] as f64 - 200.0) / 35.0).clamp(0.0, 1.0);
         for c in &mut raw[i * 3..i * 3 + 3] {
             let v = *c as f64;
-            let nv = (v + (255.0 - v) * t).round() as u8;
+            let nv = crate::sample::round(v + (255.0 - v) * t) as u8;
             if nv != *c {
                 changed += 1;
             }
