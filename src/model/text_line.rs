@@ -97,8 +97,9 @@ impl std::fmt::Debug for TextLineModel {
 /// and a softmax, run outside rten's graph on weights packed once at load.
 ///
 /// Inside the graph the layer's 120 × 18,710 weights (9 MB) are re-laid out for the gemm
-/// kernel at every line: the layer took 2.3 ms of a 96-px line (12 frames, 4.5 MFLOP a frame),
-/// 1.3–1.5 ms with the weights packed once. The same kernel (rten-gemm's), the same single pass over the 120 features and
+/// kernel at every line: the layer took 2.3 ms of a 96-px line (12 frames, 4.5 MFLOP a
+/// frame), 1.3–1.5 ms with the weights packed once (they cost 9 MB of memory for the
+/// process). The same kernel (rten-gemm's), the same single pass over the 120 features and
 /// the same softmax (rten-vecmath's) as the graph's `MatMul`, `Add` and `Softmax` give the
 /// same probabilities bit for bit (`the_output_layer_outside_the_graph_gives_the_same_bits`).
 struct OutputLayer {
