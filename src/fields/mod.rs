@@ -205,14 +205,18 @@ fn content_fraction(
         return 0.0;
     }
     let (nx, ny) = (test.blocks.0.clamp(1, w), test.blocks.1.clamp(1, h));
-    let bx_of: Vec<usize> = (0..w).map(|i| (i * nx / w).min(nx - 1)).collect();
+    // The two passes below go block by block along a row, each block's histogram or paper
+    // level fixed over its span.
+    let cols = block_spans(w, nx);
     let by_of = |j: usize| (j * ny / h).min(ny - 1);
     let mut hist = vec![[[0u32; 64]; 3]; nx * ny];
     for (j, row) in buf.chunks_exact(w * 3).enumerate() {
         let by = by_of(j);
-        for (p, &bx) in row.chunks_exact(3).zip(&bx_of) {
+        for (bx, span) in cols.windows(2).enumerate() {
             let hb = &mut hist[by * nx + bx];
-            (0..3).for_each(|c| hb[c][(p[c] >> 2) as usize] += 1);
+            for p in row[span[0] * 3..span[1] * 3].chunks_exact(3) {
+                (0..3).for_each(|c| hb[c][(p[c] >> 2) as usize] += 1);
+            }
         }
     }
     let pct90 = |h: &[u32; 64]| {
@@ -243,18 +247,33 @@ fn content_fraction(
     // the tone and colour tests are decided at once.
     let lum = &mut scratch.lum;
     lum.clear();
-    lum.resize(w * h, 0.0);
+    if test.edges {
+        lum.resize(w * h, 0.0);
+    }
     let flat = &mut scratch.flags;
     flat.clear();
     flat.resize(w * h, false);
     for (j, row) in buf.chunks_exact(w * 3).enumerate() {
         let by = by_of(j);
-        for (i, (p, &bx)) in row.chunks_exact(3).zip(&bx_of).enumerate() {
+        for (bx, span) in cols.windows(2).enumerate() {
             let k = inv[by * nx + bx];
-            let c = [p[0] as f32 * k[0], p[1] as f32 * k[1], p[2] as f32 * k[2]];
-            let (lo, hi) = (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2]));
-            lum[j * w + i] = (c[0] + c[1] + c[2]) / 3.0;
-            flat[j * w + i] = lo < test.tone || hi - lo > 0.16;
+            let (a, b) = (j * w + span[0], j * w + span[1]);
+            let pixels = row[span[0] * 3..span[1] * 3].chunks_exact(3);
+            if test.edges {
+                for ((p, l), f) in pixels.zip(&mut lum[a..b]).zip(&mut flat[a..b]) {
+                    let c = [p[0] as f32 * k[0], p[1] as f32 * k[1], p[2] as f32 * k[2]];
+                    let (lo, hi) = (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2]));
+                    *l = (c[0] + c[1] + c[2]) / 3.0;
+                    *f = lo < test.tone || hi - lo > 0.16;
+                }
+            } else {
+                // No edge test: the luminance is not needed.
+                for (p, f) in pixels.zip(&mut flat[a..b]) {
+                    let c = [p[0] as f32 * k[0], p[1] as f32 * k[1], p[2] as f32 * k[2]];
+                    let (lo, hi) = (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2]));
+                    *f = lo < test.tone || hi - lo > 0.16;
+                }
+            }
         }
     }
     // The box itself, in samples of the grown area.
@@ -275,6 +294,12 @@ fn content_fraction(
         }
     }
     content as f64 / n.max(1) as f64
+}
+
+/// Where `nx` blocks across `w` samples begin: block `bx` spans `spans[bx]..spans[bx + 1]`, the
+/// samples `i` with `i · nx / w = bx` (`nx ≤ w`).
+fn block_spans(w: usize, nx: usize) -> Vec<usize> {
+    (0..=nx).map(|bx| (bx * w).div_ceil(nx)).collect()
 }
 
 fn reading(kind: ReadingKind, (s, conf): (u8, f64), fill: f64, checkbox: bool) -> FieldReading {
@@ -544,6 +569,20 @@ fn group_readings(template: &Template, fields: &BTreeMap<String, FieldReading>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The block spans of the content measure hold exactly the samples `i · nx / w = bx`.
+    #[test]
+    fn block_spans_hold_the_samples_of_each_block() {
+        for w in 1..60 {
+            for nx in 1..=w.min(9) {
+                let spans = block_spans(w, nx);
+                assert_eq!((spans[0], spans[nx]), (0, w));
+                for (bx, s) in spans.windows(2).enumerate() {
+                    assert!((s[0]..s[1]).all(|i| i * nx / w == bx), "w {w}, nx {nx}, block {bx}");
+                }
+            }
+        }
+    }
 
     /// A print reaching 1 mm into the 是 box makes it (and its group) ambiguous, with the
     /// reason; the 否 box beside it, which the print does not reach, keeps its reading.
