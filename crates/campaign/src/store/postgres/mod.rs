@@ -382,6 +382,29 @@ mod tests {
         assert!(e.to_string().contains("connecting to"), "{e}");
     }
 
+    /// The holder of a lease keys its item while another keyer's transaction has the lease
+    /// row locked to look at it: the holder waits and keeps its lease instead of being refused.
+    /// Another operator, meanwhile, is refused at once.
+    #[test]
+    fn the_holder_of_a_lease_waits_out_a_look_at_it() {
+        let Some(url) = scratch_database("lease_look").unwrap() else { return };
+        let mut holder = PostgresStore::open(&url, None).unwrap();
+        let mut other = PostgresStore::open(&url, None).unwrap();
+        let (item, now) = ("7:agent_phone", 1_000_000);
+        assert!(holder.lease(item, "anna", now, now + 600).unwrap());
+        // Another keyer's lease attempt, caught between its lock and its rollback.
+        let mut looker = connect(&url).unwrap();
+        let mut tx = looker.transaction().unwrap();
+        tx.query_one("SELECT operator FROM leases WHERE item = $1 FOR UPDATE", &[&item]).unwrap();
+        assert!(!other.lease(item, "bo", now + 1, now + 601).unwrap(), "held by anna and locked");
+        let renewing = std::thread::spawn(move || holder.lease(item, "anna", now + 2, now + 602).unwrap());
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        assert!(!renewing.is_finished(), "the holder waits for the lock");
+        tx.rollback().unwrap();
+        assert!(renewing.join().unwrap(), "the holder keeps its lease");
+        assert_eq!(other.leases(now + 3).unwrap(), vec![(item.to_string(), "anna".to_string())]);
+    }
+
     #[test]
     fn urls_lose_their_password_and_keep_the_rest() {
         assert_eq!(redact("postgres://station:s3cret@db.lan:5432/c2026"), "postgres://station:***@db.lan:5432/c2026");

@@ -337,12 +337,27 @@ impl Store for PostgresStore {
         let ensure =
             self.st("INSERT INTO leases(item, operator, expires) VALUES ($1, '', 0) ON CONFLICT DO NOTHING")?;
         let lock = self.st("SELECT operator, expires FROM leases WHERE item = $1 FOR UPDATE SKIP LOCKED")?;
+        let peek = self.st("SELECT operator, expires FROM leases WHERE item = $1")?;
+        let wait = self.st("SELECT operator, expires FROM leases WHERE item = $1 FOR UPDATE")?;
         let take = self.st("UPDATE leases SET operator = $2, expires = $3 WHERE item = $1")?;
         let mut tx = self.c().transaction().map_err(db_err)?;
         tx.execute(&ensure, &[&item]).map_err(db_err)?;
-        // Locked by a keyer taking it this instant: skip it rather than wait.
-        let Some(row) = tx.query_opt(&lock, &[&item]).map_err(db_err)? else {
-            return Ok(false);
+        let row = match tx.query_opt(&lock, &[&item]).map_err(db_err)? {
+            Some(row) => row,
+            None => {
+                // Locked this instant by another transaction. One taking the item: skip it
+                // rather than wait. But a keyer asking for work (its list older than this
+                // lease) also locks the item to look at it, and lets go at once when it finds
+                // the lease held: the holder, keying its own item, waits for that rather than
+                // be refused its own item ("another operator holds …", seen on two stations
+                // under load).
+                let held = tx.query_opt(&peek, &[&item]).map_err(db_err)?;
+                let mine = held.is_some_and(|r| r.get::<_, String>(0) == operator && r.get::<_, i64>(1) > now);
+                if !mine {
+                    return Ok(false);
+                }
+                tx.query_one(&wait, &[&item]).map_err(db_err)?
+            }
         };
         let (holder, expires): (String, i64) = (row.get(0), row.get(1));
         if expires > now && holder != operator {
