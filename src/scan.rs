@@ -357,7 +357,7 @@ impl Scan {
         page.ensure_cells(f, x0, y0, x1, y1);
         let (cells, ch) = (page.cells(), page.channels());
         let cell_colour = |x: f64, y: f64| {
-            let (cx, cy) = ((x / f as f64).floor(), (y / f as f64).floor());
+            let (cx, cy) = (crate::sample::floor(x / f as f64), crate::sample::floor(y / f as f64));
             if cx < 0.0 || cy < 0.0 || cx >= lw as f64 || cy >= lh as f64 {
                 return [255; 3];
             }

@@ -258,20 +258,23 @@ fn content_fraction(
         for (bx, span) in cols.windows(2).enumerate() {
             let k = inv[by * nx + bx];
             let (a, b) = (j * w + span[0], j * w + span[1]);
+            // A sample divided by the paper's level: the sum of its channels (for the
+            // luminance), and whether it is dark or coloured.
+            let normalised = |p: &[u8]| {
+                let c = [p[0] as f32 * k[0], p[1] as f32 * k[1], p[2] as f32 * k[2]];
+                let (lo, hi) = (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2]));
+                (c[0] + c[1] + c[2], lo < test.tone || hi - lo > 0.16)
+            };
             let pixels = row[span[0] * 3..span[1] * 3].chunks_exact(3);
             if test.edges {
                 for ((p, l), f) in pixels.zip(&mut lum[a..b]).zip(&mut flat[a..b]) {
-                    let c = [p[0] as f32 * k[0], p[1] as f32 * k[1], p[2] as f32 * k[2]];
-                    let (lo, hi) = (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2]));
-                    *l = (c[0] + c[1] + c[2]) / 3.0;
-                    *f = lo < test.tone || hi - lo > 0.16;
+                    let (sum, content) = normalised(p);
+                    (*l, *f) = (sum / 3.0, content);
                 }
             } else {
                 // No edge test: the luminance is not needed.
                 for (p, f) in pixels.zip(&mut flat[a..b]) {
-                    let c = [p[0] as f32 * k[0], p[1] as f32 * k[1], p[2] as f32 * k[2]];
-                    let (lo, hi) = (c[0].min(c[1]).min(c[2]), c[0].max(c[1]).max(c[2]));
-                    *f = lo < test.tone || hi - lo > 0.16;
+                    *f = normalised(p).1;
                 }
             }
         }
