@@ -65,6 +65,7 @@ use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 
+mod depthwise;
 mod ensemble;
 pub mod text_line;
 pub use ensemble::CnnEnsemble;

@@ -46,6 +46,9 @@ pub struct TextLineModel {
     output: NodeId,
     /// The output layer run outside the graph, when the network has the bundled one's.
     head: Option<OutputLayer>,
+    /// The backbone's depthwise layers run outside the graph, in order, when the network has
+    /// the bundled one's (empty: the graph runs them).
+    depthwise: Vec<DepthwiseLayer>,
     /// Class `k` (1-based after the blank at 0) is `classes[k]`; `classes[0]` is unused.
     classes: Vec<char>,
 }
@@ -158,6 +161,77 @@ impl OutputLayer {
     }
 }
 
+/// One of the backbone's 3 × 3 depthwise layers, run outside rten's graph by
+/// [`super::depthwise`] (rten's depthwise kernel is scalar: the 13 layers were a fifth of a
+/// line's time). The graph runs from one such layer's output to the next one's input; the
+/// values are the graph's bit for bit (`the_layers_outside_the_graph_give_the_same_bits`).
+struct DepthwiseLayer {
+    /// The value the layer reads.
+    input: NodeId,
+    /// The value its output is, bias added: where the graph takes over again.
+    output: NodeId,
+    stride_h: usize,
+    /// `channels × 3 × 3`.
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+/// The bundled network's depthwise 3 × 3 layers (input, weights, bias, output after the bias,
+/// vertical stride), in the order the graph runs them. Each input is read by its layer alone.
+/// Values are named by the operator that computes them: rten drops the `Identity` copies the
+/// ONNX export puts after each (`p2o.pd_op.add.10.0` is `Add.23`'s).
+const DEPTHWISE: [(&str, &str, &str, &str, usize); 13] = [
+    ("p2o.pd_op.relu.4.0", "conv2d_74.w_0", "p2o.pd_op.reshape.5.0", "Add.11", 1),
+    ("Add.23", "conv2d_78.w_0", "p2o.pd_op.reshape.10.0", "Add.25", 1),
+    ("Add.33", "conv2d_82.w_0", "p2o.pd_op.reshape.13.0", "Add.35", 1),
+    ("Add.43", "conv2d_85.w_0", "p2o.pd_op.reshape.16.0", "Add.45", 2),
+    ("Add.51", "conv2d_89.w_0", "p2o.pd_op.reshape.19.0", "Add.53", 1),
+    ("Add.65", "conv2d_93.w_0", "p2o.pd_op.reshape.24.0", "Add.67", 1),
+    ("Add.75", "conv2d_97.w_0", "p2o.pd_op.reshape.27.0", "Add.77", 1),
+    ("Add.89", "conv2d_101.w_0", "p2o.pd_op.reshape.32.0", "Add.91", 1),
+    ("Add.99", "conv2d_105.w_0", "p2o.pd_op.reshape.35.0", "Add.101", 1),
+    ("Add.113", "conv2d_109.w_0", "p2o.pd_op.reshape.40.0", "Add.115", 1),
+    ("Add.123", "conv2d_112.w_0", "p2o.pd_op.reshape.43.0", "Add.125", 2),
+    ("Add.131", "conv2d_116.w_0", "p2o.pd_op.reshape.46.0", "Add.133", 1),
+    ("Add.145", "conv2d_120.w_0", "p2o.pd_op.reshape.51.0", "Add.147", 1),
+];
+
+impl DepthwiseLayer {
+    /// The bundled network's depthwise layers in `model`, all or none (`None` when a name or
+    /// shape differs: the graph then runs them).
+    fn find_all(model: &Model) -> Option<Vec<DepthwiseLayer>> {
+        DEPTHWISE
+            .iter()
+            .map(|&(input, weights, bias, output, stride_h)| {
+                let (input, output) = (model.find_node(input)?, model.find_node(output)?);
+                let (w, b) = (model.find_node(weights)?, model.find_node(bias)?);
+                let mut out = model.run(Vec::new(), &[w, b], None).ok()?.into_iter();
+                let w: NdTensor<f32, 4> = out.next()?.try_into().ok()?;
+                let b: NdTensor<f32, 4> = out.next()?.try_into().ok()?;
+                let c = w.size(0);
+                if w.shape() != [c, 1, 3, 3] || b.shape() != [1, c, 1, 1] {
+                    return None;
+                }
+                Some(DepthwiseLayer { input, output, stride_h, weights: w.to_vec(), bias: b.to_vec() })
+            })
+            .collect()
+    }
+
+    /// The layer on `x` (`1 × channels × h × w`); `pad` is scratch.
+    fn run(&self, x: NdTensor<f32, 4>, pad: &mut Vec<f32>) -> std::result::Result<NdTensor<f32, 4>, String> {
+        let [n, c, h, w] = x.shape();
+        if n != 1 || c * 9 != self.weights.len() || h == 0 || w == 0 {
+            return Err(format!("a depthwise layer of {} channels got {n} × {c} × {h} × {w}", self.bias.len()));
+        }
+        let x = x.to_contiguous();
+        let data = x.data();
+        let mut out = Vec::new();
+        let oh =
+            super::depthwise::depthwise_3x3(data, (c, h, w), self.stride_h, &self.weights, &self.bias, &mut out, pad);
+        Ok(NdTensor::from_data([1, c, oh, w], out))
+    }
+}
+
 /// Per-frame class probabilities of one line: `frames × classes`, row-major.
 #[derive(Debug, Clone, Default)]
 pub struct LineProbabilities {
@@ -214,7 +288,31 @@ impl TextLineModel {
         }
         classes.push(' ');
         let head = OutputLayer::find(&model, classes.len());
-        Ok(TextLineModel { model, input, output, head, classes })
+        let depthwise = DepthwiseLayer::find_all(&model).unwrap_or_default();
+        Ok(TextLineModel { model, input, output, head, depthwise, classes })
+    }
+
+    /// The graph from the input `x` to the value `target`, with the depthwise layers run
+    /// outside it.
+    fn run_graph<T: TryFrom<rten::Value, Error = rten::TryFromValueError>>(
+        &self,
+        x: NdTensor<f32, 4>,
+        target: NodeId,
+        opts: &RunOptions,
+    ) -> std::result::Result<T, String> {
+        let mut pad = Vec::new();
+        let (mut from, mut value) = (self.input, x);
+        for layer in &self.depthwise {
+            let mut out = self
+                .model
+                .run(vec![(from, value.into())], &[layer.input], Some(opts.clone()))
+                .map_err(|e| e.to_string())?;
+            let v: NdTensor<f32, 4> = out.remove(0).try_into().map_err(|e: rten::TryFromValueError| e.to_string())?;
+            (from, value) = (layer.output, layer.run(v, &mut pad)?);
+        }
+        let mut out =
+            self.model.run(vec![(from, value.into())], &[target], Some(opts.clone())).map_err(|e| e.to_string())?;
+        out.remove(0).try_into().map_err(|e: rten::TryFromValueError| e.to_string())
     }
 
     /// The characters by class (`[0]`, the blank, is `'\0'`).
@@ -242,17 +340,10 @@ impl TextLineModel {
         // A line of one frame (no real name is that narrow) goes through the whole graph: rten
         // multiplies a single row by another kernel (a matrix-vector product).
         if let Some(head) = self.head.as_ref().filter(|_| width >= 2 * FRAME_STRIDE) {
-            let mut out = self
-                .model
-                .run(vec![(self.input, x.into())], &[head.features], Some(opts))
-                .map_err(|e| err(e.to_string()))?;
-            let f: NdTensor<f32, 3> =
-                out.remove(0).try_into().map_err(|e: rten::TryFromValueError| err(e.to_string()))?;
+            let f: NdTensor<f32, 3> = self.run_graph(x, head.features, &opts).map_err(err)?;
             return head.run(f, thread).map_err(err);
         }
-        let mut out =
-            self.model.run(vec![(self.input, x.into())], &[self.output], Some(opts)).map_err(|e| err(e.to_string()))?;
-        let y: NdTensor<f32, 3> = out.remove(0).try_into().map_err(|e: rten::TryFromValueError| err(e.to_string()))?;
+        let y: NdTensor<f32, 3> = self.run_graph(x, self.output, &opts).map_err(err)?;
         let [_, frames, classes] = y.shape();
         if classes != self.classes.len() {
             return Err(err(format!("{classes} classes out, {} characters known", self.classes.len())));
@@ -310,6 +401,25 @@ mod tests {
             assert!(w < 96 || (0..a.frames).any(|f| a.frame(f)[0] < 0.5), "width {w}");
         }
     }
+    /// The depthwise layers run outside the graph give the graph's probabilities, bit for bit
+    /// (one frame, which takes the whole graph after the layers, to thirty).
+    #[test]
+    fn the_layers_outside_the_graph_give_the_same_bits() {
+        let split = TextLineModel::bundled().unwrap();
+        assert_eq!(split.depthwise.len(), 13, "the bundled network's depthwise layers are found");
+        let mut whole = TextLineModel::load(ONNX, KEYS).unwrap();
+        whole.depthwise.clear();
+        let t = LineThread::new();
+        for w in [8usize, 16, 41, 96, 200] {
+            let img: Vec<u8> = (0..w * LINE_HEIGHT)
+                .map(|i| if (i % w / 3 + i / w / 4) % 3 == 0 { (i * 7 % 180) as u8 } else { 245 })
+                .collect();
+            let (a, b) = (split.run_grey(&img, w, &t).unwrap(), whole.run_grey(&img, w, &t).unwrap());
+            assert_eq!((a.frames, a.classes), (b.frames, b.classes), "width {w}");
+            let differ = a.p.iter().zip(&b.p).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
+            assert_eq!(differ, 0, "width {w}: {differ} of {} probabilities differ", a.p.len());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -319,8 +429,8 @@ mod timing {
     #[test]
     #[ignore]
     fn time_a_line() {
-        // The bundled network, its output layer outside the graph (see `OutputLayer`), against
-        // the whole graph.
+        // The bundled network, its output layer and depthwise layers outside the graph (see
+        // `OutputLayer`, `DepthwiseLayer`), against the whole graph.
         let m = TextLineModel::bundled().unwrap();
         let t = LineThread::new();
         for w in [96usize, 160, 240] {
@@ -333,6 +443,7 @@ mod timing {
             eprintln!("width {w}: {:.1} ms", s.elapsed().as_secs_f64() * 100.0);
             let mut whole = TextLineModel::load(ONNX, KEYS).unwrap();
             whole.head = None;
+            whole.depthwise.clear();
             for _ in 0..3 {
                 let s = std::time::Instant::now();
                 for _ in 0..10 {
