@@ -217,7 +217,8 @@ impl DepthwiseLayer {
             .collect()
     }
 
-    /// The layer on `x` (`1 × channels × h × w`); `pad` is scratch.
+    /// The layer on `x` (`1 × channels × h × w`); `pad` is scratch. The output is a new
+    /// buffer (one of 28–110 KB a layer), which the graph takes over as its input.
     fn run(&self, x: NdTensor<f32, 4>, pad: &mut Vec<f32>) -> std::result::Result<NdTensor<f32, 4>, String> {
         let [n, c, h, w] = x.shape();
         if n != 1 || c * 9 != self.weights.len() || h == 0 || w == 0 {
@@ -404,8 +405,10 @@ mod tests {
             assert!(w < 96 || (0..a.frames).any(|f| a.frame(f)[0] < 0.5), "width {w}");
         }
     }
-    /// The depthwise layers run outside the graph give the graph's probabilities, bit for bit
-    /// (one frame, which takes the whole graph after the layers, to thirty).
+
+    /// The depthwise layers run outside the graph give the graph's probabilities, bit for bit,
+    /// on lines of one frame to 25 (each line goes through all 13, the two of vertical stride 2
+    /// among them).
     #[test]
     fn the_layers_outside_the_graph_give_the_same_bits() {
         let split = TextLineModel::bundled().unwrap();
