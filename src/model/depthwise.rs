@@ -1,13 +1,14 @@
 //! The 3 × 3 depthwise convolution of the text-line network's backbone, run outside rten.
 //!
 //! The backbone's blocks, as the ONNX graph shows them, are a depthwise 3 × 3 convolution
-//! (one filter per channel; Howard et al., "MobileNets", 2017), in some a squeeze-and-excitation,
-//! then a pointwise expansion, GELU and reduction added back to the block's input; a line spends
-//! 90 % of its time in the convolutions. rten runs the pointwise ones as a matrix product near the processor's peak,
-//! but its depthwise kernel is generic scalar code (a multiply-add per element at a stride
-//! known only at run time): 13 depthwise layers took 2.3 ms of an 11.4 ms 96-px line, 6 ns an
-//! input element against 1.5–2.5 for a pointwise layer. Here the nine taps of an output row are
-//! summed in one pass over three zero-padded input rows, which the compiler vectorises.
+//! (one filter per channel; Howard et al., "MobileNets", 2017), in some a squeeze-and-
+//! excitation, then a pointwise expansion, GELU and reduction added back to the block's input;
+//! a line spends 90 % of its time in the convolutions. rten runs the pointwise ones as a matrix
+//! product near the processor's peak, but its depthwise kernel is generic scalar code (a
+//! multiply-add per element at a stride known only at run time): 13 depthwise layers took
+//! 2.3 ms of an 11.4 ms 96-px line, 6 ns an input element against 1.5–2.5 for a pointwise
+//! layer. Here the nine taps of an output row are summed in one pass over three zero-padded
+//! input rows, which the compiler vectorises.
 //!
 //! The sums are rten's bit for bit: each output starts at the bias and adds the taps in rten's
 //! order (row by row, left to right), one rounded multiply and one rounded add each (Rust never
@@ -37,39 +38,59 @@ pub(crate) fn depthwise_3x3(
     out.resize(channels * out_h * w, 0.0);
     pad.clear();
     pad.resize((h + 2) * pw, 0.0);
+    #[cfg(target_arch = "x86_64")]
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the processor has AVX2, checked just above.
+        unsafe { planes_avx2(input, (h, w, out_h), stride_h, weights, bias, out, pad) };
+        return out_h;
+    }
+    planes(input, (h, w, out_h), stride_h, weights, bias, out, pad);
+    out_h
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn planes_avx2(
+    input: &[f32],
+    dims: (usize, usize, usize),
+    sh: usize,
+    k: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    pad: &mut [f32],
+) {
+    planes(input, dims, sh, k, b, out, pad)
+}
+
+/// The layer, channel by channel, `h × w` in and `out_h × w` out (`out` and `pad` sized by
+/// [`depthwise_3x3`]).
+#[inline(always)]
+fn planes(
+    input: &[f32],
+    (h, w, out_h): (usize, usize, usize),
+    stride_h: usize,
+    k: &[f32],
+    b: &[f32],
+    out: &mut [f32],
+    pad: &mut [f32],
+) {
+    let pw = w + 2;
     for (c, (plane, o)) in input.chunks_exact(h * w).zip(out.chunks_exact_mut(out_h * w)).enumerate() {
         // Rows 0 and h + 1 and columns 0 and w + 1 of `pad` stay zero.
         for (src, dst) in plane.chunks_exact(w).zip(pad[pw..].chunks_exact_mut(pw)) {
             dst[1..=w].copy_from_slice(src);
         }
-        let k: &[f32; 9] = weights[c * 9..c * 9 + 9].try_into().expect("nine taps");
+        let k: &[f32; 9] = k[c * 9..c * 9 + 9].try_into().expect("nine taps");
         for (oy, row) in o.chunks_exact_mut(w).enumerate() {
             let top = oy * stride_h * pw;
-            rows_3x3(&pad[top..top + 3 * pw], pw, k, bias[c], row);
+            row_3x3(&pad[top..top + 3 * pw], pw, k, b[c], row);
         }
     }
-    out_h
 }
 
 /// One output row from the three padded input rows at the start of `rows` (`pw` apart).
-#[inline]
-fn rows_3x3(rows: &[f32], pw: usize, k: &[f32; 9], bias: f32, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if std::is_x86_feature_detected!("avx2") {
-        // SAFETY: the processor has AVX2, checked just above.
-        return unsafe { rows_3x3_avx2(rows, pw, k, bias, out) };
-    }
-    rows_3x3_any(rows, pw, k, bias, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn rows_3x3_avx2(rows: &[f32], pw: usize, k: &[f32; 9], bias: f32, out: &mut [f32]) {
-    rows_3x3_any(rows, pw, k, bias, out)
-}
-
 #[inline(always)]
-fn rows_3x3_any(rows: &[f32], pw: usize, k: &[f32; 9], bias: f32, out: &mut [f32]) {
+fn row_3x3(rows: &[f32], pw: usize, k: &[f32; 9], bias: f32, out: &mut [f32]) {
     let w = out.len();
     let (r0, r1, r2) = (&rows[..w + 2], &rows[pw..pw + w + 2], &rows[2 * pw..2 * pw + w + 2]);
     for x in 0..w {

@@ -123,10 +123,9 @@ impl OutputLayer {
     /// `None` leaves the whole graph to rten.
     fn find(model: &Model, classes: usize) -> Option<OutputLayer> {
         let features = model.find_node(FEATURES)?;
-        let (w, b) = (model.find_node(HEAD_WEIGHTS)?, model.find_node(HEAD_BIAS)?);
-        let mut out = model.run(Vec::new(), &[w, b], None).ok()?.into_iter();
-        let w: NdTensor<f32, 2> = out.next()?.try_into().ok()?;
-        let bias: NdTensor<f32, 1> = out.next()?.try_into().ok()?;
+        let (w, bias) = weights_and_bias(model, HEAD_WEIGHTS, HEAD_BIAS)?;
+        let w: NdTensor<f32, 2> = w.try_into().ok()?;
+        let bias: NdTensor<f32, 1> = bias.try_into().ok()?;
         if w.size(1) != classes || bias.size(0) != classes {
             return None;
         }
@@ -134,8 +133,9 @@ impl OutputLayer {
         Some(OutputLayer { features, weights, bias: bias.to_vec() })
     }
 
-    /// Probabilities from the features (`1 × 120 × frames`), in `thread`'s pool.
-    fn run(&self, features: NdTensor<f32, 3>, thread: &LineThread) -> std::result::Result<LineProbabilities, String> {
+    /// Probabilities from the features (`1 × 120 × frames`), inside the line's pool (see
+    /// [`TextLineModel::run_grey`]).
+    fn run(&self, features: NdTensor<f32, 3>) -> std::result::Result<LineProbabilities, String> {
         let [_, depth, frames] = features.shape();
         if depth != self.weights.rows() {
             return Err(format!("{depth} features a frame, the output layer takes {}", self.weights.rows()));
@@ -145,11 +145,8 @@ impl OutputLayer {
         let a = features.slice(0).transposed();
         // An executor is made per line (it picks the kernel, as at load, by the CPU's
         // features): it is not `Send`, and the model lives in a static.
-        let gemm = GemmExecutor::<f32>::new();
-        thread
-            .run(|| {
-                gemm.gemm(&mut p, GemmInputA::Unpacked(a), GemmInputB::Packed(&self.weights), GemmOptions::default())
-            })
+        GemmExecutor::<f32>::new()
+            .gemm(&mut p, GemmInputA::Unpacked(a), GemmInputB::Packed(&self.weights), GemmOptions::default())
             .map_err(|e| e.to_string())?;
         for row in p.chunks_exact_mut(classes) {
             for (v, b) in row.iter_mut().zip(&self.bias) {
@@ -159,6 +156,13 @@ impl OutputLayer {
         }
         Ok(LineProbabilities { frames, classes, p })
     }
+}
+
+/// The constants named `weights` and `bias` in `model` (a layer's parameters).
+fn weights_and_bias(model: &Model, weights: &str, bias: &str) -> Option<(rten::Value, rten::Value)> {
+    let (w, b) = (model.find_node(weights)?, model.find_node(bias)?);
+    let mut out = model.run(Vec::new(), &[w, b], None).ok()?.into_iter();
+    Some((out.next()?, out.next()?))
 }
 
 /// One of the backbone's 3 × 3 depthwise layers, run outside rten's graph by
@@ -204,10 +208,8 @@ impl DepthwiseLayer {
             .iter()
             .map(|&(input, weights, bias, output, stride_h)| {
                 let (input, output) = (model.find_node(input)?, model.find_node(output)?);
-                let (w, b) = (model.find_node(weights)?, model.find_node(bias)?);
-                let mut out = model.run(Vec::new(), &[w, b], None).ok()?.into_iter();
-                let w: NdTensor<f32, 4> = out.next()?.try_into().ok()?;
-                let b: NdTensor<f32, 4> = out.next()?.try_into().ok()?;
+                let (w, b) = weights_and_bias(model, weights, bias)?;
+                let (w, b): (NdTensor<f32, 4>, NdTensor<f32, 4>) = (w.try_into().ok()?, b.try_into().ok()?);
                 let c = w.size(0);
                 if w.shape() != [c, 1, 3, 3] || b.shape() != [1, c, 1, 1] {
                     return None;
@@ -294,30 +296,26 @@ impl TextLineModel {
     }
 
     /// The graph from the input `x` to the value `target`, with the depthwise layers run
-    /// outside it, all on `thread`: each graph run enters the pool, which a caller outside it
-    /// (not a batch worker) would otherwise pay a thread hand-over for, 14 times a line.
-    fn run_graph<T: TryFrom<rten::Value, Error = rten::TryFromValueError> + Send>(
+    /// outside it.
+    fn run_graph<T: TryFrom<rten::Value, Error = rten::TryFromValueError>>(
         &self,
         x: NdTensor<f32, 4>,
         target: NodeId,
-        thread: &LineThread,
+        opts: &RunOptions,
     ) -> std::result::Result<T, String> {
-        let opts = RunOptions::default().with_thread_pool(Some(thread.0.clone()));
         let run = |from: NodeId, value: NdTensor<f32, 4>, to: NodeId| -> std::result::Result<rten::Value, String> {
             let mut out =
                 self.model.run(vec![(from, value.into())], &[to], Some(opts.clone())).map_err(|e| e.to_string())?;
             Ok(out.remove(0))
         };
         let cast = |e: rten::TryFromValueError| e.to_string();
-        thread.run(|| {
-            let mut pad = Vec::new();
-            let (mut from, mut value) = (self.input, x);
-            for layer in &self.depthwise {
-                let v: NdTensor<f32, 4> = run(from, value, layer.input)?.try_into().map_err(cast)?;
-                (from, value) = (layer.output, layer.run(v, &mut pad)?);
-            }
-            run(from, value, target)?.try_into().map_err(cast)
-        })
+        let mut pad = Vec::new();
+        let (mut from, mut value) = (self.input, x);
+        for layer in &self.depthwise {
+            let v: NdTensor<f32, 4> = run(from, value, layer.input)?.try_into().map_err(cast)?;
+            (from, value) = (layer.output, layer.run(v, &mut pad)?);
+        }
+        run(from, value, target)?.try_into().map_err(cast)
     }
 
     /// The characters by class (`[0]`, the blank, is `'\0'`).
@@ -341,18 +339,24 @@ impl TextLineModel {
                 *dst = v as f32 / 127.5 - 1.0;
             }
         }
-        // A line of one frame (no real name is that narrow) goes through the whole graph: rten
-        // multiplies a single row by another kernel (a matrix-vector product).
-        if let Some(head) = self.head.as_ref().filter(|_| width >= 2 * FRAME_STRIDE) {
-            let f: NdTensor<f32, 3> = self.run_graph(x, head.features, thread).map_err(err)?;
-            return head.run(f, thread).map_err(err);
-        }
-        let y: NdTensor<f32, 3> = self.run_graph(x, self.output, thread).map_err(err)?;
-        let [_, frames, classes] = y.shape();
-        if classes != self.classes.len() {
-            return Err(err(format!("{classes} classes out, {} characters known", self.classes.len())));
-        }
-        Ok(LineProbabilities { frames, classes, p: y.to_vec() })
+        let opts = RunOptions::default().with_thread_pool(Some(thread.0.clone()));
+        // All of the line runs inside the pool, entered once: every graph run enters it, which a
+        // caller outside it (not a batch worker) would pay a thread hand-over for, 14 times a
+        // line with the depthwise layers outside the graph.
+        thread.run(|| {
+            // A line of one frame (no real name is that narrow) goes through the whole graph:
+            // rten multiplies a single row by another kernel (a matrix-vector product).
+            if let Some(head) = self.head.as_ref().filter(|_| width >= 2 * FRAME_STRIDE) {
+                let f: NdTensor<f32, 3> = self.run_graph(x, head.features, &opts).map_err(err)?;
+                return head.run(f).map_err(err);
+            }
+            let y: NdTensor<f32, 3> = self.run_graph(x, self.output, &opts).map_err(err)?;
+            let [_, frames, classes] = y.shape();
+            if classes != self.classes.len() {
+                return Err(err(format!("{classes} classes out, {} characters known", self.classes.len())));
+            }
+            Ok(LineProbabilities { frames, classes, p: y.to_vec() })
+        })
     }
 }
 
@@ -376,6 +380,22 @@ mod tests {
         assert!(m.run_grey(&[0u8; 10], 96, &t).is_err());
     }
 
+    /// Runs `img` (`w` wide) through both models, asserts that every probability has the same
+    /// bits, and returns the split model's.
+    fn same_bits(
+        split: &TextLineModel,
+        whole: &TextLineModel,
+        img: &[u8],
+        w: usize,
+        t: &LineThread,
+    ) -> LineProbabilities {
+        let (a, b) = (split.run_grey(img, w, t).unwrap(), whole.run_grey(img, w, t).unwrap());
+        assert_eq!((a.frames, a.classes), (b.frames, b.classes), "width {w}");
+        let differ = a.p.iter().zip(&b.p).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
+        assert_eq!(differ, 0, "width {w}: {differ} of {} probabilities differ", a.p.len());
+        a
+    }
+
     /// The output layer run outside the graph gives the graph's probabilities, bit for bit, on
     /// lines of several widths (one frame, which takes the whole graph, to thirty) with strokes
     /// of many grey levels.
@@ -397,10 +417,7 @@ mod tests {
                     }
                 })
                 .collect();
-            let (a, b) = (split.run_grey(&img, w, &t).unwrap(), whole.run_grey(&img, w, &t).unwrap());
-            assert_eq!((a.frames, a.classes), (b.frames, b.classes), "width {w}");
-            let differ = a.p.iter().zip(&b.p).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
-            assert_eq!(differ, 0, "width {w}: {differ} of {} probabilities differ", a.p.len());
+            let a = same_bits(split, &whole, &img, w, &t);
             // Not all blank: the strokes of a wide line read as something.
             assert!(w < 96 || (0..a.frames).any(|f| a.frame(f)[0] < 0.5), "width {w}");
         }
@@ -420,10 +437,7 @@ mod tests {
             let img: Vec<u8> = (0..w * LINE_HEIGHT)
                 .map(|i| if (i % w / 3 + i / w / 4) % 3 == 0 { (i * 7 % 180) as u8 } else { 245 })
                 .collect();
-            let (a, b) = (split.run_grey(&img, w, &t).unwrap(), whole.run_grey(&img, w, &t).unwrap());
-            assert_eq!((a.frames, a.classes), (b.frames, b.classes), "width {w}");
-            let differ = a.p.iter().zip(&b.p).filter(|(x, y)| x.to_bits() != y.to_bits()).count();
-            assert_eq!(differ, 0, "width {w}: {differ} of {} probabilities differ", a.p.len());
+            same_bits(split, &whole, &img, w, &t);
         }
     }
 }
