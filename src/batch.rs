@@ -433,9 +433,10 @@ pub fn run_with(
     // The pages run in the name recogniser's pool, so that each worker runs the network on its
     // own thread (model::text_line::LineThread).
     let line = crate::model::text_line::LineThread::with_threads(rayon::current_num_threads());
+    let workers = engine.worker_pool().with_line_thread(line.clone());
     line.run(|| {
         files.par_iter().for_each_init(
-            || engine.worker().with_line_thread(line.clone()),
+            || workers.get(),
             |worker, path| {
                 if stopped.load(Relaxed) {
                     return;
@@ -462,10 +463,9 @@ pub fn run_with(
                         1
                     }
                     Ok(pages) => {
-                        pages.par_iter().for_each_init(
-                            || engine.worker().with_line_thread(line.clone()),
-                            |w, p| emit(path, one_page(w, engine, p, &name, opts)),
-                        );
+                        pages
+                            .par_iter()
+                            .for_each_init(|| workers.get(), |w, p| emit(path, one_page(w, engine, p, &name, opts)));
                         pages.len()
                     }
                 };

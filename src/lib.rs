@@ -67,7 +67,7 @@ mod sample;
 pub mod scan;
 pub mod template;
 
-pub use engine::{Engine, EngineOptions, Worker};
+pub use engine::{Engine, EngineOptions, PooledWorker, Worker, WorkerPool};
 pub use error::{Error, Result};
 pub use scan::Scan;
 pub use template::Template;
