@@ -75,7 +75,7 @@ impl<'a> Sampler<'a> {
     /// [`Sampler::at_xy`] with the bytes per pixel (`CH`, equal to `self.ch`) known to the
     /// compiler, inlined into the loops that call it a pixel at a time.
     #[inline(always)]
-    fn at_xy_ch<const CH: usize>(&self, x: f64, y: f64) -> [u8; 3] {
+    pub(crate) fn at_xy_ch<const CH: usize>(&self, x: f64, y: f64) -> [u8; 3] {
         let (x, y) = (x - 0.5, y - 0.5);
         let (x0, y0) = (floor(x), floor(y));
         let (xi, yi) = (x0 as i64, y0 as i64);
@@ -116,19 +116,20 @@ impl<'a> Sampler<'a> {
     }
 
     /// The first channel alone (red, or grey) at continuous pixel coordinates: the same value
-    /// as [`Sampler::at`]'s first.
-    #[inline]
-    pub fn red_xy(&self, x: f64, y: f64) -> u8 {
+    /// as [`Sampler::at`]'s first. `CH` is the bytes per pixel (`self.ch`), known to the
+    /// compiler in a loop that picks it once.
+    #[inline(always)]
+    pub fn red_xy_ch<const CH: usize>(&self, x: f64, y: f64) -> u8 {
         let (x, y) = (x - 0.5, y - 0.5);
         let (x0, y0) = (floor(x), floor(y));
         let (xi, yi) = (x0 as i64, y0 as i64);
         if xi >= 0 && yi >= 0 && xi + 1 < self.w && yi + 1 < self.h {
             let (fx, fy) = (((x - x0) * 256.0) as u32, ((y - y0) * 256.0) as u32);
-            let (ch, stride) = (self.ch, self.w as usize * self.ch);
-            let i = yi as usize * stride + xi as usize * ch;
-            let r = &self.raw[i..i + stride + 2 * ch];
-            let top = r[0] as u32 * (256 - fx) + r[ch] as u32 * fx;
-            let bot = r[stride] as u32 * (256 - fx) + r[stride + ch] as u32 * fx;
+            let stride = self.w as usize * CH;
+            let i = yi as usize * stride + xi as usize * CH;
+            let r = &self.raw[i..i + stride + 2 * CH];
+            let top = r[0] as u32 * (256 - fx) + r[CH] as u32 * fx;
+            let bot = r[stride] as u32 * (256 - fx) + r[stride + CH] as u32 * fx;
             return ((top * (256 - fy) + bot * fy + 32768) >> 16) as u8;
         }
         self.at_xy(x + 0.5, y + 0.5)[0]

@@ -106,42 +106,18 @@ const DROPOUT_RED_EXCESS: f32 = 0.07;
 /// of a 4:2:0 chroma sample (2 px at 300 dpi, 0.17 mm) and a little blur.
 const DROPOUT_REACH_MM: f64 = 0.25;
 
-/// A mask dilated by a square of half width `r` (separable: rows, then columns).
-fn dilate(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
-    let mut rows = vec![false; w * h];
-    for j in 0..h {
-        let row = &mask[j * w..(j + 1) * w];
-        let mut last: Option<usize> = None;
-        // Forward pass marks pixels up to r after a set pixel, backward up to r before.
-        for i in 0..w {
-            if row[i] {
-                last = Some(i);
-            }
-            rows[j * w + i] = last.is_some_and(|l| i - l <= r);
-        }
-        last = None;
-        for i in (0..w).rev() {
-            if row[i] {
-                last = Some(i);
-            }
-            rows[j * w + i] |= last.is_some_and(|l| l - i <= r);
-        }
-    }
+/// The pixels within a square of half width `r` of a set pixel (`set`: indices into a mask
+/// `w` wide and `h` high): the mask's square dilation, drawn square by square. The set pixels
+/// lie in the thin drop-out zones, a small share of the patch, so this costs a fraction of a
+/// separable dilation over the whole patch (four passes over every pixel, ~15 % of the
+/// patch's sampling time).
+fn dilate_points(set: impl Iterator<Item = usize>, w: usize, h: usize, r: usize) -> Vec<bool> {
     let mut out = vec![false; w * h];
-    for i in 0..w {
-        let mut last: Option<usize> = None;
-        for j in 0..h {
-            if rows[j * w + i] {
-                last = Some(j);
-            }
-            out[j * w + i] = last.is_some_and(|l| j - l <= r);
-        }
-        last = None;
-        for j in (0..h).rev() {
-            if rows[j * w + i] {
-                last = Some(j);
-            }
-            out[j * w + i] |= last.is_some_and(|l| l - j <= r);
+    for k in set.filter(|&k| k < w * h) {
+        let (i, j) = (k % w, k / w);
+        let (i0, i1) = (i.saturating_sub(r), (i + r).min(w - 1));
+        for y in j.saturating_sub(r)..=(j + r).min(h - 1) {
+            out[y * w + i0..=y * w + i1].fill(true);
         }
     }
     out
@@ -165,6 +141,21 @@ impl Patch {
     /// Resamples `area` (template mm) of `image` through `to_scan` at `ppm` px/mm, reading the
     /// pixels of `zones` that are drop-out ink as paper (see [`DropoutZones`]).
     pub fn sample(s: &Sampler<'_>, to_scan: &Homography, area: Rect, ppm: f64, zones: &DropoutZones) -> Patch {
+        if s.is_grey() {
+            Patch::sample_ch::<1>(s, to_scan, area, ppm, zones)
+        } else {
+            Patch::sample_ch::<3>(s, to_scan, area, ppm, zones)
+        }
+    }
+
+    /// [`Patch::sample`] for a sampler of `CH` bytes a pixel.
+    fn sample_ch<const CH: usize>(
+        s: &Sampler<'_>,
+        to_scan: &Homography,
+        area: Rect,
+        ppm: f64,
+        zones: &DropoutZones,
+    ) -> Patch {
         let (w, h) = ((area.w * ppm).round().max(1.0) as usize, (area.h * ppm).round().max(1.0) as usize);
         let mut red = vec![255u8; w * h];
         // Patch pixel (i, j) → template mm (its centre) → scan.
@@ -184,10 +175,10 @@ impl Patch {
             for (i, (x, yy)) in to_px.row_points(0.0, j as f64, 1.0).take(w).enumerate() {
                 let counted = j % 3 == 1 && i % 3 == 1;
                 if !counted && !near_zone[i] {
-                    row[i] = s.red_xy(x, yy);
+                    row[i] = s.red_xy_ch::<CH>(x, yy);
                     continue;
                 }
-                let p = s.at(Point::new(x, yy));
+                let p = s.at_xy_ch::<CH>(x, yy);
                 row[i] = p[0];
                 if counted {
                     (0..3).for_each(|c| hist[c][p[c] as usize] += 1);
@@ -212,13 +203,12 @@ impl Patch {
         // Drop-out ink: zone pixels whose colour leans to red, spread by DROPOUT_REACH_MM,
         // since 4:2:0 can leave a line's edge pixels dark in luma with the chroma of the paper
         // beside them (neutral grey), an edge line of their own.
-        let mut ink = vec![false; w * h];
-        for &(k, g, b) in &zoned {
+        let ink = zoned.iter().filter_map(|&(k, g, b)| {
             let r = red[k] as f32 / paper[0];
-            ink[k] = grey || r - (g as f32 / paper[1]).max(b as f32 / paper[2]) > DROPOUT_RED_EXCESS;
-        }
+            (grey || r - (g as f32 / paper[1]).max(b as f32 / paper[2]) > DROPOUT_RED_EXCESS).then_some(k)
+        });
         let reach = (DROPOUT_REACH_MM * ppm).ceil() as usize;
-        let near = dilate(&ink, w, h, reach);
+        let near = dilate_points(ink, w, h, reach);
         let clear = paper[0].min(255.0) as u8;
         for &(k, _, _) in &zoned {
             if near[k] {
@@ -611,6 +601,24 @@ mod tests {
     use super::*;
 
     proptest::proptest! {
+        /// The dilation marks exactly the pixels within `r` (in both coordinates) of a set one.
+        #[test]
+        fn dilating_points_marks_their_squares(
+            w in 1usize..40,
+            h in 1usize..40,
+            r in 0usize..4,
+            picks in proptest::collection::vec(0usize..1600, 0..30),
+        ) {
+            let set: Vec<usize> = picks.iter().map(|&k| k % (w * h)).collect();
+            let near = dilate_points(set.iter().copied(), w, h, r);
+            for j in 0..h {
+                for i in 0..w {
+                    let any = set.iter().any(|&k| (k % w).abs_diff(i) <= r && (k / w).abs_diff(j) <= r);
+                    proptest::prop_assert_eq!(near[j * w + i], any, "pixel ({}, {})", i, j);
+                }
+            }
+        }
+
         /// `mark_row` flags every sample that `contains` puts in a zone (so asking `contains`
         /// only at flagged samples gives the patch it gave when asked everywhere).
         #[test]
