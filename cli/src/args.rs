@@ -244,6 +244,10 @@ pub(crate) enum Command {
         /// system's temporary folder).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Rounds of the three timed passes; with more than one, each round is printed and the
+        /// figures are medians (a shared machine's speed drifts from minute to minute).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+        rounds: u16,
     },
     /// Score a processed synth folder against its ground truth.
     Eval {

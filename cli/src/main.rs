@@ -97,9 +97,9 @@ fn run() -> Result<i32> {
             print_summary(&s);
             s.rejected == 0
         }
-        Command::Bench { dir, jobs, no_names, coefficients, out } => {
+        Command::Bench { dir, jobs, no_names, coefficients, out, rounds } => {
             set_jobs(jobs);
-            cmd_bench(&dir, no_names, coefficients, out.as_deref())?;
+            cmd_bench(&dir, no_names, coefficients, out.as_deref(), rounds.into())?;
             true
         }
         Command::Eval { out, pool } => cmd_eval(&out, &pool)?.errors.is_empty(),
