@@ -168,14 +168,21 @@ impl Patch {
         // Colour is needed for the paper histogram (every third sample of every third row)
         // and in the drop-out zones; elsewhere the red channel alone, which is the same value.
         let mut near_zone = vec![false; w];
+        let (mut xs, mut ys) = (vec![0.0; w], vec![0.0; w]);
         for (j, row) in red.chunks_exact_mut(w).enumerate() {
             let y = area.y + (j as f64 + 0.5) / ppm;
             zones.mark_row(y, area.x, ppm, &mut near_zone);
             let in_zone = |i: usize| zones.contains(Point::new(area.x + (i as f64 + 0.5) / ppm, y));
-            for (i, (x, yy)) in to_px.row_points(0.0, j as f64, 1.0).take(w).enumerate() {
+            for ((x, yy), p) in xs.iter_mut().zip(&mut ys).zip(to_px.row_points(0.0, j as f64, 1.0)) {
+                (*x, *yy) = p;
+            }
+            // Red everywhere first, then the colour where it is needed (its first channel is
+            // the red already there, but for points off the scan, where the two reach the
+            // edge sampler by different roundings).
+            s.red_row(&xs, &ys, row);
+            for (i, (&x, &yy)) in xs.iter().zip(&ys).enumerate() {
                 let counted = j % 3 == 1 && i % 3 == 1;
                 if !counted && !near_zone[i] {
-                    row[i] = s.red_xy_ch::<CH>(x, yy);
                     continue;
                 }
                 let p = s.at_xy_ch::<CH>(x, yy);
