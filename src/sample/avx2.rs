@@ -139,3 +139,73 @@ pub(super) unsafe fn row_red(
     let rest = oc.into_remainder().iter_mut().zip(xc.remainder().iter().zip(yc.remainder()));
     rest.for_each(|(o, (&x, &y))| *o = scalar(x, y));
 }
+
+/// The fixed-point walk of `sample::walk_bilinear` for 3 bytes a pixel, eight samples at a
+/// time: the same 16.16 positions (`fx + k·sx`, exact in integers), the same 8-bit weights and
+/// integer sums, in 32-bit lanes; the samples left over (fewer than eight) go the scalar way
+/// way (the count done comes back).
+///
+/// # Safety
+/// The processor must support AVX2; `raw` must hold `w · h · 3` bytes, fewer than 2³¹, and
+/// every position (clamped to `0..=max` when `CLAMP`) must lie in `0..=((w − 2) << 16)` ×
+/// `0..=((h − 2) << 16)` and in i32 before clamping, as `ink_row_fixed` establishes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn walk_red8<const CLAMP: bool>(
+    raw: &[u8],
+    w: usize,
+    (fx, fy): (i64, i64),
+    (sx, sy): (i64, i64),
+    (xmax, ymax): (i64, i64),
+    row: &mut [u8],
+) -> usize {
+    let stride = (w * 3) as i32;
+    let k = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let mut x = _mm256_add_epi32(_mm256_set1_epi32(fx as i32), _mm256_mullo_epi32(k, _mm256_set1_epi32(sx as i32)));
+    let mut y = _mm256_add_epi32(_mm256_set1_epi32(fy as i32), _mm256_mullo_epi32(k, _mm256_set1_epi32(sy as i32)));
+    let (step_x, step_y) = (_mm256_set1_epi32(8 * sx as i32), _mm256_set1_epi32(8 * sy as i32));
+    let (zero, max_x, max_y) = (_mm256_setzero_si256(), _mm256_set1_epi32(xmax as i32), _mm256_set1_epi32(ymax as i32));
+    let (byte, full, round) = (_mm256_set1_epi32(0xff), _mm256_set1_epi32(256), _mm256_set1_epi32(1 << 15));
+    let (three, stride_v) = (_mm256_set1_epi32(3), _mm256_set1_epi32(stride));
+    let base = raw.as_ptr() as *const i32;
+    let mut lanes = [0i32; 8];
+    let done = row.len() / 8 * 8;
+    let mut chunks = row.chunks_exact_mut(8);
+    for (c, out) in chunks.by_ref().enumerate() {
+        let (px, py) = if CLAMP {
+            (_mm256_min_epi32(_mm256_max_epi32(x, zero), max_x), _mm256_min_epi32(_mm256_max_epi32(y, zero), max_y))
+        } else {
+            (x, y)
+        };
+        if c % 2 == 0 {
+            // Every 16 samples, the rows two and three below the first (see walk_bilinear).
+            let i = (_mm256_extract_epi32::<0>(py) >> 16) as usize * stride as usize
+                + (_mm256_extract_epi32::<0>(px) >> 16) as usize * 3;
+            super::prefetch(raw, i + 2 * stride as usize);
+            super::prefetch(raw, i + 3 * stride as usize);
+        }
+        let (x0, y0) = (_mm256_srai_epi32::<16>(px), _mm256_srai_epi32::<16>(py));
+        let wx = _mm256_and_si256(_mm256_srai_epi32::<8>(px), byte);
+        let wy = _mm256_and_si256(_mm256_srai_epi32::<8>(py), byte);
+        let at = _mm256_add_epi32(_mm256_mullo_epi32(y0, stride_v), _mm256_mullo_epi32(x0, three));
+        let top = _mm256_i32gather_epi32::<1>(base, at);
+        let bot = _mm256_i32gather_epi32::<1>(base, _mm256_add_epi32(at, stride_v));
+        // Byte 0: the pixel's first channel; byte 3: its right neighbour's.
+        let (gx, gy) = (_mm256_sub_epi32(full, wx), _mm256_sub_epi32(full, wy));
+        let mix = |v: __m256i| {
+            _mm256_add_epi32(
+                _mm256_mullo_epi32(_mm256_and_si256(v, byte), gx),
+                _mm256_mullo_epi32(_mm256_srli_epi32::<24>(v), wx),
+            )
+        };
+        let (t, b) = (mix(top), mix(bot));
+        let v = _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(t, gy), _mm256_mullo_epi32(b, wy)), round);
+        _mm256_storeu_si256(lanes.as_mut_ptr() as *mut __m256i, _mm256_srli_epi32::<16>(v));
+        for (o, &l) in out.iter_mut().zip(&lanes) {
+            *o = l as u8;
+        }
+        x = _mm256_add_epi32(x, step_x);
+        y = _mm256_add_epi32(y, step_y);
+    }
+    done
+}
