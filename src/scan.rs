@@ -333,7 +333,14 @@ impl Scan {
     /// Like [`Scan::sample_ink`] but in colour (3 bytes per pixel, nearest neighbour).
     pub fn sample_rgb(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
         self.with_area(h, rect, 2.0, true, |pixels| {
-            sample_rows(rect, px_per_mm, out, |x0, y, step, row| pixels.rgb_nearest_row(h.row_points(x0, y, step), row))
+            sample_rows(rect, px_per_mm, out, |x0, y, step, row| {
+                // The row after next, asked for now: a coarse row's samples lie in cache lines
+                // of their own, which the processor's own prefetching finds late.
+                let x_last = x0 + (row.len() / 3).saturating_sub(1) as f64 * step;
+                let y_ahead = y + 2.0 * step;
+                pixels.prefetch_segment(h.apply(Point::new(x0, y_ahead)), h.apply(Point::new(x_last, y_ahead)));
+                pixels.rgb_nearest_row(h.row_points(x0, y, step), row)
+            })
         })
     }
 

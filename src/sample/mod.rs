@@ -258,6 +258,22 @@ impl<'a> Sampler<'a> {
         }
     }
 
+    /// Asks for the cache lines of the pixels along the segment `a`–`b` (scan pixel
+    /// coordinates), about one every 16 pixels: what a coming row of samples will read.
+    pub fn prefetch_segment(&self, a: Point, b: Point) {
+        let (w, h) = (self.w as f64, self.h as f64);
+        let inside = |p: Point| p.x >= 0.0 && p.y >= 0.0 && p.x < w && p.y < h;
+        if !inside(a) || !inside(b) {
+            return;
+        }
+        let n = ((b.x - a.x).abs().max((b.y - a.y).abs()) / 16.0).ceil() as usize + 1;
+        for k in 0..=n {
+            let t = k as f64 / n as f64;
+            let (x, y) = ((a.x + (b.x - a.x) * t) as usize, (a.y + (b.y - a.y) * t) as usize);
+            prefetch(&self.raw, (y * self.w as usize + x) * self.ch);
+        }
+    }
+
     /// The colour of the pixel holding `(x, y)` (nearest neighbour); outside reads as white.
     #[inline(always)]
     pub fn rgb_nearest(&self, x: f64, y: f64) -> [u8; 3] {
