@@ -176,6 +176,9 @@ impl Patch {
             for ((x, yy), p) in xs.iter_mut().zip(&mut ys).zip(to_px.row_points(0.0, j as f64, 1.0)) {
                 (*x, *yy) = p;
             }
+            // Two rows ahead, asked for now: the scan's pixels here are out of the caches.
+            let ahead = |i: usize| to_px.apply(Point::new(i as f64, j as f64 + 2.0));
+            s.prefetch_segment(ahead(0), ahead(w - 1));
             // Red everywhere first, then the colour where it is needed (its first channel is
             // the red already there, but for points off the scan, where the two reach the
             // edge sampler by different roundings).

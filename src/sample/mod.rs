@@ -182,6 +182,12 @@ impl<'a> Sampler<'a> {
         range: std::ops::Range<usize>,
         mut put: impl FnMut(usize, [u8; 3]),
     ) {
+        // Two rows ahead, asked for now (the scan's pixels under a card photo or a face
+        // detector's copy are out of the caches when the photo stage reads them).
+        if !range.is_empty() {
+            let ahead = |i: usize| h.apply(Point::new(i as f64, j + 2.0));
+            self.prefetch_segment(ahead(range.start), ahead(range.end - 1));
+        }
         #[cfg(target_arch = "x86_64")]
         let (w, hh) = (self.w as usize, self.h as usize);
         #[cfg(target_arch = "x86_64")]
