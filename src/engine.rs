@@ -67,7 +67,7 @@ pub struct EngineOptions {
     /// A page whose ink covers less than this fraction of its area is blank. Default 0.0015:
     /// a form's marks and codes alone cover ~1 %, a back side with bleed-through ~0.
     pub blank_max_ink: f64,
-    /// Read baseline JPEG pages as DCT coefficients ([`crate::decode::dct`]): the
+    /// Read baseline JPEG pages as DCT coefficients (`decode::dct`): the
     /// low-resolution copy from block means, full-resolution pixels only where a stage reads.
     /// Default `false`: the coefficient decoder's pixels differ from zune-jpeg's by rounding
     /// (at most 4 levels, 0.01 on average) and its low-resolution copy by the chroma filter,

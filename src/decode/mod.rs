@@ -312,7 +312,7 @@ pub fn decode_page(page: &PageSource, limits: &DecodeLimits) -> Result<DynamicIm
 
 /// [`decode_page`], decoding a JPEG into `spare`: the pixel buffer of an earlier page (say,
 /// `into_raw` of its image), so that a batch does not allocate and zero 26 MB a page (that
-/// zeroing was 4 % of a page's time). Its old bytes never show: see [`decode_zune`].
+/// zeroing was 4 % of a page's time). Its old bytes never show: see `decode_zune`.
 pub fn decode_page_into(page: &PageSource, limits: &DecodeLimits, spare: Vec<u8>) -> Result<DynamicImage> {
     let decoded = guard("page", || match &page.kind {
         PageKind::Jpeg(data) => decode_jpeg(data, limits, spare),

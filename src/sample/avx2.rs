@@ -1,14 +1,15 @@
-//! The bilinear RGB sampler of [`Sampler::row`](super::Sampler::row), four samples at a time
-//! in AVX2 registers: the card photo's 158,000 samples a page spent ~17 ns each in the scalar
-//! loop (two floors with branches, a bounds test, 12 loads and the fixed-point arithmetic
-//! per sample).
+//! The sampler's busiest rows several samples at a time in AVX2 registers: bilinear RGB along
+//! a homography row ([`row_rgb`]: the card photo's 158,000 samples a page had spent ~17 ns
+//! each in the scalar loop, two floors with branches, a bounds test, 12 loads and the
+//! fixed-point arithmetic per sample), the red channel alone at given points ([`row_red`]: the
+//! drop-out patch), and the fields' fixed-point ink rows ([`walk_red8`]).
 //!
-//! Every step is the scalar sampler's own arithmetic on four lanes, so the bytes are the same:
+//! Every step is the scalar sampler's own arithmetic lane by lane, so the bytes are the same:
 //! `floor` is IEEE floor (as `sample::floor`), the weights truncate `(x − ⌊x⌋)·256` as the
 //! scalar `as u32` does for values in `[0, 256)`, and the interpolation is the same integer
 //! sums (`_mm256_mul_epu32` multiplies the low 32 bits of each 64-bit lane, wide enough for
-//! every product). A group of four with any sample not wholly inside the image, or whose
-//! eight-byte loads would reach past the buffer, goes to the scalar sampler.
+//! every product). A group with any sample not wholly inside the image, or whose loads would
+//! reach past the buffer, goes to the scalar sampler.
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
@@ -142,8 +143,8 @@ pub(super) unsafe fn row_red(
 
 /// The fixed-point walk of `sample::walk_bilinear` for 3 bytes a pixel, eight samples at a
 /// time: the same 16.16 positions (`fx + k·sx`, exact in integers), the same 8-bit weights and
-/// integer sums, in 32-bit lanes; the samples left over (fewer than eight) go the scalar way
-/// way (the count done comes back).
+/// integer sums, in 32-bit lanes. Returns how many samples it wrote: all but the last
+/// `row.len() % 8`, which the caller's scalar walk takes.
 ///
 /// # Safety
 /// The processor must support AVX2; `raw` must hold `w · h · 3` bytes, fewer than 2³¹, and
