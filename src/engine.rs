@@ -1,5 +1,6 @@
 //! The [`Engine`] facade: one method per pipeline stage, plus [`Engine::process_image`] for the
-//! whole path, and [`Worker`] for batch use with reusable buffers.
+//! whole path, [`Worker`] for batch use with reusable buffers, and [`WorkerPool`] to lend
+//! workers to the jobs of a rayon loop.
 //!
 //! # The stage contract
 //!
