@@ -96,7 +96,20 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the WebDriver session first, which closes chromium: killing chromedriver alone
+    /// left the browser running (and writing into its profile folder) after the test.
     fn drop(&mut self) {
+        use std::io::{Read, Write};
+        if let Ok(mut s) = std::net::TcpStream::connect_timeout(&self.driver, Duration::from_secs(2)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session, self.driver
+            );
+            if s.write_all(request.as_bytes()).is_ok() {
+                let _ = s.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -18,14 +18,64 @@ fn person(i: u16, class: &str) -> Person {
 /// One fresh, empty store per backend for test `name`: an SQLite file, and a new database on
 /// the PostgreSQL test server when there is one (`postgres::scratch_database`). Each test runs
 /// its body against every one: one suite for both backends.
-fn backends(name: &str) -> Vec<StoreLocation> {
+fn backends(name: &str) -> Backends {
     let d = std::env::temp_dir().join(format!("formscan-store-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
-    let mut out = vec![StoreLocation::Sqlite(d.join("campaign.db"))];
+    let mut at = vec![StoreLocation::Sqlite(d.join("campaign.db"))];
     if let Some(url) = crate::store::postgres::scratch_database(name).unwrap() {
-        out.push(StoreLocation::Postgres(url));
+        at.push(StoreLocation::Postgres(url));
     }
-    out
+    Backends { dir: d, at }
+}
+
+/// A test's stores ([`backends`]): its SQLite folder is removed when they are done with (the
+/// loop over them ends, or the test returns), unless the test failed, so that a failure's
+/// store can be looked at.
+struct Backends {
+    dir: std::path::PathBuf,
+    at: Vec<StoreLocation>,
+}
+
+impl std::ops::Deref for Backends {
+    type Target = Vec<StoreLocation>;
+    fn deref(&self) -> &Vec<StoreLocation> {
+        &self.at
+    }
+}
+
+impl std::ops::DerefMut for Backends {
+    fn deref_mut(&mut self) -> &mut Vec<StoreLocation> {
+        &mut self.at
+    }
+}
+
+impl Drop for Backends {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+impl IntoIterator for Backends {
+    type Item = StoreLocation;
+    type IntoIter = BackendsIter;
+    fn into_iter(mut self) -> BackendsIter {
+        BackendsIter { at: std::mem::take(&mut self.at).into_iter(), _folder: self }
+    }
+}
+
+/// The locations of [`Backends`], holding its folder until the loop ends.
+struct BackendsIter {
+    at: std::vec::IntoIter<StoreLocation>,
+    _folder: Backends,
+}
+
+impl Iterator for BackendsIter {
+    type Item = StoreLocation;
+    fn next(&mut self) -> Option<StoreLocation> {
+        self.at.next()
+    }
 }
 
 fn print_run(s: &mut dyn Store, n: u16, photo_first: bool) -> Vec<PrintedForm> {
