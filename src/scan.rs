@@ -337,8 +337,7 @@ impl Scan {
                 // The row after next, asked for now: a coarse row's samples lie in cache lines
                 // of their own, which the processor's own prefetching finds late.
                 let x_last = x0 + (row.len() / 3).saturating_sub(1) as f64 * step;
-                let y_ahead = y + 2.0 * step;
-                pixels.prefetch_segment(h.apply(Point::new(x0, y_ahead)), h.apply(Point::new(x_last, y_ahead)));
+                pixels.prefetch_row(h, x0, x_last, y + 2.0 * step);
                 pixels.rgb_nearest_row(h.row_points(x0, y, step), row)
             })
         })

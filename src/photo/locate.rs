@@ -177,8 +177,7 @@ impl Patch {
                 (*x, *yy) = p;
             }
             // Two rows ahead, asked for now: the scan's pixels here are out of the caches.
-            let ahead = |i: usize| to_px.apply(Point::new(i as f64, j as f64 + 2.0));
-            s.prefetch_segment(ahead(0), ahead(w - 1));
+            s.prefetch_row(&to_px, 0.0, (w - 1) as f64, j as f64 + 2.0);
             // Red everywhere first, then the colour where it is needed (its first channel is
             // the red already there, but for points off the scan, where the two reach the
             // edge sampler by different roundings).

@@ -143,13 +143,9 @@ impl<'a> Sampler<'a> {
     pub fn red_row(&self, xs: &[f64], ys: &[f64], out: &mut [u8]) {
         let (w, h) = (self.w as usize, self.h as usize);
         #[cfg(target_arch = "x86_64")]
-        if self.ch == 3
-            && self.raw.len() >= w * h * 3
-            && self.raw.len() < i32::MAX as usize
-            && std::is_x86_feature_detected!("avx2")
-        {
-            // SAFETY: AVX2 was detected above; `raw` holds the image's w · h · 3 bytes, fewer
-            // than 2³¹.
+        if avx2_rgb(&self.raw, self.ch, w, h) {
+            // SAFETY: `avx2_rgb`: AVX2 is there; `raw` holds the image's w · h · 3 bytes,
+            // fewer than 2³¹.
             unsafe { avx2::row_red(&self.raw, (w, h), (xs, ys), out, |x, y| self.red_xy_ch::<3>(x, y)) };
             return;
         }
@@ -185,20 +181,15 @@ impl<'a> Sampler<'a> {
         // Two rows ahead, asked for now (the scan's pixels under a card photo or a face
         // detector's copy are out of the caches when the photo stage reads them).
         if !range.is_empty() {
-            let ahead = |i: usize| h.apply(Point::new(i as f64, j + 2.0));
-            self.prefetch_segment(ahead(range.start), ahead(range.end - 1));
+            self.prefetch_row(h, range.start as f64, (range.end - 1) as f64, j + 2.0);
         }
         #[cfg(target_arch = "x86_64")]
         let (w, hh) = (self.w as usize, self.h as usize);
         #[cfg(target_arch = "x86_64")]
-        if CH == 3
-            && self.raw.len() >= w * hh * 3
-            && self.raw.len() < i32::MAX as usize
-            && std::is_x86_feature_detected!("avx2")
-        {
+        if CH == 3 && avx2_rgb(&self.raw, self.ch, w, hh) {
             let points = range.clone().zip(h.row_points(range.start as f64, j, 1.0));
-            // SAFETY: AVX2 was detected above; `raw` holds the image's w · h · 3 bytes, fewer
-            // than 2³¹.
+            // SAFETY: `avx2_rgb`: AVX2 is there; `raw` holds the image's w · h · 3 bytes,
+            // fewer than 2³¹.
             unsafe { avx2::row_rgb(&self.raw, (w, hh), points, &mut put, |x, y| self.at_xy_ch::<CH>(x, y)) };
             return;
         }
@@ -264,9 +255,11 @@ impl<'a> Sampler<'a> {
         }
     }
 
-    /// Asks for the cache lines of the pixels along the segment `a`–`b` (scan pixel
-    /// coordinates), about one every 16 pixels: what a coming row of samples will read.
-    pub fn prefetch_segment(&self, a: Point, b: Point) {
+    /// Asks for the cache lines of the pixels a coming row of samples will read: the row at
+    /// `y` from `x0` to `x1` in the coordinates `h` maps onto the scan, about one line every
+    /// 16 pixels along it.
+    pub fn prefetch_row(&self, h: &Homography, x0: f64, x1: f64, y: f64) {
+        let (a, b) = (h.apply(Point::new(x0, y)), h.apply(Point::new(x1, y)));
         let (w, h) = (self.w as f64, self.h as f64);
         let inside = |p: Point| p.x >= 0.0 && p.y >= 0.0 && p.x < w && p.y < h;
         if !inside(a) || !inside(b) {
@@ -285,6 +278,13 @@ impl<'a> Sampler<'a> {
     pub fn rgb_nearest(&self, x: f64, y: f64) -> [u8; 3] {
         rgb_nearest(&self.raw, self.ch, self.w as usize, self.h as usize, x, y)
     }
+}
+
+/// Whether the AVX2 rows ([`avx2`]) may read `raw` as a `w × h` image of `ch` bytes a pixel:
+/// RGB, the whole image there, byte offsets within i32, and a processor with AVX2.
+#[cfg(target_arch = "x86_64")]
+fn avx2_rgb(raw: &[u8], ch: usize, w: usize, h: usize) -> bool {
+    ch == 3 && raw.len() >= w * h * 3 && raw.len() < i32::MAX as usize && std::is_x86_feature_detected!("avx2")
 }
 
 /// `x.floor()`, without the call into libm that `f64::floor` compiles to on x86-64 below
@@ -386,15 +386,9 @@ fn ink_row_fixed_in<const CH: usize, const SIMD: bool>(
     #[cfg(target_arch = "x86_64")]
     {
         let fits = |v: i64, s: i64| v.abs() + (s.abs() + 1) * (last + 8) < (1 << 30);
-        if SIMD
-            && CH == 3
-            && raw.len() < i32::MAX as usize
-            && fits(fx, sx)
-            && fits(fy, sy)
-            && std::is_x86_feature_detected!("avx2")
-        {
-            // SAFETY: AVX2 was detected; `raw` holds w · h · 3 bytes, fewer than 2³¹; the
-            // positions fit i32 (`fits`) and lie (clamped when not `inside`) within the
+        if SIMD && avx2_rgb(raw, CH, w, h) && fits(fx, sx) && fits(fy, sy) {
+            // SAFETY: `avx2_rgb`: AVX2 is there; `raw` holds w · h · 3 bytes, fewer than 2³¹;
+            // the positions fit i32 (`fits`) and lie (clamped when not `inside`) within the
             // interior tested above.
             done = unsafe {
                 if inside {
@@ -535,6 +529,19 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// `len` bytes of xorshift noise.
+    fn noise(seed: u64, len: usize) -> Vec<u8> {
+        let mut state = seed | 1;
+        (0..len)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect()
+    }
+
     fn ramp(w: u32, h: u32, ch: usize) -> Vec<u8> {
         (0..h).flat_map(|y| (0..w).flat_map(move |x| std::iter::repeat_n((x * 7 + y * 3) as u8, ch))).collect()
     }
@@ -624,15 +631,7 @@ mod tests {
             ty in -10.0f64..40.0, p in -2e-3f64..2e-3, j in 0.0f64..40.0, start in 0usize..30, n in 0usize..70,
         ) {
             let (w, h) = (37u32, 29u32);
-            let mut state = seed | 1;
-            let raw: Vec<u8> = (0..w * h * 3)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    (state >> 24) as u8
-                })
-                .collect();
+            let raw = noise(seed, (w * h * 3) as usize);
             let s = Sampler::borrowed(&raw, 3, w, h);
             let (c, sn) = (angle.cos() * scale, angle.sin() * scale);
             let hm = Homography::fit(
@@ -666,15 +665,7 @@ mod tests {
             n in 1usize..90,
         ) {
             let (w, h) = (41usize, 31usize);
-            let mut state = seed | 1;
-            let raw: Vec<u8> = (0..w * h * 3)
-                .map(|_| {
-                    state ^= state << 13;
-                    state ^= state >> 7;
-                    state ^= state << 17;
-                    (state >> 24) as u8
-                })
-                .collect();
+            let raw = noise(seed, w * h * 3);
             let (a, b) = (Point::new(ax, ay), Point::new(bx, by));
             let (mut fast, mut slow) = (vec![0u8; n], vec![0u8; n]);
             let ok = ink_row_fixed_in::<3, true>(&raw, w, h, a, b, &mut fast);
