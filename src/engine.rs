@@ -70,11 +70,11 @@ pub struct EngineOptions {
     pub blank_max_ink: f64,
     /// Read baseline JPEG pages as DCT coefficients (`decode::dct`): the
     /// low-resolution copy from block means, full-resolution pixels only where a stage reads.
-    /// Default `false`: the coefficient decoder's pixels differ from zune-jpeg's by rounding
-    /// (at most 4 levels, 0.01 on average) and its low-resolution copy by the chroma filter,
-    /// and on the accuracy ratchet that moves a few photo and registration decisions that sit
-    /// on a knife edge (print located, printed photo told from a pasted one), some for the
-    /// worse; and it is not yet faster overall (see `formscan bench --coefficients`).
+    /// Default `false`: the coefficient decoder's pixels are zune-jpeg's exactly, but its
+    /// low-resolution copy (cell means of the unclamped transform) differs from the box filter
+    /// of the clamped pixels, and on the accuracy ratchet that moves a few registration and
+    /// photo decisions that sit on a knife edge, two of three for the worse; and it is not
+    /// yet faster overall (see `formscan bench --coefficients`).
     pub jpeg_coefficients: bool,
 }
 

@@ -21,7 +21,9 @@
 //!
 //! Colour follows JFIF (ITU-T T.871, §7: `R = Y + 1.402·(Cr − 128)` and so on), and
 //! subsampled chroma is upsampled with the triangle filter of libjpeg's "fancy upsampling"
-//! (weights 3/4 and 1/4 towards the nearer and farther sample), as zune-jpeg does by default.
+//! (weights 3/4 and 1/4 towards the nearer and farther sample). Transform, upsampling and
+//! colour are computed in zune-jpeg's integers, so that a pixel decoded here is the ordinary
+//! path's pixel exactly (the tests compare every pixel of every supported layout).
 
 mod entropy;
 mod idct;
@@ -655,9 +657,12 @@ impl DctPage {
     }
 
     /// Converts an MCU's luma (`mw` × `mh` samples at pixel `(x0, y0)`) to RGB with the chroma
-    /// planes, upsampling chroma subsampled by `sx` × `sy` with the triangle filter: 3:1
-    /// towards the nearer of the two closest samples, down and then across, in sixteenths (on
-    /// an axis at full resolution both are the sample itself).
+    /// planes, upsampling chroma subsampled by `sx` × `sy` with the triangle filter as
+    /// zune-jpeg does it: down first, `(3·near + far + 2) >> 2` from the nearer and the
+    /// farther of the two closest rows, then across the same way from the two closest of those
+    /// values, the nearest sample repeated past the component's edges (its MCU padding
+    /// included, as there). Colour is zune-jpeg's too: T.871 §7 in 14-bit fixed point. So the
+    /// pixels are the ordinary decoder's exactly.
     #[allow(clippy::too_many_arguments)]
     #[inline(always)]
     fn put_rgb(
@@ -673,19 +678,18 @@ impl DctPage {
     ) {
         let c = self.comps[1];
         let stride = c.bw * 8;
-        let (cw, ch) = (c.width.max(1), c.height.max(1));
+        let rows = c.bh * 8;
         let w = self.width;
         let cols = mw.min(w.saturating_sub(x0));
         if cols == 0 {
             return;
         }
-        // The MCU's chroma columns and one more on each side, clamped to the component (a
-        // pixel past the component's last sample is past the image, never written).
+        // The MCU's chroma columns and one more on each side, clamped to the padded component.
         let cx0 = x0 / sx;
         let span = mw / sx + 2;
         let mut col = [0usize; 18];
         for (k, c) in col.iter_mut().enumerate().take(span) {
-            *c = (cx0 + k).saturating_sub(1).min(cw - 1);
+            *c = (cx0 + k).saturating_sub(1).min(stride - 1);
         }
         let [cb_plane, cr_plane] = &self.chroma;
         let (mut vcb, mut vcr) = ([0i32; 18], [0i32; 18]);
@@ -695,53 +699,52 @@ impl DctPage {
             if gy >= self.height {
                 break;
             }
-            let ny = (gy / sy).min(ch - 1);
+            let ny = gy / sy;
             let fy = if sy == 1 {
                 ny
             } else if gy % 2 == 1 {
-                (ny + 1).min(ch - 1)
+                (ny + 1).min(rows - 1)
             } else {
                 ny.saturating_sub(1)
             };
-            // Down: 3·near + far, over the span.
+            // Down: (3·near + far + 2) >> 2 over the span (the sample itself at full
+            // resolution, where near and far are one row).
             let (cb_near, cb_far) = (&cb_plane[ny * stride..][..stride], &cb_plane[fy * stride..][..stride]);
             let (cr_near, cr_far) = (&cr_plane[ny * stride..][..stride], &cr_plane[fy * stride..][..stride]);
             for k in 0..span {
                 let c = col[k];
-                vcr[k] = 3 * i32::from(cr_near[c]) + i32::from(cr_far[c]);
+                vcr[k] = (3 * i32::from(cr_near[c]) + i32::from(cr_far[c]) + 2) >> 2;
             }
             if colour {
                 for k in 0..span {
                     let c = col[k];
-                    vcb[k] = 3 * i32::from(cb_near[c]) + i32::from(cb_far[c]);
+                    vcb[k] = (3 * i32::from(cb_near[c]) + i32::from(cb_far[c]) + 2) >> 2;
                 }
             }
-            // Across: 3·near + far (an even pixel's farther sample is on its left, an odd
-            // one's on its right); at full resolution, 4·sample.
+            // Across: the same from the nearer and the farther column (an even pixel's farther
+            // one is on its left, an odd one's on its right).
             if sx == 2 {
                 for k in 0..mw / 2 {
-                    cbu[2 * k] = 3 * vcb[k + 1] + vcb[k];
-                    cbu[2 * k + 1] = 3 * vcb[k + 1] + vcb[k + 2];
-                    cru[2 * k] = 3 * vcr[k + 1] + vcr[k];
-                    cru[2 * k + 1] = 3 * vcr[k + 1] + vcr[k + 2];
+                    cbu[2 * k] = (3 * vcb[k + 1] + vcb[k] + 2) >> 2;
+                    cbu[2 * k + 1] = (3 * vcb[k + 1] + vcb[k + 2] + 2) >> 2;
+                    cru[2 * k] = (3 * vcr[k + 1] + vcr[k] + 2) >> 2;
+                    cru[2 * k + 1] = (3 * vcr[k + 1] + vcr[k + 2] + 2) >> 2;
                 }
             } else {
-                for k in 0..mw {
-                    cbu[k] = 4 * vcb[k + 1];
-                    cru[k] = 4 * vcr[k + 1];
-                }
+                cbu[..mw].copy_from_slice(&vcb[1..mw + 1]);
+                cru[..mw].copy_from_slice(&vcr[1..mw + 1]);
             }
-            // T.871 §7 in 16.16 fixed point, over fixed-length arrays the compiler vectorises.
+            // T.871 §7 in 14-bit fixed point (zune-jpeg's constants and rounding), over
+            // fixed-length arrays the compiler vectorises.
             let mut l = [0i32; 16];
             for (d, &s) in l.iter_mut().zip(&luma[row * mw..row * mw + cols]) {
-                *d = i32::from(s);
+                *d = i32::from(s) * 16384 + 8191;
             }
             let out = &mut self.pixels[(gy * w + x0) * 3..(gy * w + x0 + cols) * 3];
             if !colour {
                 let mut r = [0u8; 16];
                 for x in 0..16 {
-                    let cr = ((cru[x] + 8) >> 4) - 128;
-                    r[x] = (l[x] + ((91_881 * cr + 32_768) >> 16)).clamp(0, 255) as u8;
+                    r[x] = ((l[x] + (cru[x] - 128) * 22970) >> 14).clamp(0, 255) as u8;
                 }
                 for (px, &v) in out.chunks_exact_mut(3).zip(&r) {
                     px[0] = v;
@@ -750,11 +753,10 @@ impl DctPage {
             }
             let (mut r, mut g, mut b) = ([0u8; 16], [0u8; 16], [0u8; 16]);
             for x in 0..16 {
-                let cb = ((cbu[x] + 8) >> 4) - 128;
-                let cr = ((cru[x] + 8) >> 4) - 128;
-                r[x] = (l[x] + ((91_881 * cr + 32_768) >> 16)).clamp(0, 255) as u8;
-                g[x] = (l[x] + ((-22_554 * cb - 46_802 * cr + 32_768) >> 16)).clamp(0, 255) as u8;
-                b[x] = (l[x] + ((116_130 * cb + 32_768) >> 16)).clamp(0, 255) as u8;
+                let (cb, cr) = (cbu[x] - 128, cru[x] - 128);
+                r[x] = ((l[x] + cr * 22970) >> 14).clamp(0, 255) as u8;
+                g[x] = ((l[x] - cr * 11700 - cb * 5638) >> 14).clamp(0, 255) as u8;
+                b[x] = ((l[x] + cb * 29032) >> 14).clamp(0, 255) as u8;
             }
             for (x, px) in out.chunks_exact_mut(3).enumerate() {
                 px[0] = r[x];
