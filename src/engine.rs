@@ -68,13 +68,10 @@ pub struct EngineOptions {
     /// A page whose ink covers less than this fraction of its area is blank. Default 0.0015:
     /// a form's marks and codes alone cover ~1 %, a back side with bleed-through ~0.
     pub blank_max_ink: f64,
-    /// Read baseline JPEG pages as DCT coefficients (`decode::dct`): the
-    /// low-resolution copy from block means, full-resolution pixels only where a stage reads.
-    /// Default `false`: the coefficient decoder's pixels are zune-jpeg's exactly, but its
-    /// low-resolution copy (cell means of the unclamped transform) differs from the box filter
-    /// of the clamped pixels, and on the accuracy ratchet that moves a few registration and
-    /// photo decisions that sit on a knife edge, two of three for the worse; and it is not
-    /// yet faster overall (see `formscan bench --coefficients`).
+    /// Read baseline JPEG pages as DCT coefficients (`decode::dct`): the red (ink) channel
+    /// made over the whole page into a plane of its own, colour only where a stage reads
+    /// colour. Every value read is a full decode's (the records are the same). Default
+    /// `false`: it is not yet faster overall (see `formscan bench --coefficients`).
     pub jpeg_coefficients: bool,
 }
 

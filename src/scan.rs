@@ -35,9 +35,9 @@ enum Pixels {
 /// A decoded page ready for registration and reading.
 ///
 /// With [`crate::EngineOptions::jpeg_coefficients`] a JPEG page is held as its DCT
-/// coefficients: the low-resolution copy comes from the coefficients, and full-resolution
-/// pixels are decoded where a stage reads them (the field boxes, the page codes, the photo
-/// box), the rest of the page never.
+/// coefficients: its red (ink) channel is decoded over the whole page into a plane of its own,
+/// and colour only where a stage reads colour (the photo box, the content tests, the ID-copy
+/// area). Every value read is the one a full decode gives.
 pub struct Scan {
     pixels: Pixels,
     width: u32,
@@ -87,18 +87,16 @@ impl Scan {
         Scan::prepared(Pixels::Image(image), width, height, low, factor)
     }
 
-    /// Prepares a JPEG page held as coefficients: the low-resolution copy straight from
-    /// them where the factor is a DCT scale (2, 4 or 8), else from a full decode.
+    /// Prepares a JPEG page held as coefficients: its red (ink) channel is decoded over the
+    /// whole page and box-filtered as [`Scan::new`] does a decoded page's, so the
+    /// low-resolution copy, the paper levels and the ink mask are the same to the bit.
     pub(crate) fn from_dct(mut page: Box<DctPage>) -> Scan {
         let (width, height) = (page.width(), page.height());
         let factor = low_factor(width, height);
         let (low_w, low_h) = ((width as usize / factor).max(1), (height as usize / factor).max(1));
-        let mut low = Vec::new();
-        if !page.low_res(factor, &mut low) {
-            page.ensure_all();
-            low.resize(low_w * low_h, 255);
-            downsample(page.pixels(), page.channels(), width as usize, factor, low_w, low_h, &mut low);
-        }
+        let mut low = vec![255u8; low_w * low_h];
+        page.ensure(0, 0, width.into(), height.into(), false);
+        downsample(page.ink(), 1, width as usize, factor, low_w, low_h, &mut low);
         Scan::prepared(Pixels::Dct(Mutex::new(page)), width, height, low, factor)
     }
 
@@ -160,9 +158,9 @@ impl Scan {
     }
 
     /// Runs `f` on the full-resolution pixels, decoded at least over `x0..x1` × `y0..y1`
-    /// (pixels, clipped to the page): all channels with `colour`, else at least the first (the
-    /// ink channel). Reading outside that box, or past the first channel without `colour`, is
-    /// reading another page's leftovers on a coefficient page: ask for what is read.
+    /// (pixels, clipped to the page): all channels with `colour`, else the ink channel, which
+    /// on a coefficient page is a one-channel plane. Reading outside that box on a coefficient
+    /// page is reading another page's leftovers: ask for what is read.
     pub(crate) fn with_pixels<R>(
         &self,
         x0: i64,
@@ -183,7 +181,11 @@ impl Scan {
             Pixels::Dct(m) => {
                 let mut page = m.lock().unwrap_or_else(PoisonError::into_inner);
                 page.ensure(x0, y0, x1, y1, colour);
-                f(&Sampler::borrowed(page.pixels(), page.channels(), self.width, self.height))
+                if colour {
+                    f(&Sampler::borrowed(page.pixels(), page.channels(), self.width, self.height))
+                } else {
+                    f(&Sampler::borrowed(page.ink(), 1, self.width, self.height))
+                }
             }
         }
     }
@@ -344,41 +346,11 @@ impl Scan {
     }
 
     /// Like [`Scan::sample_rgb`], for coarse sampling (`px_per_mm` at most the
-    /// low-resolution copy's, ~3 px/mm). On a coefficient page each sample is the mean colour
-    /// of the low-resolution cell (`factor`×`factor` pixels) that holds its point, computed
-    /// from the DCT coefficients: a large area (the ID-copy box is a quarter of the page)
-    /// then costs no decoding, and the box filter is what sampling so far below the scan's
-    /// resolution wants anyway. Elsewhere it is [`Scan::sample_rgb`] (nearest pixel), as the
-    /// reader has always sampled decoded pages.
+    /// low-resolution copy's, ~3 px/mm): the same nearest-pixel samples, kept apart so that a
+    /// cheaper way to reach a large area's colour (the ID-copy box is a quarter of the page)
+    /// has one place to go.
     pub fn sample_rgb_coarse(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
-        let f = self.factor;
-        let Pixels::Dct(m) = &self.pixels else { return self.sample_rgb(h, rect, px_per_mm, out) };
-        let mut page = m.lock().unwrap_or_else(PoisonError::into_inner);
-        if !page.cells_at(f) {
-            drop(page);
-            return self.sample_rgb(h, rect, px_per_mm, out);
-        }
-        let (lw, lh) = (self.width as usize / f, self.height as usize / f);
-        let (x0, y0, x1, y1) = self.bounds(h, rect, f as f64);
-        page.ensure_cells(f, x0, y0, x1, y1);
-        let (cells, ch) = (page.cells(), page.channels());
-        let cell_colour = |x: f64, y: f64| {
-            let (cx, cy) = (crate::sample::floor(x / f as f64), crate::sample::floor(y / f as f64));
-            if cx < 0.0 || cy < 0.0 || cx >= lw as f64 || cy >= lh as f64 {
-                return [255; 3];
-            }
-            let i = (cy as usize * lw + cx as usize) * ch;
-            if ch == 3 {
-                [cells[i], cells[i + 1], cells[i + 2]]
-            } else {
-                [cells[i]; 3]
-            }
-        };
-        sample_rows(rect, px_per_mm, out, |x0, y, step, row| {
-            for (px, (x, y)) in row.chunks_exact_mut(3).zip(h.row_points(x0, y, step)) {
-                px.copy_from_slice(&cell_colour(x, y));
-            }
-        })
+        self.sample_rgb(h, rect, px_per_mm, out)
     }
 
     /// Copies the axis-aligned full-resolution box `(x0, y0)–(x1, y1)` of the ink channel.

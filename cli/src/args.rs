@@ -234,8 +234,8 @@ pub(crate) enum Command {
         /// name reader costs.
         #[arg(long)]
         no_names: bool,
-        /// Read baseline JPEGs as DCT coefficients, decoding full-resolution pixels only where
-        /// the reader looks (experimental: `EngineOptions::jpeg_coefficients`).
+        /// Read baseline JPEGs as DCT coefficients: the red channel made for the whole page,
+        /// colour only where the reader looks (experimental: `EngineOptions::jpeg_coefficients`).
         #[arg(long)]
         coefficients: bool,
         /// Folder in which the timed batch writes its output (records, photos, snippets) into

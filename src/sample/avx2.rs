@@ -2,7 +2,7 @@
 //! a homography row ([`row_rgb`]: the card photo's 158,000 samples a page had spent ~17 ns
 //! each in the scalar loop, two floors with branches, a bounds test, 12 loads and the
 //! fixed-point arithmetic per sample), the red channel alone at given points ([`row_red`]: the
-//! drop-out patch), and the fields' fixed-point ink rows ([`walk_red8`]).
+//! drop-out patch), and the fields' fixed-point ink rows ([`walk_ink8`], on RGB or on one channel).
 //!
 //! Every step is the scalar sampler's own arithmetic lane by lane, so the bytes are the same:
 //! `floor` is IEEE floor (as `sample::floor`), the weights truncate `(x − ⌊x⌋)·256` as the
@@ -141,18 +141,21 @@ pub(super) unsafe fn row_red(
     rest.for_each(|(o, (&x, &y))| *o = scalar(x, y));
 }
 
-/// The fixed-point walk of `sample::walk_bilinear` for 3 bytes a pixel, eight samples at a
-/// time: the same 16.16 positions (`fx + k·sx`, exact in integers), the same 8-bit weights and
-/// integer sums, in 32-bit lanes. Returns how many samples it wrote: all but the last
-/// `row.len() % 8`, which the caller's scalar walk takes.
+/// The fixed-point walk of `sample::walk_bilinear` for `CH` (3 or 1) bytes a pixel, eight
+/// samples at a time: the same 16.16 positions (`fx + k·sx`, exact in integers), the same
+/// 8-bit weights and integer sums, in 32-bit lanes. Each lane gathers four bytes from the
+/// pixel on: its first channel and its right neighbour's. Returns how many samples it wrote:
+/// all but the last `row.len() % 8`, which the caller's scalar walk takes.
 ///
 /// # Safety
-/// The processor must support AVX2; `raw` must hold `w · h · 3` bytes, fewer than 2³¹, and
+/// The processor must support AVX2; `raw` must hold `w · h · 3` bytes with `CH` = 3, or
+/// `w · h + 2` with `CH` = 1 (the last pixel's gather reads two bytes past it), fewer than
+/// 2³¹; and
 /// every position (clamped to `0..=max` when `CLAMP`) must lie in `0..=((w − 2) << 16)` ×
 /// `0..=((h − 2) << 16)` and in i32 before clamping, as `ink_row_fixed` establishes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn walk_red8<const CLAMP: bool>(
+pub(super) unsafe fn walk_ink8<const CH: usize, const CLAMP: bool>(
     raw: &[u8],
     w: usize,
     (fx, fy): (i64, i64),
@@ -160,14 +163,14 @@ pub(super) unsafe fn walk_red8<const CLAMP: bool>(
     (xmax, ymax): (i64, i64),
     row: &mut [u8],
 ) -> usize {
-    let stride = (w * 3) as i32;
+    let stride = (w * CH) as i32;
     let k = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let mut x = _mm256_add_epi32(_mm256_set1_epi32(fx as i32), _mm256_mullo_epi32(k, _mm256_set1_epi32(sx as i32)));
     let mut y = _mm256_add_epi32(_mm256_set1_epi32(fy as i32), _mm256_mullo_epi32(k, _mm256_set1_epi32(sy as i32)));
     let (step_x, step_y) = (_mm256_set1_epi32(8 * sx as i32), _mm256_set1_epi32(8 * sy as i32));
     let (zero, max_x, max_y) = (_mm256_setzero_si256(), _mm256_set1_epi32(xmax as i32), _mm256_set1_epi32(ymax as i32));
     let (byte, full, round) = (_mm256_set1_epi32(0xff), _mm256_set1_epi32(256), _mm256_set1_epi32(1 << 15));
-    let (three, stride_v) = (_mm256_set1_epi32(3), _mm256_set1_epi32(stride));
+    let (bytes_per_pixel, stride_v) = (_mm256_set1_epi32(CH as i32), _mm256_set1_epi32(stride));
     let base = raw.as_ptr() as *const i32;
     let mut lanes = [0i32; 8];
     let done = row.len() / 8 * 8;
@@ -181,23 +184,27 @@ pub(super) unsafe fn walk_red8<const CLAMP: bool>(
         if c % 2 == 0 {
             // Every 16 samples, the rows two and three below the first (see walk_bilinear).
             let i = (_mm256_extract_epi32::<0>(py) >> 16) as usize * stride as usize
-                + (_mm256_extract_epi32::<0>(px) >> 16) as usize * 3;
+                + (_mm256_extract_epi32::<0>(px) >> 16) as usize * CH;
             super::prefetch(raw, i + 2 * stride as usize);
             super::prefetch(raw, i + 3 * stride as usize);
         }
         let (x0, y0) = (_mm256_srai_epi32::<16>(px), _mm256_srai_epi32::<16>(py));
         let wx = _mm256_and_si256(_mm256_srai_epi32::<8>(px), byte);
         let wy = _mm256_and_si256(_mm256_srai_epi32::<8>(py), byte);
-        let at = _mm256_add_epi32(_mm256_mullo_epi32(y0, stride_v), _mm256_mullo_epi32(x0, three));
+        let at = _mm256_add_epi32(_mm256_mullo_epi32(y0, stride_v), _mm256_mullo_epi32(x0, bytes_per_pixel));
         let top = _mm256_i32gather_epi32::<1>(base, at);
         let bot = _mm256_i32gather_epi32::<1>(base, _mm256_add_epi32(at, stride_v));
-        // Byte 0: the pixel's first channel; byte 3: its right neighbour's.
+        // Byte 0: the pixel's first channel; byte CH: its right neighbour's.
         let (gx, gy) = (_mm256_sub_epi32(full, wx), _mm256_sub_epi32(full, wy));
+        let right = |v: __m256i| {
+            if CH == 3 {
+                _mm256_srli_epi32::<24>(v)
+            } else {
+                _mm256_and_si256(_mm256_srli_epi32::<8>(v), byte)
+            }
+        };
         let mix = |v: __m256i| {
-            _mm256_add_epi32(
-                _mm256_mullo_epi32(_mm256_and_si256(v, byte), gx),
-                _mm256_mullo_epi32(_mm256_srli_epi32::<24>(v), wx),
-            )
+            _mm256_add_epi32(_mm256_mullo_epi32(_mm256_and_si256(v, byte), gx), _mm256_mullo_epi32(right(v), wx))
         };
         let (t, b) = (mix(top), mix(bot));
         let v = _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(t, gy), _mm256_mullo_epi32(b, wy)), round);

@@ -280,6 +280,18 @@ impl<'a> Sampler<'a> {
     }
 }
 
+/// Whether [`avx2::walk_ink8`] may walk `raw`: RGB as [`avx2_rgb`] asks, or one channel with
+/// the two bytes of slack past the last pixel that its four-byte gathers read (the coefficient
+/// road's red plane has them; a decoded grey image does not, and takes the scalar walk).
+#[cfg(target_arch = "x86_64")]
+fn avx2_ink(raw: &[u8], ch: usize, w: usize, h: usize) -> bool {
+    match ch {
+        3 => avx2_rgb(raw, ch, w, h),
+        1 => raw.len() >= w * h + 2 && raw.len() < i32::MAX as usize && std::is_x86_feature_detected!("avx2"),
+        _ => false,
+    }
+}
+
 /// Whether the AVX2 rows ([`avx2`]) may read `raw` as a `w × h` image of `ch` bytes a pixel:
 /// RGB, the whole image there, byte offsets within i32, and a processor with AVX2.
 #[cfg(target_arch = "x86_64")]
@@ -386,15 +398,15 @@ fn ink_row_fixed_in<const CH: usize, const SIMD: bool>(
     #[cfg(target_arch = "x86_64")]
     {
         let fits = |v: i64, s: i64| v.abs() + (s.abs() + 1) * (last + 8) < (1 << 30);
-        if SIMD && avx2_rgb(raw, CH, w, h) && fits(fx, sx) && fits(fy, sy) {
-            // SAFETY: `avx2_rgb`: AVX2 is there; `raw` holds w · h · 3 bytes, fewer than 2³¹;
-            // the positions fit i32 (`fits`) and lie (clamped when not `inside`) within the
-            // interior tested above.
+        if SIMD && avx2_ink(raw, CH, w, h) && fits(fx, sx) && fits(fy, sy) {
+            // SAFETY: `avx2_ink`: AVX2 is there; `raw` holds w · h · 3 bytes, or w · h + 2 for
+            // one channel, fewer than 2³¹; the positions fit i32 (`fits`) and lie (clamped
+            // when not `inside`) within the interior tested above.
             done = unsafe {
                 if inside {
-                    avx2::walk_red8::<false>(raw, w, (fx, fy), (sx, sy), (xmax, ymax), row)
+                    avx2::walk_ink8::<CH, false>(raw, w, (fx, fy), (sx, sy), (xmax, ymax), row)
                 } else {
-                    avx2::walk_red8::<true>(raw, w, (fx, fy), (sx, sy), (xmax, ymax), row)
+                    avx2::walk_ink8::<CH, true>(raw, w, (fx, fy), (sx, sy), (xmax, ymax), row)
                 }
             };
         }
@@ -670,6 +682,11 @@ mod tests {
             let (mut fast, mut slow) = (vec![0u8; n], vec![0u8; n]);
             let ok = ink_row_fixed_in::<3, true>(&raw, w, h, a, b, &mut fast);
             prop_assert_eq!(ok, ink_row_fixed_in::<3, false>(&raw, w, h, a, b, &mut slow));
+            prop_assert_eq!(&fast, &slow);
+            // One channel, with the slack the AVX2 walk needs past the last pixel.
+            let grey = &raw[..w * h + 2];
+            let ok = ink_row_fixed_in::<1, true>(grey, w, h, a, b, &mut fast);
+            prop_assert_eq!(ok, ink_row_fixed_in::<1, false>(grey, w, h, a, b, &mut slow));
             prop_assert_eq!(fast, slow);
         }
 

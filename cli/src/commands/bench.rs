@@ -98,7 +98,10 @@ pub(crate) fn cmd_bench(
     let first = &rounds[0].batch;
     println!("pages            {}", first.pages_in);
     println!("threads          {}", first.threads);
-    println!("jpeg path        {}", if coefficients { "DCT coefficients, pixels where read" } else { "full decode" });
+    println!(
+        "jpeg path        {}",
+        if coefficients { "DCT coefficients: red plane, colour where read" } else { "full decode" }
+    );
     if rounds.len() > 1 {
         println!("rounds           {} (each: full decode only, engine decode only, formscan)", rounds.len());
         for (i, r) in rounds.iter().enumerate() {

@@ -1,15 +1,15 @@
-//! A JPEG page kept as its DCT coefficients, decoded to pixels only where the reader looks.
+//! A JPEG page kept as its DCT coefficients, decoded to pixels as the reader needs them.
 //!
-//! A 300 dpi A4 scan is 8.7 million pixels, and the reader needs few of them at full
-//! resolution: registration and the blank test work on a copy at a quarter of the resolution,
-//! and the fields, codes and photo box cover part of the page. So [`DctPage::read`] only
-//! Huffman-decodes the scan (the one step that must cover the whole file, since its codes are
-//! sequential) into sparse dequantised coefficients; [`DctPage::low_res`] gets the low
-//! resolution ink channel from block means computed on the coefficients ([`idct`]), with no
-//! inverse DCT; and [`DctPage::ensure`] decodes the MCUs under a rectangle to RGB when a stage
-//! first reads there. This is the idea of libjpeg-turbo's DCT scaling (`scale_num` /
-//! `scale_denom`) carried one step further: different resolutions for different parts of one
-//! page, from one pass over the data.
+//! A 300 dpi A4 scan is 8.7 million pixels, and the reader needs little of it in colour: the
+//! low-resolution copy (registration, the blank test) and the field reads want the red (ink)
+//! channel alone, and only the photo box, the content tests and the ID-copy area want colour.
+//! So [`DctPage::read`] Huffman-decodes the scan into sparse dequantised coefficients, and
+//! [`DctPage::ensure`] makes pixels under a rectangle from them (`rows`): the red channel into
+//! a plane of its own, which needs neither Cb nor the green and blue sums, or all three
+//! channels. The scan prepares a page by asking for the red channel everywhere and
+//! box-filtering it, as it does a decoded page's. This follows libjpeg-turbo's idea of decoding
+//! for the reader rather than for display (its DCT scaling, `scale_num` / `scale_denom`), here
+//! by channel and by area.
 //!
 //! Supported: baseline and extended sequential Huffman JPEGs (SOF0, SOF1) of 8-bit grey or
 //! YCbCr, in one interleaved scan, with chroma at full or half resolution in each direction:
@@ -27,6 +27,7 @@
 
 mod entropy;
 mod idct;
+mod rows;
 
 use entropy::{BitReader, Huffman};
 
@@ -91,20 +92,20 @@ pub(crate) struct DctPage {
     /// Nonzero dequantised coefficients, `value << 6 | natural index`.
     words: Vec<u32>,
     /// Decoded pixels (grey or RGB, row-major over the page); only MCUs marked in `mcu_done`
-    /// hold this page's pixels.
+    /// hold this page's pixels (RGB only those marked [`COLOUR`]).
     pixels: Vec<u8>,
+    /// A colour page's red channel on its own, one byte a pixel: what ink reads and the
+    /// low-resolution copy read, without stepping over green and blue. Valid in every MCU
+    /// marked [`RED`] or [`COLOUR`].
+    red: Vec<u8>,
     /// Per MCU: 0 not decoded, [`RED`] its red channel only, [`COLOUR`] all three.
     mcu_done: Vec<u8>,
     /// Chroma samples (Cb, Cr) for the upsampling, per chroma block as it is needed.
     chroma: [Vec<u8>; 2],
     /// Per chroma block: bit 0 its Cb, bit 1 its Cr is in `chroma`.
     chroma_done: Vec<u8>,
-    /// Cell means (RGB or grey) at `low_factor`, per MCU as they are asked for.
-    low_pixels: Vec<u8>,
-    low_done: Vec<bool>,
-    low_factor: usize,
-    /// [`DctPage::low_res`]'s sums, kept for the next page.
-    low_scratch: Vec<f32>,
+    /// The row decoder's working rows, kept for the next run.
+    rows: rows::RowScratch,
 }
 
 impl DctPage {
@@ -130,6 +131,17 @@ impl DctPage {
     /// The pixel buffer; only what [`DctPage::ensure`] covered is this page's.
     pub(crate) fn pixels(&self) -> &[u8] {
         &self.pixels
+    }
+
+    /// The ink channel, one byte a pixel: a colour page's red plane (with two bytes of slack
+    /// past its last pixel), a grey page's pixels. Only what [`DctPage::ensure`] covered is
+    /// this page's.
+    pub(crate) fn ink(&self) -> &[u8] {
+        if self.comps.len() == 3 {
+            &self.red
+        } else {
+            &self.pixels
+        }
     }
 
     /// Reads a JPEG's headers and Huffman-decodes its scan. `max_pixels` is checked before
@@ -361,11 +373,13 @@ impl DctPage {
         let chroma_blocks = self.comps.get(1).map_or(0, |c| c.bw * c.bh);
         self.chroma_done.clear();
         self.chroma_done.resize(chroma_blocks, 0);
-        self.low_done.clear();
-        self.low_done.resize(self.mcus_x * self.mcus_y, false);
-        self.low_factor = 0;
         // Sized, not cleared: stale bytes are never read (see `ensure`).
         self.pixels.resize(self.width * self.height * self.channels(), 0);
+        if self.channels() == 3 {
+            // Two bytes of slack past the last pixel: the AVX2 ink walk's four-byte gathers
+            // read them (`sample::avx2::walk_ink8`).
+            self.red.resize(self.width * self.height + 2, 0);
+        }
         if let Some(c) = self.comps.get(1) {
             for plane in &mut self.chroma {
                 plane.resize(c.bw * 8 * c.bh * 8, 0);
@@ -377,156 +391,6 @@ impl DctPage {
     fn coefs(&self, block: usize) -> &[u32] {
         let s = self.start[block] as usize;
         &self.words[s..s + usize::from(self.count[block])]
-    }
-
-    /// The ink channel (red, or grey) at `1/factor` of the resolution, each pixel the mean of
-    /// a `factor`×`factor` box of full-resolution pixels, rounded down; `width / factor` by
-    /// `height / factor`. `false` (nothing written) when [`DctPage::cells_at`] says no (a
-    /// factor other than 2, 4 or 8, finer than the chroma, or chroma subsampled in one
-    /// direction only): then decode the page and box-filter it.
-    pub(crate) fn low_res(&mut self, factor: usize, out: &mut Vec<u8>) -> bool {
-        if !self.cells_at(factor) {
-            return false;
-        }
-        let (lw, lh) = ((self.width / factor).max(1), (self.height / factor).max(1));
-        // Luma cells are `factor` pixels; chroma cells `factor / subsampling` of its samples.
-        let y = self.comps[0];
-        let cr = self.comps.get(2).copied();
-        out.clear();
-        out.resize(lw * lh, 0);
-        // Every cell of the page is written by the luma pass (its blocks cover the page), so
-        // the reused buffer needs no clearing; the chroma pass adds 1.402·(Cr − 128).
-        let mut yplane = std::mem::take(&mut self.low_scratch);
-        yplane.resize(lw * lh, 0.0);
-        self.add_means(y, factor, (lw, lh), &mut yplane, |p, m| *p = m + 128.0);
-        if let Some(c) = cr {
-            self.add_means(c, factor / (self.hmax / c.h), (lw, lh), &mut yplane, |p, m| *p += 1.402 * m);
-        }
-        for (o, v) in out.iter_mut().zip(&yplane) {
-            *o = v.clamp(0.0, 255.0) as u8;
-        }
-        self.low_scratch = yplane;
-        true
-    }
-
-    /// Whether [`DctPage::ensure_cells`] can work at `factor`: 2, 4 or 8, and no finer than
-    /// the chroma.
-    pub(crate) fn cells_at(&self, factor: usize) -> bool {
-        if ![2, 4, 8].contains(&factor) || self.comps.is_empty() {
-            return false;
-        }
-        self.comps.get(1).is_none_or(|c| {
-            let (sx, sy) = (self.hmax / c.h, self.vmax / c.v);
-            factor.is_multiple_of(sx) && factor.is_multiple_of(sy) && factor / sx == factor / sy
-        })
-    }
-
-    /// Computes the means of the `factor`×`factor` cells (colour, or grey) under
-    /// full-resolution pixels `x0..x1` × `y0..y1` from the coefficients, without an inverse
-    /// DCT; [`DctPage::cells`] holds them after, `width / factor` across. The factor must pass
-    /// [`DctPage::cells_at`] and stay the same for the page.
-    pub(crate) fn ensure_cells(&mut self, factor: usize, x0: i64, y0: i64, x1: i64, y1: i64) {
-        debug_assert!(self.cells_at(factor));
-        if self.low_factor != factor {
-            self.low_factor = factor;
-            self.low_done.fill(false);
-            let (lw, lh) = (self.width / factor, self.height / factor);
-            self.low_pixels.resize(lw * lh * self.channels(), 0);
-        }
-        let (mw, mh) = ((8 * self.hmax) as i64, (8 * self.vmax) as i64);
-        let clip = |v: i64, max: usize| v.clamp(0, max as i64);
-        let (x0, x1) = (clip(x0, self.width), clip(x1, self.width));
-        let (y0, y1) = (clip(y0, self.height), clip(y1, self.height));
-        if x1 <= x0 || y1 <= y0 {
-            return;
-        }
-        for my in (y0 / mh) as usize..=((y1 - 1) / mh) as usize {
-            for mx in (x0 / mw) as usize..=((x1 - 1) / mw) as usize {
-                if !self.low_done[my * self.mcus_x + mx] {
-                    self.mcu_cells(mx, my, factor);
-                    self.low_done[my * self.mcus_x + mx] = true;
-                }
-            }
-        }
-    }
-
-    /// The cell means of [`DctPage::ensure_cells`] (only what it covered is this page's).
-    pub(crate) fn cells(&self) -> &[u8] {
-        &self.low_pixels
-    }
-
-    /// Cell means of one MCU: per component the means over its cells (`factor / subsampling`
-    /// samples a side), then JFIF colour from the means.
-    fn mcu_cells(&mut self, mx: usize, my: usize, factor: usize) {
-        let (lw, lh) = (self.width / factor, self.height / factor);
-        let ch = self.channels();
-        // Cells across and down the MCU.
-        let (cx, cy) = (8 * self.hmax / factor, 8 * self.vmax / factor);
-        let mut planes = [[0f32; 256]; 3];
-        let mut m = [0f32; 64];
-        for (k, c) in self.comps.iter().enumerate() {
-            let side = factor / (self.hmax / c.h);
-            let cells = 8 / side;
-            let means = idct::cell_means(side);
-            for j in 0..c.v {
-                for i in 0..c.h {
-                    let b = c.base + (my * c.v + j) * c.bw + mx * c.h + i;
-                    idct::block_means(self.coefs(b), means, cells, &mut m);
-                    for v in 0..cells {
-                        for u in 0..cells {
-                            planes[k][(j * cells + v) * cx + i * cells + u] = m[v * cells + u] + 128.0;
-                        }
-                    }
-                }
-            }
-        }
-        for v in 0..cy {
-            let ly = my * cy + v;
-            if ly >= lh {
-                break;
-            }
-            for u in 0..cx {
-                let lx = mx * cx + u;
-                if lx >= lw {
-                    break;
-                }
-                let at = (ly * lw + lx) * ch;
-                let l = planes[0][v * cx + u];
-                if ch == 1 {
-                    self.low_pixels[at] = (l + 0.5).clamp(0.0, 255.0) as u8;
-                    continue;
-                }
-                let (cb, cr) = (planes[1][v * cx + u] - 128.0, planes[2][v * cx + u] - 128.0);
-                self.low_pixels[at] = (l + 1.402 * cr + 0.5).clamp(0.0, 255.0) as u8;
-                self.low_pixels[at + 1] = (l - 0.344_136 * cb - 0.714_136 * cr + 0.5).clamp(0.0, 255.0) as u8;
-                self.low_pixels[at + 2] = (l + 1.772 * cb + 0.5).clamp(0.0, 255.0) as u8;
-            }
-        }
-    }
-
-    /// For each block of component `c`, the means of its cells of `side` samples (without the
-    /// +128 level shift) put into the low-resolution `plane` (`size` cells) by `put`.
-    fn add_means(
-        &self,
-        c: Component,
-        side: usize,
-        (lw, lh): (usize, usize),
-        plane: &mut [f32],
-        put: impl Fn(&mut f32, f32),
-    ) {
-        let (cells, means) = (8 / side, idct::cell_means(side));
-        let mut m = [0f32; 64];
-        for by in 0..c.bh.min(lh.div_ceil(cells)) {
-            for bx in 0..c.bw.min(lw.div_ceil(cells)) {
-                idct::block_means(self.coefs(c.base + by * c.bw + bx), means, cells, &mut m);
-                for j in 0..cells.min(lh - by * cells) {
-                    let row = (by * cells + j) * lw + bx * cells;
-                    for i in 0..cells.min(lw - bx * cells) {
-                        put(&mut plane[row + i], m[j * cells + i]);
-                    }
-                }
-            }
-        }
     }
 
     /// Decodes the MCUs under full-resolution pixels `x0..x1` × `y0..y1` (clipped to the page)
@@ -564,57 +428,29 @@ impl DctPage {
         if x1 <= x0 || y1 <= y0 {
             return;
         }
+        let need = if colour || self.comps.len() == 1 { COLOUR } else { RED };
+        let (mxa, mxb) = ((x0 / mw) as usize, ((x1 - 1) / mw) as usize + 1);
         for my in (y0 / mh) as usize..=((y1 - 1) / mh) as usize {
-            for mx in (x0 / mw) as usize..=((x1 - 1) / mw) as usize {
-                let need = if colour || self.comps.len() == 1 { COLOUR } else { RED };
-                if self.mcu_done[my * self.mcus_x + mx] < need {
-                    self.decode_mcu(mx, my, need == COLOUR);
-                    self.mcu_done[my * self.mcus_x + mx] = need;
+            // Runs of MCUs not decoded that far yet.
+            let mut mx = mxa;
+            while mx < mxb {
+                if self.mcu_done[my * self.mcus_x + mx] >= need {
+                    mx += 1;
+                    continue;
                 }
+                let start = mx;
+                while mx < mxb && self.mcu_done[my * self.mcus_x + mx] < need {
+                    mx += 1;
+                }
+                self.decode_run(start, mx, my, need == COLOUR);
             }
         }
     }
 
     /// Decodes every MCU of the page.
+    #[cfg(test)]
     pub(crate) fn ensure_all(&mut self) {
         self.ensure(0, 0, self.width as i64, self.height as i64, true);
-    }
-
-    #[inline(always)]
-    fn decode_mcu(&mut self, mx: usize, my: usize, colour: bool) {
-        let y = self.comps[0];
-        let mut samples = [0u8; 64];
-        if self.comps.len() == 1 {
-            let block = y.base + my * y.bw + mx;
-            idct::idct_block(self.coefs(block), &mut samples);
-            self.put_grey(mx * 8, my * 8, &samples);
-            return;
-        }
-        // Chroma blocks of this MCU and, where chroma is subsampled, of its neighbours: the
-        // triangle filter reaches one sample past the MCU's edge.
-        let c = self.comps[1];
-        let (sx, sy) = (self.hmax / c.h, self.vmax / c.v);
-        let (bx0, by0) = (mx * c.h, my * c.v);
-        let (rx, ry) = (usize::from(sx > 1), usize::from(sy > 1));
-        for by in by0.saturating_sub(ry)..(by0 + c.v + ry).min(c.bh) {
-            for bx in bx0.saturating_sub(rx)..(bx0 + c.h + rx).min(c.bw) {
-                self.decode_chroma_block(bx, by, if colour { 3 } else { 2 });
-            }
-        }
-        // The MCU's luma, 8·hmax × 8·vmax samples.
-        let (mw, mh) = (8 * self.hmax, 8 * self.vmax);
-        let mut luma = [0u8; 256];
-        for j in 0..y.v {
-            for i in 0..y.h {
-                let (bx, by) = (mx * y.h + i, my * y.v + j);
-                idct::idct_block(self.coefs(y.base + by * y.bw + bx), &mut samples);
-                for (row, chunk) in samples.chunks_exact(8).enumerate() {
-                    let at = (j * 8 + row) * mw + i * 8;
-                    luma[at..at + 8].copy_from_slice(chunk);
-                }
-            }
-        }
-        self.put_rgb(mx * mw, my * mh, &luma, mw, mh, sx, sy, colour);
     }
 
     /// Decodes the planes of chroma block `(bx, by)` that `mask` names (bit 0 Cb, bit 1 Cr)
@@ -639,129 +475,6 @@ impl DctPage {
             for (row, chunk) in samples.chunks_exact(8).enumerate() {
                 let at = (by * 8 + row) * stride + bx * 8;
                 plane[at..at + 8].copy_from_slice(chunk);
-            }
-        }
-    }
-
-    #[inline(always)]
-    fn put_grey(&mut self, x0: usize, y0: usize, samples: &[u8; 64]) {
-        let w = self.width;
-        for (row, chunk) in samples.chunks_exact(8).enumerate() {
-            let y = y0 + row;
-            if y >= self.height {
-                break;
-            }
-            let n = 8.min(w - x0);
-            self.pixels[y * w + x0..y * w + x0 + n].copy_from_slice(&chunk[..n]);
-        }
-    }
-
-    /// Converts an MCU's luma (`mw` × `mh` samples at pixel `(x0, y0)`) to RGB with the chroma
-    /// planes, upsampling chroma subsampled by `sx` × `sy` with the triangle filter as
-    /// zune-jpeg does it: down first, `(3·near + far + 2) >> 2` from the nearer and the
-    /// farther of the two closest rows, then across the same way from the two closest of those
-    /// values, the nearest sample repeated past the component's edges (its MCU padding
-    /// included, as there). Colour is zune-jpeg's too: T.871 §7 in 14-bit fixed point. So the
-    /// pixels are the ordinary decoder's exactly.
-    #[allow(clippy::too_many_arguments)]
-    #[inline(always)]
-    fn put_rgb(
-        &mut self,
-        x0: usize,
-        y0: usize,
-        luma: &[u8; 256],
-        mw: usize,
-        mh: usize,
-        sx: usize,
-        sy: usize,
-        colour: bool,
-    ) {
-        let c = self.comps[1];
-        let stride = c.bw * 8;
-        let rows = c.bh * 8;
-        let w = self.width;
-        let cols = mw.min(w.saturating_sub(x0));
-        if cols == 0 {
-            return;
-        }
-        // The MCU's chroma columns and one more on each side, clamped to the padded component.
-        let cx0 = x0 / sx;
-        let span = mw / sx + 2;
-        let mut col = [0usize; 18];
-        for (k, c) in col.iter_mut().enumerate().take(span) {
-            *c = (cx0 + k).saturating_sub(1).min(stride - 1);
-        }
-        let [cb_plane, cr_plane] = &self.chroma;
-        let (mut vcb, mut vcr) = ([0i32; 18], [0i32; 18]);
-        let (mut cbu, mut cru) = ([0i32; 16], [0i32; 16]);
-        for row in 0..mh {
-            let gy = y0 + row;
-            if gy >= self.height {
-                break;
-            }
-            let ny = gy / sy;
-            let fy = if sy == 1 {
-                ny
-            } else if gy % 2 == 1 {
-                (ny + 1).min(rows - 1)
-            } else {
-                ny.saturating_sub(1)
-            };
-            // Down: (3·near + far + 2) >> 2 over the span (the sample itself at full
-            // resolution, where near and far are one row).
-            let (cb_near, cb_far) = (&cb_plane[ny * stride..][..stride], &cb_plane[fy * stride..][..stride]);
-            let (cr_near, cr_far) = (&cr_plane[ny * stride..][..stride], &cr_plane[fy * stride..][..stride]);
-            for k in 0..span {
-                let c = col[k];
-                vcr[k] = (3 * i32::from(cr_near[c]) + i32::from(cr_far[c]) + 2) >> 2;
-            }
-            if colour {
-                for k in 0..span {
-                    let c = col[k];
-                    vcb[k] = (3 * i32::from(cb_near[c]) + i32::from(cb_far[c]) + 2) >> 2;
-                }
-            }
-            // Across: the same from the nearer and the farther column (an even pixel's farther
-            // one is on its left, an odd one's on its right).
-            if sx == 2 {
-                for k in 0..mw / 2 {
-                    cbu[2 * k] = (3 * vcb[k + 1] + vcb[k] + 2) >> 2;
-                    cbu[2 * k + 1] = (3 * vcb[k + 1] + vcb[k + 2] + 2) >> 2;
-                    cru[2 * k] = (3 * vcr[k + 1] + vcr[k] + 2) >> 2;
-                    cru[2 * k + 1] = (3 * vcr[k + 1] + vcr[k + 2] + 2) >> 2;
-                }
-            } else {
-                cbu[..mw].copy_from_slice(&vcb[1..mw + 1]);
-                cru[..mw].copy_from_slice(&vcr[1..mw + 1]);
-            }
-            // T.871 §7 in 14-bit fixed point (zune-jpeg's constants and rounding), over
-            // fixed-length arrays the compiler vectorises.
-            let mut l = [0i32; 16];
-            for (d, &s) in l.iter_mut().zip(&luma[row * mw..row * mw + cols]) {
-                *d = i32::from(s) * 16384 + 8191;
-            }
-            let out = &mut self.pixels[(gy * w + x0) * 3..(gy * w + x0 + cols) * 3];
-            if !colour {
-                let mut r = [0u8; 16];
-                for x in 0..16 {
-                    r[x] = ((l[x] + (cru[x] - 128) * 22970) >> 14).clamp(0, 255) as u8;
-                }
-                for (px, &v) in out.chunks_exact_mut(3).zip(&r) {
-                    px[0] = v;
-                }
-                continue;
-            }
-            let (mut r, mut g, mut b) = ([0u8; 16], [0u8; 16], [0u8; 16]);
-            for x in 0..16 {
-                let (cb, cr) = (cbu[x] - 128, cru[x] - 128);
-                r[x] = ((l[x] + cr * 22970) >> 14).clamp(0, 255) as u8;
-                g[x] = ((l[x] - cr * 11700 - cb * 5638) >> 14).clamp(0, 255) as u8;
-                b[x] = ((l[x] + cb * 29032) >> 14).clamp(0, 255) as u8;
-            }
-            for (x, px) in out.chunks_exact_mut(3).enumerate() {
-                px[0] = r[x];
-                px[1] = g[x];
-                px[2] = b[x];
             }
         }
     }
