@@ -176,8 +176,9 @@ impl Engine {
     }
 
     /// Stage 1b: decodes one page and prepares it for reading. With
-    /// [`EngineOptions::jpeg_coefficients`] a baseline JPEG is kept as its DCT coefficients
-    /// and decoded where the stages read (see [`Scan`]).
+    /// [`EngineOptions::jpeg_coefficients`] a baseline JPEG is kept as its DCT coefficients,
+    /// its red channel made for the whole page and colour where the stages read it (see
+    /// [`Scan`]).
     pub fn decode(&self, page: &PageSource) -> Result<Scan> {
         self.worker().decode(page)
     }

@@ -345,14 +345,6 @@ impl Scan {
         })
     }
 
-    /// Like [`Scan::sample_rgb`], for coarse sampling (`px_per_mm` at most the
-    /// low-resolution copy's, ~3 px/mm): the same nearest-pixel samples, kept apart so that a
-    /// cheaper way to reach a large area's colour (the ID-copy box is a quarter of the page)
-    /// has one place to go.
-    pub fn sample_rgb_coarse(&self, h: &Homography, rect: Rect, px_per_mm: f64, out: &mut Vec<u8>) -> (usize, usize) {
-        self.sample_rgb(h, rect, px_per_mm, out)
-    }
-
     /// Copies the axis-aligned full-resolution box `(x0, y0)–(x1, y1)` of the ink channel.
     pub fn crop_ink(&self, x0: u32, y0: u32, x1: u32, y1: u32, out: &mut Vec<u8>) -> (u32, u32) {
         let (x1, y1) = (x1.min(self.width), y1.min(self.height));

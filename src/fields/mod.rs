@@ -194,13 +194,7 @@ fn content_fraction(
 ) -> f64 {
     let area = rect.inflate(test.ring_mm);
     let buf = &mut scratch.patch;
-    // At the low-resolution copy's ~3 px/mm or coarser, no full-resolution decode of a
-    // coefficient page (the ID-copy box is a quarter of the page): see `sample_rgb_coarse`.
-    let (w, h) = if ppm <= 3.5 {
-        scan.sample_rgb_coarse(&reg.to_scan, area, ppm, buf)
-    } else {
-        scan.sample_rgb(&reg.to_scan, area, ppm, buf)
-    };
+    let (w, h) = scan.sample_rgb(&reg.to_scan, area, ppm, buf);
     if w < 3 || h < 3 {
         return 0.0;
     }

@@ -394,9 +394,8 @@ impl DctPage {
     }
 
     /// Decodes the MCUs under full-resolution pixels `x0..x1` × `y0..y1` (clipped to the page)
-    /// that are not decoded yet: all three channels with `colour`, else the red (ink) channel
-    /// alone, which needs neither Cb nor the green and blue sums (the other two bytes of each
-    /// pixel are then not this page's).
+    /// that are not decoded yet: all three channels with `colour` (and the red plane), else the
+    /// red (ink) plane alone, which needs neither Cb nor the green and blue sums.
     pub(crate) fn ensure(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, colour: bool) {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
