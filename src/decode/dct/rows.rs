@@ -19,10 +19,10 @@ pub(super) struct RowScratch {
     luma: Vec<u8>,
     /// Chroma after the vertical filter, over the run's chroma columns (Cb, Cr).
     down: [Vec<i16>; 2],
-    /// Chroma at one value a pixel (Cb, Cr).
+    /// Chroma at one value a pixel (Cb, Cr), where it is subsampled across.
     across: [Vec<i16>; 2],
-    /// One row of red, green and blue.
-    rgb: [Vec<u8>; 3],
+    /// One row of green and blue (red goes straight to the red plane).
+    green_blue: [Vec<u8>; 2],
 }
 
 impl DctPage {
@@ -99,8 +99,10 @@ impl DctPage {
             scratch.down[*p].resize(m + 2, 0);
             scratch.across[*p].resize(2 * m, 0);
         }
-        for ch in &mut scratch.rgb {
-            ch.resize(n, 0);
+        if colour {
+            for ch in &mut scratch.green_blue {
+                ch.resize(n, 0);
+            }
         }
         let w = self.width;
         for row in 0..mh {
@@ -127,11 +129,10 @@ impl DctPage {
                 }
                 down[0] = vertical(a[left], b[left]);
                 down[m + 1] = vertical(a[right], b[right]);
-                let across = &mut scratch.across[p];
                 if sx == 1 {
-                    across[..m].copy_from_slice(&down[1..=m]);
                     continue;
                 }
+                let across = &mut scratch.across[p];
                 // Across: pixel 2k from chroma column k and its left neighbour, pixel 2k + 1
                 // from k and its right one.
                 for (pair, v) in across.chunks_exact_mut(2).zip(down.windows(3)) {
@@ -140,19 +141,21 @@ impl DctPage {
                     pair[1] = (centre + v[2]) >> 2;
                 }
             }
-            // T.871 §7 in zune-jpeg's 14-bit fixed point.
+            // Chroma a pixel: without subsampling across, the vertical filter's columns.
+            let per_pixel = |p: usize| if sx == 1 { &scratch.down[p][1..=m] } else { &scratch.across[p][..] };
+            // T.871 §7 in zune-jpeg's 14-bit fixed point, red straight into the red plane.
             let luma = &scratch.luma[row * run_w..row * run_w + n];
-            let [r, g, b] = &mut scratch.rgb;
-            let cr = &scratch.across[1];
+            let cr = per_pixel(1);
+            let r = &mut self.red[gy * w + px0..gy * w + px1];
             for ((o, &l), &v) in r.iter_mut().zip(luma).zip(cr) {
                 *o = ((i32::from(l) * 16384 + 8191 + (i32::from(v) - 128) * 22970) >> 14).clamp(0, 255) as u8;
             }
-            self.red[gy * w + px0..gy * w + px1].copy_from_slice(r);
             if !colour {
                 continue;
             }
+            let [g, b] = &mut scratch.green_blue;
             let out = &mut self.pixels[(gy * w + px0) * 3..(gy * w + px1) * 3];
-            let cbv = &scratch.across[0];
+            let cbv = per_pixel(0);
             for (((o, &l), &u), &v) in g.iter_mut().zip(luma).zip(cbv).zip(cr) {
                 let (u, v) = (i32::from(u) - 128, i32::from(v) - 128);
                 *o = ((i32::from(l) * 16384 + 8191 - v * 11700 - u * 5638) >> 14).clamp(0, 255) as u8;
