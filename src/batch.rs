@@ -233,11 +233,7 @@ fn save_snippets(out: &Path, rec: &mut PageRecord, snippets: Vec<Snippet>) -> Re
     if snippets.is_empty() {
         return Ok(());
     }
-    // Run and serial come from the page's code, which a hostile page could fill with `../`.
-    let rel = format!(
-        "snippets/{}",
-        crate::output::unique_file_name(&format!("{}-{}-p{}", form.run, form.serial, form.page))
-    );
+    let rel = snippet_folder(&form.run, &form.serial, form.page, &rec.source);
     let dir = out.join(&rel);
     private_dir(&dir)?;
     let mut png = Vec::new();
@@ -259,6 +255,17 @@ fn save_snippets(out: &Path, rec: &mut PageRecord, snippets: Vec<Snippet>) -> Re
         }
     }
     Ok(())
+}
+
+/// The folder, relative to the output folder, that holds the snippets of one scan of a form
+/// page: `snippets/<run>-<serial>-p<page>-<scan tag>` (see [`scan_tag`]). Two scans of one
+/// form (a rescan, a second copy) each keep their own images, so a record's snippets always
+/// show the scan it was read from; a rerun writes the same names again.
+pub fn snippet_folder(run: &str, serial: &str, page: u32, source: &SourceRef) -> String {
+    // Run and serial come from the page's code, which a hostile page could fill with `../`;
+    // the tag is hex digits, and always the last nine characters.
+    let form_page = crate::output::unique_file_name(&format!("{run}-{serial}-p{page}"));
+    format!("snippets/{form_page}-{}", scan_tag(source))
 }
 
 /// Eight hex digits of a SHA-256 of the scan's file name and page: what makes a card photo's
@@ -548,4 +555,22 @@ fn keep_earlier_records(path: &Path, hook: &dyn BatchHook, tally: &mut Tally) ->
     kept.commit()?;
     let f = std::fs::OpenOptions::new().append(true).open(path).map_err(|e| Error::io_at(path, e))?;
     Ok((f, len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_scan_of_a_form_page_has_a_snippet_folder_of_its_own() {
+        let scan = |file: &str, page| SourceRef { file: file.to_string(), page };
+        let a = snippet_folder("R1", "000001", 1, &scan("wave1/a.jpg", 0));
+        assert_eq!(a, format!("snippets/R1-000001-p1-{}", scan_tag(&scan("wave1/a.jpg", 0))));
+        assert_eq!(a, snippet_folder("R1", "000001", 1, &scan("wave1/a.jpg", 0)), "a rerun names it the same");
+        assert_ne!(a, snippet_folder("R1", "000001", 1, &scan("wave2/a.jpg", 0)), "a rescan");
+        assert_ne!(a, snippet_folder("R1", "000001", 1, &scan("wave1/a.jpg", 1)), "another page of the file");
+        // A page's code is untrusted: it never names a folder outside `snippets/`.
+        let hostile = snippet_folder("../..", "/etc", 1, &scan("x.jpg", 0));
+        assert!(hostile.starts_with("snippets/") && !hostile["snippets/".len()..].contains(['/', '.']), "{hostile}");
+    }
 }

@@ -22,7 +22,7 @@
 //!                     "value": "13812345678", "value_confidence": 0.9998, "status": "accepted",
 //!                     "cells": [{"state": "ink", "fill": 0.14,
 //!                                "alternatives": [{"ch": "1", "p": 0.998}]}, ...],
-//!                     "snippet": "snippets/R3F9A01-000042-p1/agent_phone.png"}
+//!                     "snippet": "snippets/R3F9A01-000042-p1-5c0e91d2/agent_phone.png"}
 //!   },
 //!   "groups": {"agent_relation": {"state": "one", "value": "mother"}},
 //!   "findings": [],
@@ -295,7 +295,8 @@ pub struct FieldReading {
     /// Per-cell readings (comb fields).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cells: Option<Vec<CellReading>>,
-    /// Snippet image path, relative to the output folder.
+    /// Snippet image path, relative to the output folder: a PNG in the folder of this record's
+    /// own scan ([`crate::batch::snippet_folder`]).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub snippet: Option<String>,
     /// Comb fields: the characters read (top reading of the written cells); text fields: the

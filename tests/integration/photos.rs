@@ -1,4 +1,4 @@
-//! Card photo files: one per scan, stable across reruns.
+//! Card photo and snippet files: one per scan, stable across reruns.
 
 use crate::{scratch, simulate};
 use formscan::batch::{self, BatchOptions};
@@ -43,6 +43,90 @@ fn two_scans_of_one_form_keep_two_photos() {
     batch::run(&engine, &[scans], &out2, &|_, _| {}).unwrap();
     let again = names(&eval::read_records(&out2.out_dir.join("records.jsonl")).unwrap());
     assert_eq!(first, again, "a rerun names the photos the same");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two different scans of one form page (a rescan after a correction, a second copy) each keep
+/// their own snippets, and each record names its own scan's: before, both wrote one folder per
+/// form page, and the first record pointed at the second scan's images.
+#[test]
+fn two_scans_of_one_form_keep_their_own_snippets() {
+    let dir = scratch("snippet-names");
+    let (first, second, scans) = (dir.join("first"), dir.join("second"), dir.join("scans"));
+    // The same run and serials, written and scanned differently.
+    simulate(&first, 2, 102, Degrade::Mild, 200.0, 0.0, 0.0, None);
+    simulate(&second, 2, 103, Degrade::Mild, 200.0, 0.0, 0.0, None);
+    std::fs::create_dir_all(&scans).unwrap();
+    for (from, prefix) in [(&first, "first-"), (&second, "second-")] {
+        for e in std::fs::read_dir(from).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "jpg") {
+                std::fs::copy(&p, scans.join(format!("{prefix}{}", p.file_name().unwrap().to_string_lossy()))).unwrap();
+            }
+        }
+    }
+    let engine = Engine::default();
+    let read = |input: &std::path::Path, out: &str| {
+        let opts = BatchOptions { out_dir: dir.join(out), snippets: true };
+        batch::run(&engine, &[input.to_path_buf()], &opts, &|_, _| {}).unwrap();
+        let recs = eval::read_records(&opts.out_dir.join("records.jsonl")).unwrap();
+        (opts.out_dir, recs)
+    };
+    // field name → snippet bytes, per scan file name.
+    type Snippets = std::collections::BTreeMap<String, std::collections::BTreeMap<String, Vec<u8>>>;
+    let snippets = |out: &std::path::Path, recs: &[formscan::record::PageRecord]| -> Snippets {
+        let mut by_scan = Snippets::new();
+        for r in recs.iter().filter(|r| r.form.is_some()) {
+            let name = std::path::Path::new(&r.source.file).file_name().unwrap().to_string_lossy().into_owned();
+            let own = by_scan.entry(name).or_default();
+            for (field, f) in &r.fields {
+                if let Some(s) = &f.snippet {
+                    own.insert(field.clone(), std::fs::read(out.join(s)).unwrap_or_else(|e| panic!("{s}: {e}")));
+                }
+            }
+        }
+        by_scan
+    };
+    let (out, recs) = read(&scans, "out");
+    let together = snippets(&out, &recs);
+    // Each scan read on its own gives the images its record must show.
+    let (out1, recs1) = read(&first, "alone-first");
+    let (out2, recs2) = read(&second, "alone-second");
+    let mut alone = Snippets::new();
+    alone.extend(snippets(&out1, &recs1).into_iter().map(|(k, v)| (format!("first-{k}"), v)));
+    alone.extend(snippets(&out2, &recs2).into_iter().map(|(k, v)| (format!("second-{k}"), v)));
+    assert_eq!(together.len(), 4, "{:?}", together.keys());
+    let names = |m: &Snippets| -> Vec<String> {
+        m.iter().flat_map(|(scan, own)| own.keys().map(move |f| format!("{scan}/{f}"))).collect()
+    };
+    assert_eq!(names(&together), names(&alone));
+    let wrong: Vec<String> = names(&together)
+        .into_iter()
+        .filter(|n| {
+            let (scan, field) = n.split_once('/').unwrap();
+            together[scan][field] != alone[scan][field]
+        })
+        .collect();
+    assert!(wrong.is_empty(), "records show another scan's snippets: {wrong:?}");
+    // The two scans of a form page differ, so the comparison above can tell them apart.
+    let differing = together
+        .iter()
+        .filter(|(k, _)| k.starts_with("first-"))
+        .flat_map(|(k, own)| {
+            let other = &together[&k.replacen("first-", "second-", 1)];
+            own.iter().filter(move |(f, bytes)| other.get(*f).is_some_and(|o| o != *bytes))
+        })
+        .count();
+    assert!(differing >= 2, "only {differing} snippets differ between the scans: the test proves little");
+    // Another run of the same scans names them the same.
+    let paths = |recs: &[formscan::record::PageRecord]| -> Vec<String> {
+        let mut v: Vec<String> =
+            recs.iter().flat_map(|r| r.fields.values().filter_map(|f| f.snippet.clone())).collect();
+        v.sort();
+        v
+    };
+    let (_, again) = read(&scans, "out-again");
+    assert_eq!(paths(&recs), paths(&again), "another run names the snippets differently");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

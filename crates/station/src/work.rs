@@ -245,13 +245,21 @@ pub async fn api_snippet(
     }
     let r = with_store(&state, move |store| {
         let Some((_, page)) = store.page(page_id)? else { return Ok(None) };
-        // Where `process` saved it: snippets/<run>-<serial>-p<page>/<field>.png.
-        let dir = std::path::Path::new(&page.out_dir).join("snippets");
+        // Where `process` saved it: the folder of this page's own scan
+        // (`formscan::batch::snippet_folder`), so that a form scanned twice shows each keyer the
+        // scan whose reading they key. Output written before snippets were kept per scan has
+        // one folder per form page, `snippets/<run>-<serial>-p<page>`: read there when the
+        // scan's own folder is missing.
+        let out = std::path::Path::new(&page.out_dir);
+        let source = formscan::record::SourceRef { file: page.path.clone(), page: page.page_index };
+        let file = format!("{}.png", formscan::output::unique_file_name(&field));
         for p in 1..=4 {
-            let folder = formscan::output::unique_file_name(&format!("{}-{}-p{p}", page.run, page.serial));
-            let f = dir.join(folder).join(format!("{}.png", formscan::output::unique_file_name(&field)));
-            if let Ok(bytes) = std::fs::read(&f) {
-                return Ok(Some(bytes));
+            let own = out.join(formscan::batch::snippet_folder(&page.run, &page.serial, p, &source));
+            let legacy = formscan::output::unique_file_name(&format!("{}-{}-p{p}", page.run, page.serial));
+            for folder in [own, out.join("snippets").join(legacy)] {
+                if let Ok(bytes) = std::fs::read(folder.join(&file)) {
+                    return Ok(Some(bytes));
+                }
             }
         }
         Ok(None)

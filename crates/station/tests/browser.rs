@@ -227,7 +227,8 @@ fn build_store(dir: &Path) -> PathBuf {
             fields.insert("agent_phone".to_string(), field("ink", Some("13700001111"), Some("accepted")));
             findings.push(Finding::new(FindingCode::FixWithoutPaste, "paste"));
         }
-        // The snippets the keyers look at, where `process` writes them.
+        // The snippets the keyers look at, in the layout of output written before snippets were
+        // kept per scan (one folder per form page), which the station still reads.
         let snippets = out.join("snippets").join(format!("RBROWSER-{}-p1", f.serial));
         std::fs::create_dir_all(&snippets).unwrap();
         for name in ["applicant_phone", "agent_phone", "agent_name"] {
@@ -308,6 +309,9 @@ async fn keyers_key_with_the_keyboard_in_chromium() {
     // The agent's phone: its unread last cell is marked, and the right value is the reader's
     // first candidate: one key down, Enter.
     key(&b, "代理人手机号码", "").await;
+    // Its snippet shows (served from the older per-form-page folder the test wrote).
+    b.until("the snippet", "const i = document.getElementById('snippet'); return i.complete && i.naturalWidth === 240")
+        .await;
     let marked =
         b.script("return Array.from(document.querySelectorAll('#read .uncertain')).map(s => s.textContent)").await;
     assert_eq!(marked, serde_json::json!(["?"]));
