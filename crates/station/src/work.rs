@@ -249,7 +249,7 @@ pub async fn api_snippet(
         // (`formscan::batch::snippet_folder`), so that a form scanned twice shows each keyer the
         // scan whose reading they key. Output written before snippets were kept per scan has
         // one folder per form page, `snippets/<run>-<serial>-p<page>`: read there when the
-        // scan's own folder is missing.
+        // scan's own folder has no image of the field.
         let out = std::path::Path::new(&page.out_dir);
         let source = formscan::record::SourceRef { file: page.path.clone(), page: page.page_index };
         let file = format!("{}.png", formscan::output::unique_file_name(&field));
