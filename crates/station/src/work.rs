@@ -254,10 +254,11 @@ pub async fn api_snippet(
         let source = formscan::record::SourceRef { file: page.path.clone(), page: page.page_index };
         let file = format!("{}.png", formscan::output::unique_file_name(&field));
         for p in 1..=4 {
-            let own = out.join(formscan::batch::snippet_folder(&page.run, &page.serial, p, &source));
-            let legacy = formscan::output::unique_file_name(&format!("{}-{}-p{p}", page.run, page.serial));
-            for folder in [own, out.join("snippets").join(legacy)] {
-                if let Ok(bytes) = std::fs::read(folder.join(&file)) {
+            let own = formscan::batch::snippet_folder(&page.run, &page.serial, p, &source);
+            // The older folder is the same name without the scan tag (its last nine characters).
+            let legacy = &own[..own.len() - 9];
+            for folder in [own.as_str(), legacy] {
+                if let Ok(bytes) = std::fs::read(out.join(folder).join(&file)) {
                     return Ok(Some(bytes));
                 }
             }
